@@ -1,0 +1,26 @@
+"""The events service's errors; each crosses RPC as itself (shared.errors)."""
+from shared.errors import Conflict, InvalidInput, NotFound, ServiceError
+
+
+class EventNotFound(NotFound):
+    code = "event_not_found"
+
+
+class ChildNotFound(NotFound):
+    code = "not_found"
+
+
+class UnknownKind(NotFound):
+    code = "unknown_kind"
+
+
+class InvalidEventData(InvalidInput):
+    code = "invalid_input"
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "idempotency_key_reused"
+
+
+class CopyFailed(ServiceError):
+    code = "copy_failed"

@@ -1,0 +1,95 @@
+"""The events service: owns events and everything in them, and copies an
+event with one call.
+
+RPC methods take and return plain data (ids, strings, JSON-ready dicts);
+`ref` is an event's numeric id or its identifier. Each method runs in one
+transaction; the messages it announces go out through the outbox.
+Bad input raises `InvalidEventData`, a missing object `EventNotFound` /
+`ChildNotFound` / `UnknownKind` (services.events.exceptions).
+"""
+from nameko.rpc import rpc
+from sqlalchemy import text
+
+from services.events import children, copy, events
+from shared.db import Database
+from shared.relay import OutboxRelay
+
+
+class EventsService:
+    name = "events"
+
+    db = Database()
+    relay = OutboxRelay()
+
+    @rpc
+    def create_event(self, actor_id, data):
+        """Create an event owned by `actor_id`; emits `event.created`."""
+        with self.db.transaction() as session:
+            return events.create_event(session, actor_id, data)
+
+    @rpc
+    def get_event(self, ref):
+        with self.db.transaction() as session:
+            return events.get_event(session, ref)
+
+    @rpc
+    def update_event(self, ref, actor_id, data):
+        with self.db.transaction() as session:
+            return events.update_event(session, ref, actor_id, data)
+
+    @rpc
+    def delete_event(self, ref, actor_id):
+        """Soft delete; emits `event.deleted`."""
+        with self.db.transaction() as session:
+            return events.delete_event(session, ref, actor_id)
+
+    @rpc
+    def create_child(self, ref, kind, actor_id, data):
+        """Create a child of `kind` (a URL segment: tracks, sponsors, …)."""
+        with self.db.transaction() as session:
+            return children.create_child(session, ref, kind, actor_id, data)
+
+    @rpc
+    def list_children(self, ref, kind, limit=50, offset=0):
+        """`{items, total, limit, offset}`; limit is 1–200."""
+        with self.db.transaction() as session:
+            return children.list_children(session, ref, kind, limit, offset)
+
+    @rpc
+    def get_child(self, kind, child_id):
+        with self.db.transaction() as session:
+            return children.get_child(session, kind, child_id)
+
+    @rpc
+    def update_child(self, kind, child_id, actor_id, data):
+        with self.db.transaction() as session:
+            return children.update_child(session, kind, child_id, actor_id, data)
+
+    @rpc
+    def delete_child(self, kind, child_id, actor_id):
+        with self.db.transaction() as session:
+            return children.delete_child(session, kind, child_id, actor_id)
+
+    @rpc
+    def copy_event(self, ref, actor_id, name=None, include=(), idempotency_key=None):
+        """Copy the event and its related objects in one transaction.
+
+        Copies taxes, tickets, social links, sponsors, microlocations,
+        tracks, speakers calls, discount codes (links remapped to the copied
+        tickets), custom forms and session types; with
+        `include=["sessions"]` also sessions and speakers. Never orders,
+        attendees, access codes or soft-deleted rows. The copy is a draft
+        with a new id and identifier and `copied_from_id` set. Emits
+        `event.copied` with the old → new sponsor ids. The same
+        `idempotency_key` from the same actor returns the first copy.
+        Returns `{id, identifier, copied: true, copied_from: {id, identifier}}`.
+        """
+        with self.db.transaction() as session:
+            return copy.copy_event(session, ref, actor_id, name, include, idempotency_key)
+
+    @rpc
+    def health(self):
+        """`{"service": "events", "database": "ok"}` or raises Unavailable."""
+        with self.db.transaction() as session:
+            session.execute(text("SELECT 1"))
+        return {"service": self.name, "database": "ok"}

@@ -1,0 +1,79 @@
+"""Per-worker unit of work on PostgreSQL.
+
+`Database` is a nameko dependency: each worker (RPC call, event handler,
+timer) gets its own `UnitOfWork`, and the entrypoint opens its one
+transaction with::
+
+    with self.db.transaction() as session:
+        ...
+
+The transaction commits when the block ends, rolls back if it raises, and the
+session is closed either way; helpers receive the session and never commit.
+Commit happens inside the entrypoint, before nameko sends the RPC reply or
+acks the message, so a caller never sees an answer for uncommitted work.
+Sessions expire their objects on commit and are closed afterwards: ORM
+objects cannot outlive the worker, only plain data can.
+"""
+from contextlib import contextmanager
+
+from nameko_sqlalchemy import Database as NamekoDatabase
+from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import sessionmaker
+
+from shared.errors import Unavailable
+from shared.green import make_psycopg2_green
+
+DATABASE_URL_KEY = "DATABASE_URL"
+
+
+def make_engine(url, pool_size=10):
+    make_psycopg2_green()
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+class UnitOfWork:
+    """One worker's access to the database: at most one transaction."""
+
+    def __init__(self, session_factory):
+        self._session_factory = session_factory
+        self._session = None
+
+    @contextmanager
+    def transaction(self):
+        if self._session is not None:
+            raise RuntimeError("a worker runs one transaction")
+        session = self._session = self._session_factory()
+        try:
+            yield session
+            session.commit()
+        except OperationalError as exc:
+            session.rollback()
+            raise Unavailable("the database is unavailable") from exc
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def close(self):
+        if self._session is not None:
+            self._session.close()
+
+
+class Database(NamekoDatabase):
+    """nameko-sqlalchemy's provider, configured by `DATABASE_URL` and
+    handing each worker a `UnitOfWork` (closed in `worker_teardown`)."""
+
+    def __init__(self):
+        super().__init__(declarative_base=None)
+
+    def setup(self):
+        config = self.container.config
+        pool_size = config.get("max_workers", 10)
+        self.engine = make_engine(config[DATABASE_URL_KEY], pool_size=pool_size)
+        self.Session = sessionmaker(bind=self.engine)
+
+    def get_dependency(self, worker_ctx):
+        unit_of_work = self.dbs[worker_ctx] = UnitOfWork(self.Session)
+        return unit_of_work

@@ -1,0 +1,125 @@
+"""Operator command for the dead-letter queues.
+
+    python -m shared.deadletters list [SERVICE ...]
+    python -m shared.deadletters replay SERVICE MESSAGE_ID
+
+`list` shows what waits in each service's dead-letter queue (nothing is
+removed); `replay` sends one message back to the queue it failed from, with
+its retry count reset, once the cause is fixed. The broker is `AMQP_URI`
+(default: the local RabbitMQ).
+"""
+import argparse
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from kombu import Connection
+
+from shared.handlers import (
+    ATTEMPT_HEADER,
+    DEAD_LETTERED_AT_HEADER,
+    ERROR_HEADER,
+    ORIGINAL_QUEUE_HEADER,
+    dead_letter_queue,
+)
+
+SERVICES = ("events", "roles", "media")
+DEFAULT_AMQP_URI = "pyamqp://guest:guest@127.0.0.1:5672//"
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message_id: str
+    queue: str
+    error: str
+    dead_lettered_at: str
+    body: object
+
+
+def _describe(message):
+    headers = message.headers or {}
+    return DeadLetter(
+        message_id=message.properties.get("message_id") or "",
+        queue=headers.get(ORIGINAL_QUEUE_HEADER, ""),
+        error=headers.get(ERROR_HEADER, ""),
+        dead_lettered_at=headers.get(DEAD_LETTERED_AT_HEADER, ""),
+        body=message.payload,
+    )
+
+
+@contextmanager
+def _fetched(connection, service):
+    """Every message of the service's dead-letter queue, unacked: whatever
+    is not acked goes back to the queue when the channel closes."""
+    channel = connection.channel()
+    try:
+        queue = dead_letter_queue(service)(channel)
+        queue.declare()
+        messages = []
+        while (message := queue.get(no_ack=False)) is not None:
+            messages.append(message)
+        yield messages
+    finally:
+        channel.close()
+
+
+def list_dead_letters(amqp_uri, service):
+    with Connection(amqp_uri) as connection, _fetched(connection, service) as messages:
+        return [_describe(message) for message in messages]
+
+
+def replay(amqp_uri, service, message_id):
+    """Send the dead letter `message_id` back to its queue; True if found."""
+    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
+        with _fetched(connection, service) as messages:
+            for message in messages:
+                if message.properties.get("message_id") != message_id:
+                    continue
+                headers = dict(message.headers)
+                queue = headers.pop(ORIGINAL_QUEUE_HEADER)
+                for parked in (ATTEMPT_HEADER, ERROR_HEADER, DEAD_LETTERED_AT_HEADER):
+                    headers.pop(parked, None)
+                connection.Producer().publish(
+                    message.body,
+                    exchange="",
+                    routing_key=queue,
+                    headers=headers,
+                    content_type=message.content_type,
+                    content_encoding=message.content_encoding,
+                    message_id=message_id,
+                    delivery_mode=2,
+                )
+                message.ack()
+                return True
+    return False
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m shared.deadletters", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI", DEFAULT_AMQP_URI))
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="show dead letters")
+    listing.add_argument("services", nargs="*", default=SERVICES)
+    replaying = commands.add_parser("replay", help="send one dead letter back")
+    replaying.add_argument("service")
+    replaying.add_argument("message_id")
+    args = parser.parse_args(argv)
+
+    if args.command == "list":
+        for service in args.services:
+            letters = list_dead_letters(args.amqp_uri, service)
+            print(f"{service}: {len(letters)} dead letter(s)")
+            for letter in letters:
+                print(f"  {letter.message_id}  from {letter.queue}  at {letter.dead_lettered_at}")
+                print(f"    {letter.error}")
+        return 0
+    if replay(args.amqp_uri, args.service, args.message_id):
+        print(f"replayed {args.message_id}")
+        return 0
+    print(f"no dead letter {args.message_id} in {args.service}")
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,43 @@
+"""Error base classes that cross RPC as themselves.
+
+Every subclass is registered with nameko's exception registry when it is
+defined, so an RPC caller that imports the class receives an instance of it
+(not a `RemoteError`). Errors carry one argument, a human-readable detail;
+`code` is the stable machine code the gateway puts in problem+json bodies.
+"""
+from nameko.exceptions import deserialize_to_instance
+
+
+class ServiceError(Exception):
+    code = "error"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        deserialize_to_instance(cls)
+
+    def __init__(self, detail=""):
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(ServiceError):
+    code = "invalid_input"
+
+
+class NotFound(ServiceError):
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    code = "conflict"
+
+
+class PermissionDenied(ServiceError):
+    code = "permission_denied"
+
+
+class Unavailable(ServiceError):
+    code = "unavailable"
+
+
+deserialize_to_instance(ServiceError)

@@ -1,0 +1,125 @@
+"""Outbox relay: publishes committed outbox rows to the service's nameko
+event exchange (`{service}.events`, routing key = event type), so ordinary
+`@event_handler` / `@consume` consumers receive them.
+
+- Publisher confirms: a row is deleted only after the broker confirmed it,
+  in the transaction that read it. A crash in between publishes it again
+  (at-least-once); consumers are idempotent.
+- Broker down: the transaction rolls back, rows wait, the relay retries.
+- Order and many relays: a relay publishes only while it holds a transaction
+  advisory lock, so one relay at a time sends rows, in id order; other
+  instances stand by and take over when it stops.
+- Promptness: the relay LISTENs on the outbox channel and is woken by the
+  NOTIFY of each committing writer; the poll interval is only a fallback.
+"""
+import logging
+
+import eventlet
+from eventlet.semaphore import Semaphore
+from eventlet.hubs import trampoline
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_URI_CONFIG_KEY
+from nameko.extensions import DependencyProvider
+from nameko.standalone.events import get_event_exchange
+from sqlalchemy import delete, select, text
+
+from shared.db import DATABASE_URL_KEY, make_engine
+from shared.outbox import CHANNEL
+from shared.tables import outbox
+
+log = logging.getLogger(__name__)
+
+RELAY_LOCK = 0x0B7B0C5  # any constant: each service has its own database
+
+
+class OutboxRelay(DependencyProvider):
+    """Runs the relay loop for as long as the service container runs."""
+
+    def setup(self):
+        config = self.container.config
+        self.poll_interval = float(config.get("OUTBOX_POLL_INTERVAL", 1.0))
+        self.batch_size = int(config.get("OUTBOX_BATCH_SIZE", 200))
+        self.engine = make_engine(config[DATABASE_URL_KEY], pool_size=2)
+        self.exchange = get_event_exchange(self.container.service_name, config)
+        self.publisher = Publisher(
+            config[AMQP_URI_CONFIG_KEY], declare=[self.exchange], serializer="json"
+        )
+        self._listener = None
+        self._running = False
+        self._in_batch = Semaphore()
+
+    def start(self):
+        self._running = True
+        self._thread = self.container.spawn_managed_thread(self._run)
+
+    def stop(self):
+        # let a batch under way finish, then end the loop wherever it waits
+        self._running = False
+        with self._in_batch:
+            self._thread.kill()
+        self._close_listener()
+        self.engine.dispose()
+
+    def kill(self):
+        self._running = False
+        self._thread.kill()
+        self._close_listener()
+
+    def relay_batch(self):
+        """Publish up to one batch of pending rows; return how many."""
+        with self.engine.begin() as conn:
+            if not conn.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": RELAY_LOCK}):
+                return 0
+            rows = conn.execute(select(outbox).order_by(outbox.c.id).limit(self.batch_size)).all()
+            for row in rows:
+                self.publisher.publish(
+                    row.payload,
+                    exchange=self.exchange,
+                    routing_key=row.event_type,
+                    headers=row.headers,
+                    message_id=str(row.message_id),
+                )
+            if rows:
+                conn.execute(delete(outbox).where(outbox.c.id.in_([row.id for row in rows])))
+        return len(rows)
+
+    def _run(self):
+        while self._running:
+            try:
+                self._ensure_listening()
+                while self._running and self._relay_batch_guarded() == self.batch_size:
+                    pass
+                self._wait_for_notify()
+            except Exception:
+                log.warning("outbox relay: will retry", exc_info=True)
+                self._close_listener()
+                eventlet.sleep(self.poll_interval)
+
+    def _relay_batch_guarded(self):
+        with self._in_batch:
+            return self.relay_batch()
+
+    def _ensure_listening(self):
+        if self._listener is None:
+            connection = self.engine.raw_connection()
+            connection.driver_connection.autocommit = True
+            connection.cursor().execute(f"LISTEN {CHANNEL}")
+            self._listener = connection
+
+    def _wait_for_notify(self):
+        raw = self._listener.driver_connection
+        if not raw.notifies:
+            try:
+                trampoline(raw.fileno(), read=True, timeout=self.poll_interval)
+            except eventlet.timeout.Timeout:
+                return
+            raw.poll()
+        raw.notifies.clear()
+
+    def _close_listener(self):
+        if self._listener is not None:
+            try:
+                self._listener.invalidate()
+            except Exception:
+                pass
+            self._listener = None
