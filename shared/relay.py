@@ -15,8 +15,8 @@ event exchange (`{service}.events`, routing key = event type), so ordinary
 import logging
 
 import eventlet
-from eventlet.semaphore import Semaphore
 from eventlet.hubs import trampoline
+from eventlet.semaphore import Semaphore
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider

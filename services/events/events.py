@@ -1,13 +1,24 @@
 """Events: find by id or identifier, create, read, update, soft delete."""
-from sqlalchemy import select
+import secrets
 
-from services.events.exceptions import EventNotFound
+from psycopg2.errors import UniqueViolation
+from sqlalchemy import exists, func, select
+from sqlalchemy.exc import IntegrityError
+
+from services.events.exceptions import EventNotFound, InvalidEventData
 from services.events.models import Event
+from services.events.rows import apply, serialize_row, updated_values
+from services.events.schemas import MAX_ID, EventIn, EventUpdate, validate
+from shared import outbox
+from shared.messages import EventCreated, EventDeleted
+
+IDENTIFIER_ATTEMPTS = 5
 
 
-def find_event(session, ref, lock=False):
+def find_event(session, ref, lock=None):
     """The live event whose id or identifier is `ref` (an int, or a str of
-    digits for an id, or an 8-hex identifier)."""
+    digits for an id, or an 8-hex identifier); `lock` "share" or "update"
+    takes that row lock."""
     query = select(Event).where(Event.deleted_at.is_(None))
     if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
         query = query.where(Event.id == int(ref))
@@ -16,8 +27,78 @@ def find_event(session, ref, lock=False):
     else:
         raise EventNotFound(f"no event {ref!r}")
     if lock:
-        query = query.with_for_update()
+        query = query.with_for_update(read=lock == "share")
     event = session.scalars(query).first()
     if event is None:
         raise EventNotFound(f"no event {ref!r}")
     return event
+
+
+def new_identifier(session):
+    """A fresh identifier: 8 hex digits, never all digits (so it never reads
+    as an id), used by no event yet. Only the unique constraint makes it
+    safe against a concurrent insert: see `create_event`."""
+    while True:
+        candidate = secrets.token_hex(4)
+        if not candidate.isdigit() and not _identifier_taken(session, candidate):
+            return candidate
+
+
+def _identifier_taken(session, identifier):
+    return session.scalar(select(exists().where(Event.identifier == identifier)))
+
+
+def create_event(session, actor_id, data):
+    """Create an event owned by `actor_id` and announce `event.created`."""
+    owner_id = _user_id(actor_id)
+    values = validate(EventIn, data, "event")
+    event = _insert_with_fresh_identifier(session, owner_id=owner_id, **values)
+    outbox.add(session, EventCreated(
+        event_id=event.id, identifier=event.identifier, owner_id=owner_id
+    ))
+    return serialize_event(event)
+
+
+def _insert_with_fresh_identifier(session, **values):
+    """Insert the event in a savepoint; should a concurrent insert take its
+    identifier first, roll back to the savepoint and try another."""
+    for attempt in range(1, IDENTIFIER_ATTEMPTS + 1):
+        event = Event(identifier=new_identifier(session), **values)
+        try:
+            with session.begin_nested():
+                session.add(event)
+            return event
+        except IntegrityError as exc:
+            if not isinstance(exc.orig, UniqueViolation) or attempt == IDENTIFIER_ATTEMPTS:
+                raise
+
+
+def _user_id(actor_id):
+    if isinstance(actor_id, bool) or not isinstance(actor_id, int) or not 0 < actor_id <= MAX_ID:
+        raise InvalidEventData(f"actor_id must be a user id, not {actor_id!r}")
+    return actor_id
+
+
+def get_event(session, ref):
+    return serialize_event(find_event(session, ref))
+
+
+def update_event(session, ref, actor_id, data):
+    """Apply the fields sent in `data`; the others stay as they are."""
+    event = find_event(session, ref, lock="update")
+    apply(event, updated_values(event, EventIn, EventUpdate, data, "event"))
+    session.flush()
+    return serialize_event(event)
+
+
+def delete_event(session, ref, actor_id):
+    """Soft delete the event (its children go with it) and announce
+    `event.deleted`."""
+    event = find_event(session, ref, lock="update")
+    event.deleted_at = func.now()
+    outbox.add(session, EventDeleted(event_id=event.id, identifier=event.identifier))
+    return {"id": event.id, "identifier": event.identifier, "deleted": True}
+
+
+def serialize_event(event):
+    return serialize_row(event)

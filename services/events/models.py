@@ -178,7 +178,9 @@ class Session(Child, Base):
 
     title: Mapped[str] = mapped_column(String(255))
     track_id: Mapped[int | None] = mapped_column(ForeignKey("tracks.id"), index=True)
-    microlocation_id: Mapped[int | None] = mapped_column(ForeignKey("microlocations.id"), index=True)
+    microlocation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("microlocations.id"), index=True
+    )
     session_type_id: Mapped[int | None] = mapped_column(ForeignKey("session_types.id"), index=True)
     starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ends_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

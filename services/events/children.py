@@ -1,0 +1,184 @@
+"""An event's children, every kind through one path: create, list, read,
+update, soft delete.
+
+`kind` is a URL segment of `schemas.KINDS`. A child of a deleted event is
+gone with it. Ids a child refers to (`track_id`, `ticket_ids`, …) must be
+live rows of the same event. `actor_id` is taken for the authorization
+that arrives with the roles service.
+"""
+from collections import defaultdict
+from functools import cache
+
+from sqlalchemy import delete, func, insert, select
+
+from services.events.events import find_event
+from services.events.exceptions import ChildNotFound, InvalidEventData, UnknownKind
+from services.events.models import Base, Event
+from services.events.rows import apply, serialize_row, updated_values
+from services.events.schemas import KINDS, MAX_ID, Page, validate
+
+
+def create_child(session, ref, kind, actor_id, data):
+    spec = _spec(kind)
+    event = find_event(session, ref)
+    values = validate(spec.create, data, kind)
+    _check_references(session, spec, kind, event.id, values)
+    child = spec.model(event_id=event.id)
+    apply(child, values)
+    session.add(child)
+    session.flush()
+    _store_links(session, spec, child.id, values)
+    return _serialize(session, spec, [child])[0]
+
+
+def list_children(session, ref, kind, limit=50, offset=0):
+    """`{items, total, limit, offset}`: the event's live children, by id."""
+    spec = _spec(kind)
+    page = _page(limit, offset)
+    event = find_event(session, ref)
+    model = spec.model
+    live = select(model).where(model.event_id == event.id, model.deleted_at.is_(None))
+    total = session.scalar(select(func.count()).select_from(live.subquery()))
+    children = session.scalars(
+        live.order_by(model.id).limit(page.limit).offset(page.offset)
+    ).all()
+    return {"items": _serialize(session, spec, children), "total": total, **page.model_dump()}
+
+
+def get_child(session, kind, child_id):
+    spec = _spec(kind)
+    return _serialize(session, spec, [_find_child(session, spec, kind, child_id)])[0]
+
+
+def update_child(session, kind, child_id, actor_id, data):
+    """Apply the fields sent in `data`; a link list sent replaces the old one."""
+    spec = _spec(kind)
+    child = _find_child(session, spec, kind, child_id, lock=True)
+    changes = updated_values(child, spec.create, spec.update, data, kind)
+    _check_references(session, spec, kind, child.event_id, changes)
+    apply(child, changes)
+    session.flush()
+    _store_links(session, spec, child.id, changes)
+    return _serialize(session, spec, [child])[0]
+
+
+def delete_child(session, kind, child_id, actor_id):
+    """Soft delete: the row stays, but is found and listed no more."""
+    spec = _spec(kind)
+    child = _find_child(session, spec, kind, child_id, lock=True)
+    child.deleted_at = func.now()
+    return {"id": child.id, "deleted": True}
+
+
+def _spec(kind):
+    if not isinstance(kind, str) or kind not in KINDS:
+        raise UnknownKind(f"no kind {kind!r}; the kinds are: {', '.join(KINDS)}")
+    return KINDS[kind]
+
+
+def _page(limit, offset):
+    sent = {name: value for name, value in (("limit", limit), ("offset", offset))
+            if value is not None}
+    return Page(**validate(Page, sent, "page"))
+
+
+def _find_child(session, spec, kind, child_id, lock=False):
+    """The live child `child_id` of a live event, else ChildNotFound."""
+    model = spec.model
+    query = (
+        select(model)
+        .join(Event, Event.id == model.event_id)
+        .where(model.id == _as_id(child_id, kind), model.deleted_at.is_(None),
+               Event.deleted_at.is_(None))
+    )
+    if lock:
+        query = query.with_for_update(of=model)
+    child = session.scalars(query).first()
+    if child is None:
+        raise ChildNotFound(f"no {kind} {child_id!r}")
+    return child
+
+
+def _as_id(child_id, kind):
+    if isinstance(child_id, str) and child_id.isdigit():
+        child_id = int(child_id)
+    if isinstance(child_id, bool) or not isinstance(child_id, int) or not 0 < child_id <= MAX_ID:
+        raise ChildNotFound(f"no {kind} {child_id!r}")
+    return child_id
+
+
+@cache
+def _references(model):
+    """The model's columns that point at another child (all its foreign
+    keys but `event_id`), each with the model it points at."""
+    models_by_table = {mapper.local_table: mapper.class_ for mapper in Base.registry.mappers}
+    return {
+        column.key: models_by_table[foreign_key.column.table]
+        for column in model.__table__.columns
+        if column.key != "event_id"
+        for foreign_key in column.foreign_keys
+    }
+
+
+def _check_references(session, spec, kind, event_id, values):
+    """Every id among `values` that names another row must name a live row
+    of event `event_id`."""
+    for name, target in _references(spec.model).items():
+        if values.get(name) is not None:
+            _require_live(session, target, event_id, [values[name]], f"{kind}: {name}")
+    for name, link in spec.links.items():
+        if values.get(name):
+            _require_live(session, link.target, event_id, values[name], f"{kind}: {name}")
+
+
+def _require_live(session, model, event_id, ids, where):
+    found = session.scalars(
+        select(model.id).where(model.id.in_(ids), model.event_id == event_id,
+                               model.deleted_at.is_(None))
+    ).all()
+    missing = sorted(set(ids) - set(found))
+    if missing:
+        raise InvalidEventData(
+            f"invalid {where}: no {model.__tablename__} {missing} in this event"
+        )
+
+
+def _store_links(session, spec, owner_id, values):
+    """Replace the owner's links for each link list present in `values`."""
+    for name, link in spec.links.items():
+        if name not in values:
+            continue
+        owner = link.table.c[link.owner_column]
+        session.execute(delete(link.table).where(owner == owner_id))
+        targets = sorted(set(values[name]))
+        if targets:
+            session.execute(insert(link.table), [
+                {link.owner_column: owner_id, link.target_column: target} for target in targets
+            ])
+
+
+def _serialize(session, spec, children):
+    links = _links(session, spec, [child.id for child in children])
+    return [
+        serialize_row(child, {name: by_owner.get(child.id, []) for name, by_owner in links.items()})
+        for child in children
+    ]
+
+
+def _links(session, spec, owner_ids):
+    """For each link field: owner id → sorted ids of its live targets, in
+    one query per field."""
+    links = {}
+    for name, link in spec.links.items():
+        owner, target = link.table.c[link.owner_column], link.table.c[link.target_column]
+        rows = session.execute(
+            select(owner, target)
+            .join(link.target, link.target.id == target)
+            .where(owner.in_(owner_ids), link.target.deleted_at.is_(None))
+            .order_by(owner, target)
+        )
+        by_owner = defaultdict(list)
+        for owner_id, target_id in rows:
+            by_owner[owner_id].append(target_id)
+        links[name] = by_owner
+    return links

@@ -1,0 +1,50 @@
+"""What events and children share: rows as JSON-ready dicts, and updates
+checked both alone and against the rest of the row."""
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import inspect
+
+from services.events.schemas import validate
+
+HIDDEN = frozenset({"deleted_at"})
+
+
+def serialize_row(row, links=None):
+    """Every column but `deleted_at` (times as ISO 8601 UTC, money as a
+    decimal string), plus `links` (field → sorted id list)."""
+    data = {name: _json_ready(getattr(row, name)) for name in column_names(row)
+            if name not in HIDDEN}
+    return {**data, **(links or {})}
+
+
+def _json_ready(value):
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def column_names(row):
+    return inspect(row).mapper.columns.keys()
+
+
+def updated_values(row, create, update, data, what):
+    """The fields `data` changes, validated with the `update` schema; the
+    row as changed must also pass the `create` schema (so ends_at stays
+    after starts_at, and the like)."""
+    changes = validate(update, data, what, sent_only=True)
+    columns = column_names(row)
+    current = {name: getattr(row, name) for name in create.model_fields if name in columns}
+    validate(create, {**current, **changes}, what)
+    return changes
+
+
+def apply(row, values):
+    """Set the row's columns among `values` (other keys, such as link
+    lists, are left to the caller)."""
+    names = column_names(row)
+    for name, value in values.items():
+        if name in names:
+            setattr(row, name, value)

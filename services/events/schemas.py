@@ -1,0 +1,406 @@
+"""Input schemas of the events service: the event and every child kind.
+
+A create schema lists a kind's writable fields (required ones have no
+default); `partial(schema)` derives its update schema, where every field is
+optional and only the fields sent are applied. Unknown and read-only fields
+are refused. `KINDS` maps each child kind's URL segment to its model,
+schemas and link fields, so one generic path serves them all.
+"""
+import copy
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from functools import cache
+from typing import Annotated, ClassVar, Literal
+from urllib.parse import urlsplit
+from zoneinfo import available_timezones
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from services.events import models
+from services.events.exceptions import InvalidEventData
+
+MAX_INT = 2**31 - 1  # PostgreSQL integer
+MAX_ID = 2**63 - 1  # PostgreSQL bigint
+CENT = Decimal("0.01")
+
+
+def _aware_iso_time(value):
+    """An ISO 8601 string (or datetime) with a UTC offset, as a UTC datetime."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError("iso_time", "must be an ISO 8601 time") from None
+    if not isinstance(value, datetime):
+        raise PydanticCustomError("iso_time", "must be an ISO 8601 time")
+    if value.utcoffset() is None:
+        raise PydanticCustomError("naive_time", "must carry a UTC offset, e.g. +00:00")
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError("iso_time", "is out of range") from None
+
+
+def _decimal_string(value):
+    if isinstance(value, float | bool):
+        raise PydanticCustomError("money", 'must be a decimal string, e.g. "12.50"')
+    return value
+
+
+def _cents(value):
+    """Two decimal places, as the database stores it: 12.5 -> 12.50."""
+    return value.quantize(CENT)
+
+
+def _known_timezone(name):
+    if name not in _timezones():
+        raise PydanticCustomError("timezone", "must be an IANA time zone, e.g. Europe/Berlin")
+    return name
+
+
+@cache
+def _timezones():
+    return frozenset(available_timezones()) | {"UTC"}
+
+
+def _http_url(value):
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise PydanticCustomError("url", "must be an http or https URL")
+    return value
+
+
+def _email(value):
+    local, at, domain = value.partition("@")
+    if not (local and at and "." in domain.strip(".")) or " " in value:
+        raise PydanticCustomError("email", "must be an email address")
+    return value
+
+
+def _shaped(pattern, shape):
+    """A string validator: it must match `pattern`, else "must be `shape`"."""
+    compiled = re.compile(pattern)
+
+    def check(value):
+        if not compiled.fullmatch(value):
+            raise PydanticCustomError("shape", "must be {shape}", {"shape": shape})
+        return value
+
+    return AfterValidator(check)
+
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)]
+Text = str
+Time = Annotated[AwareDatetime, BeforeValidator(_aware_iso_time)]
+Money = Annotated[
+    Decimal, BeforeValidator(_decimal_string), Field(ge=0, max_digits=12, decimal_places=2),
+    AfterValidator(_cents),
+]
+Count = Annotated[int, Field(ge=0, le=MAX_INT)]
+Integer = Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Url = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000),
+                AfterValidator(_http_url)]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=255),
+                  AfterValidator(_email)]
+Color = Annotated[str, _shaped(r"#[0-9A-Fa-f]{6}", "#RRGGBB (hex)")]
+Length = Annotated[str, _shaped(r"\d{2}:[0-5]\d", "HH:MM")]
+Timezone = Annotated[str, AfterValidator(_known_timezone)]
+Privacy = Literal["public", "private"]
+
+
+class Schema(BaseModel):
+    """Refuses unknown fields, and read-only ones with a message saying so.
+    `ordered` pairs (start, end) must have end after start when both are set."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    read_only: ClassVar[frozenset] = frozenset({"id", "created_at"})
+    ordered: ClassVar[tuple] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_read_only(cls, data):
+        if isinstance(data, dict):
+            sent = sorted(cls.read_only.intersection(data))
+            if sent:
+                raise PydanticCustomError(
+                    "read_only", "read-only field(s): {fields}", {"fields": ", ".join(sent)}
+                )
+        return data
+
+    @model_validator(mode="after")
+    def _ends_after_starts(self):
+        for start, end in self.ordered:
+            starts, ends = getattr(self, start), getattr(self, end)
+            if starts is not None and ends is not None and ends <= starts:
+                raise PydanticCustomError("order", "{end} must be after {start}",
+                                          {"start": start, "end": end})
+        return self
+
+
+class ChildSchema(Schema):
+    read_only = Schema.read_only | {"event_id"}
+
+
+class EventIn(Schema):
+    read_only = Schema.read_only | {
+        "identifier", "owner_id", "copied_from_id", "logo_url", "original_image_url",
+        "large_image_url", "thumbnail_image_url", "icon_image_url",
+    }
+    ordered = (("starts_at", "ends_at"),)
+
+    name: Name
+    starts_at: Time
+    ends_at: Time
+    timezone: Timezone = "UTC"
+    description: Text | None = None
+    location_name: Short | None = None
+    state: Literal["draft", "published"] = "draft"
+    privacy: Privacy = "public"
+
+
+class TrackIn(ChildSchema):
+    name: Name
+    color: Color
+    description: Text | None = None
+
+
+class MicrolocationIn(ChildSchema):
+    name: Name
+    floor: Integer | None = None
+    room: Short | None = None
+    latitude: Annotated[float, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[float, Field(ge=-180, le=180)] | None = None
+
+
+class SponsorIn(ChildSchema):
+    read_only = ChildSchema.read_only | {"logo_url"}
+
+    name: Name
+    url: Url | None = None
+    level: Integer | None = None
+    type: Short | None = None
+    description: Text | None = None
+
+
+class TicketIn(ChildSchema):
+    ordered = (("sales_starts_at", "sales_ends_at"),)
+
+    name: Name
+    type: Literal["free", "paid", "donation"]
+    price: Money | None = None
+    quantity: Count | None = None
+    sales_starts_at: Time | None = None
+    sales_ends_at: Time | None = None
+    description: Text | None = None
+
+
+class TaxIn(ChildSchema):
+    name: Name
+    rate: Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2),
+                    AfterValidator(_cents)]
+    tax_id: Short | None = None
+    is_tax_included_in_price: bool = False
+
+
+class SocialLinkIn(ChildSchema):
+    name: Name
+    link: Url
+
+
+class SpeakersCallIn(ChildSchema):
+    ordered = (("starts_at", "ends_at"),)
+
+    announcement: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    starts_at: Time
+    ends_at: Time | None = None
+    privacy: Privacy | None = None
+
+
+class DiscountCodeIn(ChildSchema):
+    ordered = (("valid_from", "valid_till"),)
+
+    code: Name
+    type: Literal["amount", "percent"]
+    value: Money
+    ticket_ids: list[Id] = []
+    tickets_number: Count | None = None
+    valid_from: Time | None = None
+    valid_till: Time | None = None
+
+    @model_validator(mode="after")
+    def _percent_at_most_100(self):
+        if self.type == "percent" and self.value is not None and self.value > 100:
+            raise PydanticCustomError("percent", "a percent discount is at most 100")
+        return self
+
+
+class CustomFormIn(ChildSchema):
+    form: Literal["attendee", "speaker", "session"]
+    field_identifier: Name
+    type: Literal["text", "paragraph", "email", "number", "select", "checkbox", "date",
+                  "url", "phone", "image", "file"]
+    is_required: bool = False
+    is_included: bool = False
+
+
+class SessionTypeIn(ChildSchema):
+    name: Name
+    length: Length | None = None
+
+
+class SessionIn(ChildSchema):
+    ordered = (("starts_at", "ends_at"),)
+
+    title: Name
+    track_id: Id | None = None
+    microlocation_id: Id | None = None
+    session_type_id: Id | None = None
+    speaker_ids: list[Id] = []
+    starts_at: Time | None = None
+    ends_at: Time | None = None
+    state: Literal["draft", "pending", "accepted", "confirmed", "rejected", "canceled",
+                   "withdrawn"] | None = None
+
+
+class SpeakerIn(ChildSchema):
+    name: Name
+    email: Email | None = None
+    bio: Text | None = None
+    organisation: Short | None = None
+
+
+class OrderIn(ChildSchema):
+    status: Literal["initializing", "pending", "completed", "cancelled", "expired"] = (
+        "initializing"
+    )
+    amount: Money | None = None
+    buyer_email: Email | None = None
+
+
+class AttendeeIn(ChildSchema):
+    firstname: Name
+    lastname: Short | None = None
+    email: Email | None = None
+    ticket_id: Id
+    order_id: Id | None = None
+
+
+class AccessCodeIn(ChildSchema):
+    ordered = (("valid_from", "valid_till"),)
+
+    code: Name
+    ticket_ids: list[Id] = []
+    tickets_number: Count | None = None
+    valid_from: Time | None = None
+    valid_till: Time | None = None
+
+
+class Page(BaseModel):
+    """A list's window: `limit` 1–200 (default 50), `offset` from 0."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=MAX_ID)
+
+
+def partial(schema):
+    """The update schema of `schema`: every field optional (absent = unchanged),
+    but a field that refuses null on create refuses it here too."""
+    fields = {}
+    for name, info in schema.model_fields.items():
+        info = copy.copy(info)
+        info.default, info.default_factory = None, None
+        fields[name] = (info.annotation, info)
+    return create_model(f"{schema.__name__}Update", __base__=schema, **fields)
+
+
+EventUpdate = partial(EventIn)
+
+
+def validate(schema, data, what, sent_only=False):
+    """`data` checked against `schema` as a dict of every field (defaults
+    filled in), or with `sent_only` of the fields sent; InvalidEventData
+    naming the fields if it is bad. `what` names the data in the message."""
+    try:
+        return schema.model_validate(data).model_dump(exclude_unset=sent_only)
+    except ValidationError as exc:
+        raise InvalidEventData(f"invalid {what}: {describe(exc)}") from None
+
+
+def describe(error):
+    """A validation error as one readable line naming each field."""
+    return "; ".join(_problem(item) for item in error.errors())
+
+
+def _problem(item):
+    where = ".".join(str(part) for part in item["loc"])
+    message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+    return f"{where}: {message}" if where else message
+
+
+@dataclass(frozen=True)
+class Link:
+    """A list field (`ticket_ids`) stored as rows of a link table."""
+
+    table: object
+    owner_column: str
+    target_column: str
+    target: type
+
+
+@dataclass(frozen=True)
+class Kind:
+    model: type
+    create: type
+    update: type
+    links: dict = field(default_factory=dict)
+
+
+def _kind(model, schema, links=None):
+    return Kind(model, schema, partial(schema), links or {})
+
+
+KINDS = {
+    "tracks": _kind(models.Track, TrackIn),
+    "microlocations": _kind(models.Microlocation, MicrolocationIn),
+    "sponsors": _kind(models.Sponsor, SponsorIn),
+    "tickets": _kind(models.Ticket, TicketIn),
+    "taxes": _kind(models.Tax, TaxIn),
+    "social-links": _kind(models.SocialLink, SocialLinkIn),
+    "speakers-calls": _kind(models.SpeakersCall, SpeakersCallIn),
+    "discount-codes": _kind(models.DiscountCode, DiscountCodeIn, {
+        "ticket_ids": Link(models.discount_code_tickets, "discount_code_id", "ticket_id",
+                           models.Ticket),
+    }),
+    "custom-forms": _kind(models.CustomForm, CustomFormIn),
+    "session-types": _kind(models.SessionType, SessionTypeIn),
+    "sessions": _kind(models.Session, SessionIn, {
+        "speaker_ids": Link(models.session_speakers, "session_id", "speaker_id",
+                            models.Speaker),
+    }),
+    "speakers": _kind(models.Speaker, SpeakerIn),
+    "orders": _kind(models.Order, OrderIn),
+    "attendees": _kind(models.Attendee, AttendeeIn),
+    "access-codes": _kind(models.AccessCode, AccessCodeIn, {
+        "ticket_ids": Link(models.access_code_tickets, "access_code_id", "ticket_id",
+                           models.Ticket),
+    }),
+}

@@ -1,0 +1,64 @@
+"""A TCP proxy the tests control, to cut and restore a service's connection
+to RabbitMQ or PostgreSQL without touching the shared servers."""
+import eventlet
+from eventlet.green import socket
+
+
+class TcpProxy:
+    def __init__(self, target_port, target_host="127.0.0.1"):
+        self.target = (target_host, target_port)
+        self.listener = eventlet.listen(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = set()
+        self.open = True
+        self._acceptor = eventlet.spawn(self._accept)
+
+    def cut(self):
+        """Drop every connection and refuse new ones until `restore()`."""
+        self.open = False
+        for sock in list(self.connections):
+            _shutdown(sock)
+
+    def restore(self):
+        self.open = True
+
+    def close(self):
+        self.cut()
+        self._acceptor.kill()
+        self.listener.close()
+
+    def _accept(self):
+        while True:
+            client, _ = self.listener.accept()
+            if not self.open:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            self.connections.update((client, upstream))
+            eventlet.spawn(self._pipe, client, upstream)
+            eventlet.spawn(self._pipe, upstream, client)
+
+    def _pipe(self, source, sink):
+        # Each socket is read by one pipe and closed by that pipe only;
+        # the other side is woken by a shutdown, never closed under it.
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _shutdown(sink)
+            _shutdown(source)
+            self.connections.discard(source)
+            source.close()
+
+
+def _shutdown(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass

@@ -1,0 +1,57 @@
+from datetime import datetime
+from uuid import UUID
+
+import pytest
+from pydantic import ValidationError
+
+from shared.messages import EventCopied, EventCreated, InvalidMessage, MediaCopied
+
+COPIED = dict(source_event_id=1, source_identifier="a1b2c3d4", event_id=2,
+              identifier="e5f6a7b8", actor_id=3, sponsor_ids={10: 20})
+
+
+def test_a_message_carries_id_time_and_version():
+    message = EventCreated(event_id=1, identifier="a1b2c3d4", owner_id=7)
+    assert isinstance(message.message_id, UUID)
+    assert isinstance(message.occurred_at, datetime) and message.occurred_at.tzinfo
+    assert message.version == 1
+
+
+def test_payload_round_trips_through_json_types():
+    message = EventCopied(**COPIED)
+    payload = message.to_payload()
+    assert payload["sponsor_ids"] == {"10": 20}
+    assert EventCopied.parse(payload) == message
+
+
+def test_messages_are_immutable():
+    message = EventCopied(**COPIED)
+    with pytest.raises(ValidationError, match="frozen"):
+        message.event_id = 5
+
+
+VALID = EventCopied(**COPIED).to_payload()
+
+
+@pytest.mark.parametrize("payload", [
+    {k: v for k, v in VALID.items() if k != "event_id"},
+    {**VALID, "event_id": "not a number"},
+    {**VALID, "sponsor_ids": ["not", "a", "map"]},
+    {**VALID, "unexpected": 1},
+])
+def test_a_malformed_payload_is_rejected_with_a_clear_error(payload):
+    with pytest.raises(InvalidMessage, match="malformed event.copied message"):
+        EventCopied.parse(payload)
+
+
+def test_an_unknown_version_is_rejected():
+    payload = {**EventCopied(**COPIED).to_payload(), "version": 2}
+    with pytest.raises(InvalidMessage, match="version"):
+        EventCopied.parse(payload)
+
+
+def test_a_naive_timestamp_is_rejected():
+    payload = {**MediaCopied(source_event_id=1, event_id=2, event_urls={},
+                             sponsor_urls={}).to_payload(), "occurred_at": "2026-01-01T00:00:00"}
+    with pytest.raises(InvalidMessage, match="occurred_at"):
+        MediaCopied.parse(payload)
