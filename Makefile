@@ -1,0 +1,50 @@
+# make run   – everything up on local defaults (RabbitMQ and PostgreSQL running)
+# make test  – unit and integration tests against the real PostgreSQL and RabbitMQ
+VENV := .venv
+PY := $(VENV)/bin/python
+SERVICES := $(patsubst services/%/service.py,%,$(wildcard services/*/service.py))
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: install db run test test-unit test-integration bench bench-copy lint dead-letters replay
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements.txt
+	touch $@
+
+db: install
+	@$(PY) scripts/preflight.py
+	$(PY) -m shared.migrate $(addprefix services/,$(SERVICES))
+
+run: install db
+	scripts/run.sh $(SERVICES)
+
+test: install
+	@$(PY) scripts/preflight.py --management
+	$(PY) -m pytest
+
+test-unit: install
+	$(PY) -m pytest tests/unit
+
+test-integration: install
+	@$(PY) scripts/preflight.py --management
+	$(PY) -m pytest tests/integration
+
+bench: bench-copy
+
+bench-copy: install
+	@$(PY) scripts/preflight.py
+	$(PY) -m bench.copy_bench
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+dead-letters: install
+	$(PY) -m shared.deadletters list
+
+# make replay SERVICE=roles MESSAGE=<message id>
+replay: install
+	$(PY) -m shared.deadletters replay $(SERVICE) $(MESSAGE)
