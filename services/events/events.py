@@ -20,9 +20,11 @@ def find_event(session, ref, lock=None):
     digits for an id, or an 8-hex identifier); `lock` "share" or "update"
     takes that row lock."""
     query = select(Event).where(Event.deleted_at.is_(None))
-    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-        query = query.where(Event.id == int(ref))
-    elif isinstance(ref, str):
+    if isinstance(ref, str) and ref.isascii() and ref.isdigit():
+        ref = int(ref)
+    if isinstance(ref, int) and not isinstance(ref, bool) and 0 < ref <= MAX_ID:
+        query = query.where(Event.id == ref)
+    elif isinstance(ref, str) and len(ref) == 8:
         query = query.where(Event.identifier == ref)
     else:
         raise EventNotFound(f"no event {ref!r}")

@@ -218,7 +218,7 @@ def test_a_key_used_for_another_event_is_refused(rpc, source, events_session):
         rpc.copy_event(other["id"], COPIER, idempotency_key="once")
 
 
-@pytest.mark.parametrize("ref", ["ffffffff", "999999", -1, None, "../etc"])
+@pytest.mark.parametrize("ref", ["ffffffff", "999999", -1, None, "../etc", "9" * 30, True])
 def test_copying_an_unknown_event_is_an_error(rpc, source, ref):
     with pytest.raises(EventNotFound):
         rpc.copy_event(ref, COPIER)

@@ -1,0 +1,1 @@
+"""The gateway service: arrives with its own issue (see README)."""

@@ -1,0 +1,1 @@
+"""The media service: arrives with its own issue (see README)."""

@@ -1,0 +1,1 @@
+"""The roles service: arrives with its own issue (see README)."""
