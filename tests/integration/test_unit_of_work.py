@@ -1,43 +1,22 @@
-"""The per-worker unit of work, and green psycopg2 in the test process."""
-import time
+"""The per-worker unit of work, and green psycopg2: in the test process and
+under `nameko run`."""
+import os
+import subprocess
+import sys
 
 import pytest
-from nameko.rpc import rpc
+import yaml
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_hook
 from psycopg2 import extensions
+from requests import HTTPError
 from sqlalchemy import text
 
-from shared.db import Database
+from tests.conftest import ROOT
+from tests.support.probe import Probe
+from tests.support.tap import wait_until
 
 pytestmark = pytest.mark.integration
-
-
-class Probe:
-    name = "probe"
-    db = Database()
-
-    @rpc
-    def slow_query(self, seconds):
-        with self.db.transaction() as session:
-            started = time.monotonic()
-            session.execute(text("SELECT pg_sleep(:seconds)"), {"seconds": seconds})
-            return started, time.monotonic()
-
-    @rpc
-    def write(self, key, fail=False):
-        with self.db.transaction() as session:
-            session.execute(text("INSERT INTO inbox (message_id, consumer) "
-                                 "VALUES (gen_random_uuid(), :key)"), {"key": key})
-            if fail:
-                raise RuntimeError("the worker fails after writing")
-
-    @rpc
-    def two_transactions(self):
-        with self.db.transaction():
-            pass
-        with self.db.transaction():
-            pass
 
 
 def _consumers(session):
@@ -52,7 +31,11 @@ def probe(container_factory, events_config):
 
 
 def _two_slow_queries_at_once(probe):
-    with ServiceRpcProxy("probe", probe.config) as proxy:
+    return _two_slow_queries_through(probe.config)
+
+
+def _two_slow_queries_through(config):
+    with ServiceRpcProxy("probe", config) as proxy:
         calls = [proxy.slow_query.call_async(0.3) for _ in range(2)]
         return [call.result() for call in calls]
 
@@ -88,3 +71,31 @@ def test_a_worker_runs_one_transaction(probe):
     with entrypoint_hook(probe, "two_transactions") as two_transactions:
         with pytest.raises(RuntimeError, match="one transaction"):
             two_transactions()
+
+
+def test_slow_queries_overlap_under_nameko_run_too(
+        tmp_path, events_config, rabbit_config, rabbit_manager):
+    config = tmp_path / "config.yml"
+    config.write_text(yaml.safe_dump({key: events_config[key] for key in
+                                      ("AMQP_URI", "DATABASE_URL", "max_workers")}))
+    service = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "nameko"), "run",
+         "--config", str(config), "tests.support.probe"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: _consumers_of(rabbit_manager, rabbit_config["vhost"], "rpc-probe"),
+                   timeout=30, interval=0.2)
+        (start_a, end_a), (start_b, end_b) = _two_slow_queries_through(events_config)
+        assert start_b < end_a and start_a < end_b
+    finally:
+        service.terminate()
+        service.wait(timeout=30)
+
+
+def _consumers_of(rabbit_manager, vhost, queue):
+    try:
+        return rabbit_manager.get_queue(vhost, queue).get("consumers")
+    except HTTPError:  # not declared yet
+        return 0
