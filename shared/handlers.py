@@ -67,7 +67,7 @@ class MessageConsumer(EventHandler):
         try:
             parsed = self.message_type.parse(body)
         except InvalidMessage as exc:
-            self._settle(message, self._dead_letter(body, message, exc))
+            self._dead_letter(message, exc)
             return
         super().handle_message(parsed, message)
 
@@ -75,42 +75,37 @@ class MessageConsumer(EventHandler):
         if exc_info is None:
             self.queue_consumer.ack_message(message)
             return
-        body = message.payload
         attempt = int(message.headers.get(ATTEMPT_HEADER, 0)) + 1
         if attempt <= len(self.retry_delays):
-            self._settle(message, self._retry(body, message, attempt, exc_info[1]))
+            self._retry(message, attempt, exc_info[1])
         else:
-            self._settle(message, self._dead_letter(body, message, exc_info[1]))
+            self._dead_letter(message, exc_info[1])
 
-    def _retry(self, body, message, attempt, exc):
+    def _retry(self, message, attempt, exc):
         delay = self.retry_delays[attempt - 1]
         log.warning("%s failed (%r); retry %d in %ss", self.method_name, exc, attempt, delay)
-        queue = retry_queue(self.queue.name, attempt, delay)
-        return lambda: self._republish(body, message, queue, {ATTEMPT_HEADER: attempt})
+        self._park(message, retry_queue(self.queue.name, attempt, delay), {ATTEMPT_HEADER: attempt})
 
-    def _dead_letter(self, body, message, exc):
+    def _dead_letter(self, message, exc):
         log.error("%s gave up on a message (%r): dead-lettered", self.method_name, exc)
-        headers = {
+        self._park(message, self.dead_letters, {
             ORIGINAL_QUEUE_HEADER: self.queue.name,
             ERROR_HEADER: "".join(traceback.format_exception_only(exc)).strip()[:2000],
             DEAD_LETTERED_AT_HEADER: datetime.now(UTC).isoformat(),
-        }
-        return lambda: self._republish(body, message, self.dead_letters, headers)
+        })
 
-    def _republish(self, body, message, queue, extra_headers):
-        headers = {**message.headers, **extra_headers}
-        self.publisher.publish(
-            body,
-            exchange="",
-            routing_key=queue.name,
-            declare=[queue],
-            headers=headers,
-            message_id=message.properties.get("message_id"),
-        )
-
-    def _settle(self, message, republish):
+    def _park(self, message, queue, extra_headers):
+        """Publish a copy of the message to `queue` (confirmed), then ack the
+        original; if the copy cannot be published, requeue the original."""
         try:
-            republish()
+            self.publisher.publish(
+                message.payload,
+                exchange="",
+                routing_key=queue.name,
+                declare=[queue],
+                headers={**message.headers, **extra_headers},
+                message_id=message.properties.get("message_id"),
+            )
         except Exception:
             log.exception("could not park the message; it goes back to its queue")
             self.queue_consumer.requeue_message(message)
