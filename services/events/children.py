@@ -15,7 +15,7 @@ from services.events.events import find_event
 from services.events.exceptions import ChildNotFound, InvalidEventData, UnknownKind
 from services.events.models import Base, Event
 from services.events.rows import apply, serialize_row, updated_values
-from services.events.schemas import KINDS, MAX_ID, Page, validate
+from services.events.schemas import KINDS, Page, as_id, validate
 
 
 def create_child(session, ref, kind, actor_id, data):
@@ -100,11 +100,9 @@ def _find_child(session, spec, kind, child_id, lock=False):
 
 
 def _as_id(child_id, kind):
-    if isinstance(child_id, str) and child_id.isdigit():
-        child_id = int(child_id)
-    if isinstance(child_id, bool) or not isinstance(child_id, int) or not 0 < child_id <= MAX_ID:
+    if as_id(child_id) is None:
         raise ChildNotFound(f"no {kind} {child_id!r}")
-    return child_id
+    return as_id(child_id)
 
 
 @cache

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from services.events import models
-from services.events.events import find_event, new_identifier
+from services.events.events import find_event, new_identifier, user_id
 from services.events.exceptions import CopyFailed, IdempotencyKeyReused, InvalidEventData
 from shared import outbox
 from shared.messages import EventCopied
@@ -45,6 +45,7 @@ LINKS = {  # owner kind -> (link table, kind its first column points at, second 
 def copy_event(session, ref, actor_id, name=None, include=(), idempotency_key=None):
     tables = tuple(model.__table__ for model in ALWAYS + _optional_kinds(include))
     name = _checked_name(name)
+    actor_id = user_id(actor_id)
     source = find_event(session, ref, lock="share")
     source_ref = {"id": source.id, "identifier": source.identifier}
 
@@ -150,7 +151,7 @@ def _claim_key(session, actor_id, key, source_id):
     A concurrent request with the same key waits here on the primary key
     until the first one commits (then answers with its copy) or rolls back
     (then makes the copy itself)."""
-    if not isinstance(key, str) or not 0 < len(key) <= 255:
+    if not isinstance(key, str) or not 0 < len(key) <= 255 or "\x00" in key:
         raise InvalidEventData("idempotency_key must be a string of 1 to 255 characters")
     claimed = session.execute(
         insert(models.CopyRequest)
@@ -176,12 +177,14 @@ def _answer(copy, source_ref):
 
 
 def _optional_kinds(include):
-    if isinstance(include, str) or not all(item in OPTIONAL for item in include):
+    include = () if include is None else include
+    if not isinstance(include, list | tuple) or not all(item in OPTIONAL for item in include):
         raise InvalidEventData(f"include takes a list of: {', '.join(OPTIONAL)}")
     return tuple(model for item in dict.fromkeys(include) for model in OPTIONAL[item])
 
 
 def _checked_name(name):
-    if name is not None and (not isinstance(name, str) or not 0 < len(name.strip()) <= 255):
+    if name is not None and (not isinstance(name, str) or not 0 < len(name.strip()) <= 255
+                             or "\x00" in name):
         raise InvalidEventData("name must be a non-empty string of at most 255 characters")
     return name

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from services.events.exceptions import EventNotFound, InvalidEventData
 from services.events.models import Event
 from services.events.rows import apply, serialize_row, updated_values
-from services.events.schemas import MAX_ID, EventIn, EventUpdate, validate
+from services.events.schemas import EventIn, EventUpdate, as_id, validate
 from shared import outbox
 from shared.messages import EventCreated, EventDeleted
 
@@ -20,10 +20,8 @@ def find_event(session, ref, lock=None):
     digits for an id, or an 8-hex identifier); `lock` "share" or "update"
     takes that row lock."""
     query = select(Event).where(Event.deleted_at.is_(None))
-    if isinstance(ref, str) and ref.isascii() and ref.isdigit():
-        ref = int(ref)
-    if isinstance(ref, int) and not isinstance(ref, bool) and 0 < ref <= MAX_ID:
-        query = query.where(Event.id == ref)
+    if as_id(ref) is not None:
+        query = query.where(Event.id == as_id(ref))
     elif isinstance(ref, str) and len(ref) == 8:
         query = query.where(Event.identifier == ref)
     else:
@@ -52,7 +50,7 @@ def _identifier_taken(session, identifier):
 
 def create_event(session, actor_id, data):
     """Create an event owned by `actor_id` and announce `event.created`."""
-    owner_id = _user_id(actor_id)
+    owner_id = user_id(actor_id)
     values = validate(EventIn, data, "event")
     event = _insert_with_fresh_identifier(session, owner_id=owner_id, **values)
     outbox.add(session, EventCreated(
@@ -75,8 +73,9 @@ def _insert_with_fresh_identifier(session, **values):
                 raise
 
 
-def _user_id(actor_id):
-    if isinstance(actor_id, bool) or not isinstance(actor_id, int) or not 0 < actor_id <= MAX_ID:
+def user_id(actor_id):
+    """The acting user's id, which callers pass as an int."""
+    if not isinstance(actor_id, int) or as_id(actor_id) is None:
         raise InvalidEventData(f"actor_id must be a user id, not {actor_id!r}")
     return actor_id
 

@@ -26,6 +26,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     create_model,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -36,6 +37,16 @@ from services.events.exceptions import InvalidEventData
 MAX_INT = 2**31 - 1  # PostgreSQL integer
 MAX_ID = 2**63 - 1  # PostgreSQL bigint
 CENT = Decimal("0.01")
+
+
+def as_id(value):
+    """`value` as a row id (an int, or a string of ASCII digits, within the
+    bigint range), else None."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
+        return value
+    return None
 
 
 def _aware_iso_time(value):
@@ -143,6 +154,14 @@ class Schema(BaseModel):
                     "read_only", "read-only field(s): {fields}", {"fields": ", ".join(sent)}
                 )
         return data
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_nul(cls, value):
+        # PostgreSQL text cannot hold NUL characters
+        if isinstance(value, str) and "\x00" in value:
+            raise PydanticCustomError("nul", "must not contain NUL characters")
+        return value
 
     @model_validator(mode="after")
     def _ends_after_starts(self):

@@ -232,3 +232,10 @@ def test_bad_copy_arguments_are_refused(rpc, source, arguments, events_session):
     with pytest.raises(InvalidEventData):
         rpc.copy_event(source["id"], COPIER, **arguments)
     assert _copies_of(events_session, source["id"]) == 0
+
+
+@pytest.mark.parametrize("actor_id", ["8", None, 0, True, 2**63])
+def test_a_bad_actor_id_is_refused(rpc, source, actor_id, events_session):
+    with pytest.raises(InvalidEventData, match="actor_id"):
+        rpc.copy_event(source["id"], actor_id)
+    assert _copies_of(events_session, source["id"]) == 0

@@ -200,3 +200,9 @@ def test_a_page_is_1_to_200_items_from_offset_0():
 
 def test_data_that_is_not_an_object_is_refused():
     assert "valid dictionary" in refusal(EventIn, ["name"])
+
+
+@pytest.mark.parametrize("schema", [EventIn, EventUpdate])
+def test_a_nul_character_is_refused_before_it_reaches_the_database(schema):
+    with pytest.raises(InvalidEventData, match="name: must not contain NUL"):
+        validate(schema, {**EVENT, "name": "Py\x00Con"}, "event")
