@@ -41,6 +41,16 @@ LINKS = {  # owner kind -> (link table, kind its first column points at, second 
     "sessions": (models.session_speakers, "sessions", "speakers"),
 }
 
+_EVENT_KEPT = ", ".join(
+    column.name for column in models.Event.__table__.columns
+    if column.name not in NOT_COPIED_COLUMNS | {"identifier", "name", "state", "copied_from_id"}
+)
+_EVENT_ROW_STATEMENT = (
+    f"INSERT INTO events (identifier, name, state, copied_from_id, {_EVENT_KEPT})"
+    f" SELECT :identifier, coalesce(:name, name), 'draft', id, {_EVENT_KEPT}"
+    f" FROM events WHERE id = :source RETURNING id"
+)
+
 
 def copy_event(session, ref, actor_id, name=None, include=(), idempotency_key=None):
     tables = tuple(model.__table__ for model in ALWAYS + _optional_kinds(include))
@@ -60,7 +70,7 @@ def copy_event(session, ref, actor_id, name=None, include=(), idempotency_key=No
             text(_children_statement(tables)), {"source": source.id, "copy": copy["id"]}
         ).scalar_one()
     except OperationalError:
-        raise
+        raise  # the database is away: the unit of work answers Unavailable
     except DBAPIError as exc:
         raise CopyFailed(f"copying event {source.identifier} failed; nothing was copied") from exc
 
@@ -80,14 +90,9 @@ def copy_event(session, ref, actor_id, name=None, include=(), idempotency_key=No
 
 def _copy_event_row(session, source_id, name):
     """A draft copy of the event row: new id and identifier, no media."""
-    kept = ", ".join(c.name for c in models.Event.__table__.columns
-                     if c.name not in NOT_COPIED_COLUMNS | {"identifier", "name", "state",
-                                                            "copied_from_id"})
     identifier = new_identifier(session)
     copy_id = session.execute(
-        text(f"INSERT INTO events (identifier, name, state, copied_from_id, {kept})"
-             f" SELECT :identifier, coalesce(:name, name), 'draft', id, {kept}"
-             f" FROM events WHERE id = :source RETURNING id"),
+        text(_EVENT_ROW_STATEMENT),
         {"identifier": identifier, "name": name, "source": source_id},
     ).scalar_one()
     return {"id": copy_id, "identifier": identifier}

@@ -20,8 +20,9 @@ def find_event(session, ref, lock=None):
     digits for an id, or an 8-hex identifier); `lock` "share" or "update"
     takes that row lock."""
     query = select(Event).where(Event.deleted_at.is_(None))
-    if as_id(ref) is not None:
-        query = query.where(Event.id == as_id(ref))
+    event_id = as_id(ref)
+    if event_id is not None:
+        query = query.where(Event.id == event_id)
     elif isinstance(ref, str) and len(ref) == 8:
         query = query.where(Event.identifier == ref)
     else:
