@@ -9,6 +9,8 @@ transaction with::
 
 The transaction commits when the block ends, rolls back if it raises, and the
 session is closed either way; helpers receive the session and never commit.
+An entrypoint makes its change in one transaction; one that then waits for
+the change's effects (read-your-writes) reads them in a second, never nested.
 Commit happens inside the entrypoint, before nameko sends the RPC reply or
 acks the message, so a caller never sees an answer for uncommitted work.
 Sessions expire their objects on commit and are closed afterwards: ORM
@@ -33,7 +35,7 @@ def make_engine(url, pool_size=10):
 
 
 class UnitOfWork:
-    """One worker's access to the database: at most one transaction."""
+    """One worker's access to the database: one transaction at a time."""
 
     def __init__(self, session_factory):
         self._session_factory = session_factory
@@ -42,7 +44,7 @@ class UnitOfWork:
     @contextmanager
     def transaction(self):
         if self._session is not None:
-            raise RuntimeError("a worker runs one transaction")
+            raise RuntimeError("a worker's transactions do not nest")
         session = self._session = self._session_factory()
         try:
             yield session
@@ -55,6 +57,7 @@ class UnitOfWork:
             raise
         finally:
             session.close()
+            self._session = None
 
     def close(self):
         if self._session is not None:

@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from shared.errors import InvalidInput
+from shared.validation import describe
 
 
 class InvalidMessage(InvalidInput):
@@ -35,11 +36,7 @@ class Message(BaseModel):
         try:
             return cls.model_validate(payload)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, error['loc'])) or 'payload'}: {error['msg']}"
-                for error in exc.errors()
-            )
-            raise InvalidMessage(f"malformed {cls.event_type} message: {problems}") from None
+            raise InvalidMessage(f"malformed {cls.event_type} message: {describe(exc)}") from None
 
     def to_payload(self):
         return self.model_dump(mode="json")

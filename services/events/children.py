@@ -15,7 +15,8 @@ from services.events.events import find_event
 from services.events.exceptions import ChildNotFound, InvalidEventData, UnknownKind
 from services.events.models import Base, Event
 from services.events.rows import apply, serialize_row, updated_values
-from services.events.schemas import KINDS, Page, as_id, validate
+from services.events.schemas import KINDS, Page, validate
+from shared.ids import as_id
 
 
 def create_child(session, ref, kind, actor_id, data):

@@ -8,8 +8,9 @@ from sqlalchemy.exc import IntegrityError
 from services.events.exceptions import EventNotFound, InvalidEventData
 from services.events.models import Event
 from services.events.rows import apply, serialize_row, updated_values
-from services.events.schemas import EventIn, EventUpdate, as_id, validate
+from services.events.schemas import EventIn, EventUpdate, validate
 from shared import outbox
+from shared.ids import as_id
 from shared.messages import EventCreated, EventDeleted
 
 IDENTIFIER_ATTEMPTS = 5

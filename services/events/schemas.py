@@ -24,29 +24,19 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
     create_model,
-    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from services.events import models
 from services.events.exceptions import InvalidEventData
+from shared.ids import MAX_ID
+from shared.validation import Schema as BaseSchema
+from shared.validation import validate as shared_validate
 
 MAX_INT = 2**31 - 1  # PostgreSQL integer
-MAX_ID = 2**63 - 1  # PostgreSQL bigint
 CENT = Decimal("0.01")
-
-
-def as_id(value):
-    """`value` as a row id (an int, or a string of ASCII digits, within the
-    bigint range), else None."""
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value <= MAX_ID:
-        return value
-    return None
 
 
 def _aware_iso_time(value):
@@ -135,11 +125,9 @@ Timezone = Annotated[str, AfterValidator(_known_timezone)]
 Privacy = Literal["public", "private"]
 
 
-class Schema(BaseModel):
-    """Refuses unknown fields, and read-only ones with a message saying so.
-    `ordered` pairs (start, end) must have end after start when both are set."""
-
-    model_config = ConfigDict(extra="forbid")
+class Schema(BaseSchema):
+    """Refuses read-only fields with a message saying so. `ordered` pairs
+    (start, end) must have end after start when both are set."""
 
     read_only: ClassVar[frozenset] = frozenset({"id", "created_at"})
     ordered: ClassVar[tuple] = ()
@@ -154,14 +142,6 @@ class Schema(BaseModel):
                     "read_only", "read-only field(s): {fields}", {"fields": ", ".join(sent)}
                 )
         return data
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _refuse_nul(cls, value):
-        # PostgreSQL text cannot hold NUL characters
-        if isinstance(value, str) and "\x00" in value:
-            raise PydanticCustomError("nul", "must not contain NUL characters")
-        return value
 
     @model_validator(mode="after")
     def _ends_after_starts(self):
@@ -355,24 +335,7 @@ EventUpdate = partial(EventIn)
 
 
 def validate(schema, data, what, sent_only=False):
-    """`data` checked against `schema` as a dict of every field (defaults
-    filled in), or with `sent_only` of the fields sent; InvalidEventData
-    naming the fields if it is bad. `what` names the data in the message."""
-    try:
-        return schema.model_validate(data).model_dump(exclude_unset=sent_only)
-    except ValidationError as exc:
-        raise InvalidEventData(f"invalid {what}: {describe(exc)}") from None
-
-
-def describe(error):
-    """A validation error as one readable line naming each field."""
-    return "; ".join(_problem(item) for item in error.errors())
-
-
-def _problem(item):
-    where = ".".join(str(part) for part in item["loc"])
-    message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
-    return f"{where}: {message}" if where else message
+    return shared_validate(schema, data, InvalidEventData, what, sent_only)
 
 
 @dataclass(frozen=True)

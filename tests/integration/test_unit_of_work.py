@@ -67,10 +67,16 @@ def test_a_worker_that_raises_rolls_back(probe, events_session):
     assert _consumers(events_session) == []
 
 
-def test_a_worker_runs_one_transaction(probe):
-    with entrypoint_hook(probe, "two_transactions") as two_transactions:
-        with pytest.raises(RuntimeError, match="one transaction"):
-            two_transactions()
+def test_a_worker_s_transactions_do_not_nest(probe):
+    with entrypoint_hook(probe, "nested_transactions") as nested_transactions:
+        with pytest.raises(RuntimeError, match="do not nest"):
+            nested_transactions()
+
+
+def test_a_worker_reads_its_committed_change_in_a_second_transaction(probe, events_session):
+    with entrypoint_hook(probe, "write_then_read") as write_then_read:
+        assert write_then_read("seen") == 1
+    assert _consumers(events_session) == ["seen"]
 
 
 def test_slow_queries_overlap_under_nameko_run_too(

@@ -29,8 +29,16 @@ class Probe:
                 raise RuntimeError("the worker fails after writing")
 
     @rpc
-    def two_transactions(self):
-        with self.db.transaction():
+    def nested_transactions(self):
+        with self.db.transaction(), self.db.transaction():
             pass
-        with self.db.transaction():
-            pass
+
+    @rpc
+    def write_then_read(self, key):
+        """Commit a row, then read it back in a second transaction."""
+        with self.db.transaction() as session:
+            session.execute(text("INSERT INTO inbox (message_id, consumer) "
+                                 "VALUES (gen_random_uuid(), :key)"), {"key": key})
+        with self.db.transaction() as session:
+            return session.scalar(text("SELECT count(*) FROM inbox WHERE consumer = :key"),
+                                  {"key": key})
