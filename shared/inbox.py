@@ -5,6 +5,7 @@ Two deliveries of one message racing each other serialise on the primary
 key: the second waits for the first transaction and then sees the row (or
 takes over if the first rolled back).
 """
+from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert
 
 from shared.tables import inbox
@@ -19,3 +20,24 @@ def first_delivery(session, message, consumer):
         .returning(inbox.c.message_id)
     ).first()
     return recorded is not None
+
+
+def apply_once(unit_of_work, service, message, effect):
+    """Run `effect(session, message)` in one transaction with the record of
+    the delivery, unless `service` has already handled `message` (one
+    handler per message type and service)."""
+    with unit_of_work.transaction() as session:
+        if first_delivery(session, message, _consumer(service, message)):
+            effect(session, message)
+
+
+def handled(session, service, message):
+    """Whether `service` has handled (and committed) `message`."""
+    return session.scalar(select(exists().where(
+        inbox.c.message_id == message.message_id,
+        inbox.c.consumer == _consumer(service, message),
+    )))
+
+
+def _consumer(service, message):
+    return f"{service}.{message.event_type}"

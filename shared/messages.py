@@ -82,6 +82,21 @@ class InviteAccepted(Message):
     role: str
 
 
+class InviteCreated(Message):
+    """For a notification service. It carries no token: the invite's
+    accept link is given back once, to the caller that created it."""
+
+    source = "roles"
+    event_type = "invite.created"
+
+    invite_id: int
+    event_id: int
+    event_name: str
+    email: str
+    role: str
+    expires_at: AwareDatetime
+
+
 class MediaCopied(Message):
     source = "media"
     event_type = "media.copied"

@@ -1,7 +1,9 @@
 """Input validation every service shares: strict pydantic schemas, and
 their errors as one readable line that names each field."""
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
+
+from shared.ids import MAX_ID
 
 
 class Schema(BaseModel):
@@ -16,6 +18,20 @@ class Schema(BaseModel):
         if isinstance(value, str) and "\x00" in value:
             raise PydanticCustomError("nul", "must not contain NUL characters")
         return value
+
+
+class Page(Schema):
+    """A list's window: `limit` 1–200 (default 50), `offset` from 0."""
+
+    limit: int = Field(50, ge=1, le=200)
+    offset: int = Field(0, ge=0, le=MAX_ID)
+
+
+def page(limit, offset, error):
+    """The window asked for (None = the default), else `error`."""
+    sent = {name: value for name, value in (("limit", limit), ("offset", offset))
+            if value is not None}
+    return Page(**validate(Page, sent, error, "page"))
 
 
 def validate(schema, data, error, what, sent_only=False):

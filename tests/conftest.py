@@ -21,6 +21,10 @@ TEST_DATABASE_URL = os.environ.get(
 )
 
 
+# tables whose rows the migrations seed: kept when a test database is emptied
+REFERENCE_TABLES = {"roles"}
+
+
 def _fresh_database(service):
     url = TEST_DATABASE_URL.format(service=service)
     migrate(ROOT / "services" / service, url)
@@ -33,34 +37,41 @@ def _empty(engine):
             text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
                  " AND tablename <> 'alembic_version'")
         ).all()
-        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        emptied = [table for table in tables if table not in REFERENCE_TABLES]
+        conn.execute(text(f"TRUNCATE {', '.join(emptied)} RESTART IDENTITY CASCADE"))
 
 
-@pytest.fixture(scope="session")
-def events_db_url():
-    return _fresh_database("events")
+def _database_fixtures(service):
+    """`{service}_db_url` (migrated once per run), `{service}_engine`,
+    `{service}_db` (emptied after the test) and `{service}_session`."""
+
+    @pytest.fixture(scope="session", name=f"{service}_db_url")
+    def db_url():
+        return _fresh_database(service)
+
+    @pytest.fixture(scope="session", name=f"{service}_engine")
+    def engine(request):
+        engine = make_engine(request.getfixturevalue(f"{service}_db_url"))
+        yield engine
+        engine.dispose()
+
+    @pytest.fixture(name=f"{service}_db")
+    def db(request):
+        engine = request.getfixturevalue(f"{service}_engine")
+        yield engine
+        _empty(engine)
+
+    @pytest.fixture(name=f"{service}_session")
+    def session(request):
+        session = sessionmaker(bind=request.getfixturevalue(f"{service}_db"))()
+        yield session
+        session.close()
+
+    return db_url, engine, db, session
 
 
-@pytest.fixture(scope="session")
-def events_engine(events_db_url):
-    engine = make_engine(events_db_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def events_db(events_engine):
-    """The events test database, emptied after the test."""
-    yield events_engine
-    _empty(events_engine)
-
-
-@pytest.fixture
-def events_session(events_db):
-    """A session on the events test database, for arranging and asserting."""
-    session = sessionmaker(bind=events_db)()
-    yield session
-    session.close()
+events_db_url, events_engine, events_db, events_session = _database_fixtures("events")
+roles_db_url, roles_engine, roles_db, roles_session = _database_fixtures("roles")
 
 
 @pytest.fixture
@@ -78,3 +89,10 @@ def service_config(rabbit_config):
 @pytest.fixture
 def events_config(service_config, events_db_url, events_db):
     return {**service_config, "DATABASE_URL": events_db_url}
+
+
+@pytest.fixture
+def roles_config(service_config, roles_db_url, roles_db):
+    """Cheap password hashing and a short wait for granted roles."""
+    return {**service_config, "DATABASE_URL": roles_db_url, "PASSWORD_TIME_COST": 1,
+            "PASSWORD_MEMORY_KIB": 1024, "GRANT_TIMEOUT": 5, "RPC_TIMEOUT": 5}

@@ -15,8 +15,9 @@ from services.events.events import find_event
 from services.events.exceptions import ChildNotFound, InvalidEventData, UnknownKind
 from services.events.models import Base, Event
 from services.events.rows import apply, serialize_row, updated_values
-from services.events.schemas import KINDS, Page, validate
+from services.events.schemas import KINDS, validate
 from shared.ids import as_id
+from shared.validation import page
 
 
 def create_child(session, ref, kind, actor_id, data):
@@ -35,15 +36,15 @@ def create_child(session, ref, kind, actor_id, data):
 def list_children(session, ref, kind, limit=50, offset=0):
     """`{items, total, limit, offset}`: the event's live children, by id."""
     spec = _spec(kind)
-    page = _page(limit, offset)
+    window = page(limit, offset, InvalidEventData)
     event = find_event(session, ref)
     model = spec.model
     live = select(model).where(model.event_id == event.id, model.deleted_at.is_(None))
     total = session.scalar(select(func.count()).select_from(live.subquery()))
     children = session.scalars(
-        live.order_by(model.id).limit(page.limit).offset(page.offset)
+        live.order_by(model.id).limit(window.limit).offset(window.offset)
     ).all()
-    return {"items": _serialize(session, spec, children), "total": total, **page.model_dump()}
+    return {"items": _serialize(session, spec, children), "total": total, **window.model_dump()}
 
 
 def get_child(session, kind, child_id):
@@ -75,12 +76,6 @@ def _spec(kind):
     if not isinstance(kind, str) or kind not in KINDS:
         raise UnknownKind(f"no kind {kind!r}; the kinds are: {', '.join(KINDS)}")
     return KINDS[kind]
-
-
-def _page(limit, offset):
-    sent = {name: value for name, value in (("limit", limit), ("offset", offset))
-            if value is not None}
-    return Page(**validate(Page, sent, "page"))
 
 
 def _find_child(session, spec, kind, child_id, lock=False):

@@ -1,11 +1,12 @@
 """What events and children share: rows as JSON-ready dicts, and updates
 checked both alone and against the rest of the row."""
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import inspect
 
 from services.events.schemas import validate
+from shared.times import iso_utc
 
 HIDDEN = frozenset({"deleted_at"})
 
@@ -20,7 +21,7 @@ def serialize_row(row, links=None):
 
 def _json_ready(value):
     if isinstance(value, datetime):
-        return value.astimezone(UTC).isoformat()
+        return iso_utc(value)
     if isinstance(value, Decimal):
         return str(value)
     return value

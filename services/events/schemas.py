@@ -19,9 +19,7 @@ from zoneinfo import available_timezones
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     StringConstraints,
     create_model,
@@ -309,15 +307,6 @@ class AccessCodeIn(ChildSchema):
     tickets_number: Count | None = None
     valid_from: Time | None = None
     valid_till: Time | None = None
-
-
-class Page(BaseModel):
-    """A list's window: `limit` 1–200 (default 50), `offset` from 0."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    limit: int = Field(50, ge=1, le=200)
-    offset: int = Field(0, ge=0, le=MAX_ID)
 
 
 def partial(schema):

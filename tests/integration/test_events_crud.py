@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-from nameko.testing.services import entrypoint_hook, replace_dependencies
 from sqlalchemy import select
 
 from services.events import events as events_module
@@ -19,6 +18,7 @@ from services.events.exceptions import (
 from services.events.service import EventsService
 from shared.messages import EventCreated, EventDeleted
 from shared.tables import outbox
+from tests.support.services import start_service
 from tests.support.tap import EventTap
 
 pytestmark = pytest.mark.integration
@@ -28,36 +28,15 @@ EVENT = {"name": "PyCon", "starts_at": "2030-05-01T09:00:00+02:00",
          "ends_at": "2030-05-03T18:00:00+02:00", "timezone": "Europe/Berlin"}
 
 
-class Entrypoints:
-    """The container's RPC methods as plain calls: `events.get_event(ref)`."""
-
-    def __init__(self, container):
-        self._container = container
-
-    def __getattr__(self, method):
-        def call(*args, **kwargs):
-            with entrypoint_hook(self._container, method) as entrypoint:
-                return entrypoint(*args, **kwargs)
-        return call
-
-
-def start_events_service(container_factory, config, without=()):
-    container = container_factory(EventsService, config)
-    if without:
-        replace_dependencies(container, *without)
-    container.start()
-    return Entrypoints(container)
-
-
 @pytest.fixture
 def events(events_config, container_factory):
-    return start_events_service(container_factory, events_config)
+    return start_service(container_factory, EventsService, events_config)
 
 
 @pytest.fixture
 def events_unrelayed(events_config, container_factory):
     """The service with its outbox relay stopped: messages stay in the outbox."""
-    return start_events_service(container_factory, events_config, without=["relay"])
+    return start_service(container_factory, EventsService, events_config, without=["relay"])
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from decimal import Decimal
 import pytest
 
 from services.events.exceptions import InvalidEventData
-from services.events.schemas import KINDS, EventIn, EventUpdate, Page, validate
+from services.events.schemas import KINDS, EventIn, EventUpdate, validate
+from shared.validation import Page
 
 EVENT = {"name": "PyCon", "starts_at": "2030-05-01T09:00:00+02:00",
          "ends_at": "2030-05-03T18:00:00+02:00"}

@@ -1,0 +1,47 @@
+"""Password hashing with argon2id, off the event loop.
+
+Hashing is deliberately slow CPU work; under eventlet it would stall every
+worker of the service, so it runs in eventlet's native thread pool (argon2
+releases the GIL). Verifying against an unknown user still hashes once, so
+an unknown email and a wrong password take the same time.
+"""
+import argon2
+from eventlet import tpool
+from nameko.extensions import DependencyProvider
+
+
+class PasswordHasher:
+    def __init__(self, time_cost, memory_kib):
+        self._hasher = argon2.PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+        self._decoy = self._hasher.hash("a password nobody has")
+
+    def hash(self, password):
+        return tpool.execute(self._hasher.hash, password)
+
+    def verify(self, password_hash, password):
+        """True if `password` matches `password_hash`; with None for the
+        hash (unknown user) it costs the same and is False."""
+        try:
+            matches = tpool.execute(self._hasher.verify, password_hash or self._decoy, password)
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            return False
+        return matches and password_hash is not None
+
+    def needs_rehash(self, password_hash):
+        """True once the configured cost differs from the hash's."""
+        return self._hasher.check_needs_rehash(password_hash)
+
+
+class Passwords(DependencyProvider):
+    """A `PasswordHasher` with the cost from `PASSWORD_TIME_COST` and
+    `PASSWORD_MEMORY_KIB`, built once per container."""
+
+    def setup(self):
+        config = self.container.config
+        self.hasher = PasswordHasher(
+            time_cost=int(config.get("PASSWORD_TIME_COST", argon2.DEFAULT_TIME_COST)),
+            memory_kib=int(config.get("PASSWORD_MEMORY_KIB", argon2.DEFAULT_MEMORY_COST)),
+        )
+
+    def get_dependency(self, worker_ctx):
+        return self.hasher

@@ -1,0 +1,185 @@
+"""The roles service: users, their roles on events, role invites and
+permission checks.
+
+RPC methods take and return plain data. `actor_id` is the acting user's
+id, which callers (the gateway) pass explicitly; every actor-scoped method
+authorizes it here. Each change runs in one transaction; the messages it
+announces go out through the outbox. Bad input raises `InvalidRoleData`,
+a denied actor `AccessDenied`, a missing object `UserNotFound` /
+`EventNotFound` / `InviteNotFound`, a conflict `EmailTaken` /
+`InviteExists` / `InviteClosed` (services.roles.exceptions).
+
+Read-your-writes: a change whose roles are granted by this service's own
+handlers (accepting an invite) answers once they are granted; after
+creating or copying an event, callers call `await_event` before they
+answer theirs, so the creator's next request finds their role.
+"""
+from datetime import timedelta
+
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+from sqlalchemy import text
+
+from services.events.exceptions import EventNotFound as NoSuchEvent
+from services.roles import access, invites, team, users
+from services.roles.exceptions import EventNotFound, EventNotReady
+from services.roles.passwords import Passwords
+from shared.db import Database
+from shared.handlers import consume
+from shared.inbox import apply_once, handled
+from shared.messages import EventCopied, EventCreated, EventDeleted, InviteAccepted
+from shared.relay import OutboxRelay
+from shared.rpc import Rpc
+from shared.waiting import wait_for
+
+
+class RolesService:
+    name = "roles"
+
+    db = Database()
+    relay = OutboxRelay()
+    passwords = Passwords()
+    events = Rpc("events")
+    config = Config()
+
+    # users
+
+    @rpc
+    def sign_up(self, data):
+        """`{email, password, name}` → the new user; EmailTaken if the
+        email (compared case-insensitively) is signed up already."""
+        with self.db.transaction() as session:
+            return users.sign_up(session, self.passwords, data)
+
+    @rpc
+    def authenticate(self, email, password):
+        """The user, or InvalidCredentials for an unknown email and for a
+        wrong password alike."""
+        with self.db.transaction() as session:
+            return users.authenticate(session, self.passwords, email, password)
+
+    @rpc
+    def get_user(self, user_id):
+        with self.db.transaction() as session:
+            return users.serialize_user(users.get_user(session, user_id))
+
+    @rpc
+    def set_admin(self, actor_id, user_id, is_admin):
+        """Grant or revoke the admin flag; the actor must be an admin."""
+        with self.db.transaction() as session:
+            return users.set_admin(session, actor_id, user_id, is_admin)
+
+    # permissions and teams
+
+    @rpc
+    def has_access(self, user_id, permission, event_id):
+        """Whether the user passes `permission` (is_owner, is_organizer,
+        is_coorganizer, is_track_organizer, is_moderator, is_registrar,
+        is_admin) on the event; admins pass every check."""
+        with self.db.transaction() as session:
+            return access.has_access(session, user_id, permission, event_id)
+
+    @rpc
+    def list_event_roles(self, event_id):
+        """The event's team: `[{user_id, email, role}]`, strongest first."""
+        with self.db.transaction() as session:
+            return team.list_event_roles(session, event_id)
+
+    @rpc
+    def await_event(self, event_id):
+        """Return once the event's team is in place (its `event.created` or
+        `event.copied` handled); EventNotReady after `GRANT_TIMEOUT` seconds."""
+        event_id = team.event_ref(event_id)
+        with self.db.transaction() as session:
+            if not wait_for(lambda: team.is_known(session, event_id), self._grant_timeout):
+                raise EventNotReady(f"event {event_id}'s team is not in place yet")
+        return {"event_id": event_id, "ready": True}
+
+    # invites
+
+    @rpc
+    def create_invite(self, actor_id, event_id, data):
+        """Invite `{email, role}` to the event (organizer+; an owner invite:
+        the owner). Answers the pending invite with `event_name`, and its
+        `token` and `accept_path`, given back this once."""
+        ttl = timedelta(days=float(self.config.get("INVITE_TTL_DAYS", 7)))
+        with self.db.transaction() as session:
+            return invites.create_invite(session, actor_id, event_id, data, self._event_name, ttl)
+
+    @rpc
+    def list_invites(self, actor_id, event_id, limit=None, offset=None):
+        """`{items, total, limit, offset}` (coorganizer+)."""
+        with self.db.transaction() as session:
+            return invites.list_invites(session, actor_id, event_id, limit, offset)
+
+    @rpc
+    def get_invite(self, actor_id, invite_id):
+        """The invite (the invitee or coorganizer+), never its token."""
+        with self.db.transaction() as session:
+            return invites.get_invite(session, actor_id, invite_id)
+
+    @rpc
+    def update_invite(self, actor_id, invite_id, data):
+        """The invitee sends `{status: accepted|declined}` alone; an
+        organizer+ may change `role` and `email` of a pending invite. An
+        acceptance answers once the role is granted (`role_granted`)."""
+        with self.db.transaction() as session:
+            invite, accepted = invites.update_invite(session, actor_id, invite_id, data)
+        return self._granted(invite, accepted)
+
+    @rpc
+    def respond_to_invite(self, actor_id, token, status):
+        """Accept or decline by the emailed token; the actor must be the
+        invitee. Answers like `update_invite`."""
+        with self.db.transaction() as session:
+            invite, accepted = invites.respond_by_token(session, actor_id, token, status)
+        return self._granted(invite, accepted)
+
+    @rpc
+    def delete_invite(self, actor_id, invite_id):
+        """Organizer+ (an owner invite: the owner); InviteClosed if accepted."""
+        with self.db.transaction() as session:
+            return invites.delete_invite(session, actor_id, invite_id)
+
+    # what other services announce, and our own acceptances
+
+    @consume(EventCreated)
+    def on_event_created(self, message):
+        apply_once(self.db, self.name, message, team.on_event_created)
+
+    @consume(EventCopied)
+    def on_event_copied(self, message):
+        apply_once(self.db, self.name, message, team.on_event_copied)
+
+    @consume(EventDeleted)
+    def on_event_deleted(self, message):
+        apply_once(self.db, self.name, message, team.on_event_deleted)
+
+    @consume(InviteAccepted)
+    def on_invite_accepted(self, message):
+        apply_once(self.db, self.name, message, team.on_invite_accepted)
+
+    @rpc
+    def health(self):
+        """`{"service": "roles", "database": "ok"}` or raises Unavailable."""
+        with self.db.transaction() as session:
+            session.execute(text("SELECT 1"))
+        return {"service": self.name, "database": "ok"}
+
+    def _granted(self, invite, accepted):
+        if accepted is None:
+            return invite
+        with self.db.transaction() as session:
+            granted = wait_for(lambda: handled(session, self.name, accepted), self._grant_timeout)
+        return {**invite, "role_granted": bool(granted)}
+
+    def _event_name(self, event_id):
+        try:
+            return self.events.get_event(event_id)["name"]
+        except NoSuchEvent:
+            raise EventNotFound(f"no event {event_id}") from None
+
+    @property
+    def _grant_timeout(self):
+        return float(self.config.get("GRANT_TIMEOUT", 10))
+

@@ -1,0 +1,48 @@
+"""The services as integration tests start them: real containers on the
+test databases and a vhost of their own."""
+import itertools
+
+import pytest
+
+from services.events.service import EventsService
+from services.roles.service import RolesService
+from tests.support.services import start_service
+
+EVENT = {"name": "FOSSASIA Summit", "starts_at": "2030-03-14T09:00:00+08:00",
+         "ends_at": "2030-03-16T18:00:00+08:00", "timezone": "Asia/Singapore"}
+
+
+@pytest.fixture
+def roles(container_factory, roles_config):
+    return start_service(container_factory, RolesService, roles_config)
+
+
+@pytest.fixture
+def events_beside_roles(container_factory, events_config, roles):
+    """The events service on the roles service's vhost: its messages reach
+    the roles service's handlers."""
+    return start_service(container_factory, EventsService,
+                         {**events_config, "AMQP_URI": roles.container.config["AMQP_URI"]})
+
+
+@pytest.fixture
+def sign_up(roles):
+    """`sign_up("ana")` → a new user `ana…@example.org` with password
+    "correct horse"; each call a different user."""
+    numbers = itertools.count(1)
+
+    def sign_up(name="user"):
+        email = f"{name}{next(numbers)}@example.org"
+        return roles.sign_up({"email": email, "password": "correct horse", "name": name.title()})
+    return sign_up
+
+
+@pytest.fixture
+def new_event(events_beside_roles, roles):
+    """`new_event(owner)` → an event created through the events service,
+    its team (the owner) in place in the roles service."""
+    def new_event(owner, **fields):
+        event = events_beside_roles.create_event(owner["id"], {**EVENT, **fields})
+        roles.await_event(event["id"])
+        return event
+    return new_event
