@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 SERVICES := $(patsubst services/%/service.py,%,$(wildcard services/*/service.py))
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install db run test test-unit test-integration bench bench-copy lint dead-letters replay
+.PHONY: install db run test test-unit test-integration bench bench-copy lint dead-letters replay \
+	admin
 
 install: $(VENV)/.installed
 
@@ -48,3 +49,7 @@ dead-letters: install
 # make replay SERVICE=roles MESSAGE=<message id>
 replay: install
 	$(PY) -m shared.deadletters replay $(SERVICE) $(MESSAGE)
+
+# make admin EMAIL=<email> [REVOKE=1]: grant (or revoke) a user's admin flag
+admin: install
+	$(PY) -m services.roles.admin $(if $(REVOKE),revoke,grant) $(EMAIL)
