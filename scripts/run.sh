@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
 # Start each named service with `nameko run` in its own process, in the
 # foreground. Ctrl-C (or any service exiting) stops them all.
-set -u
+#
+# Each service runs in a process group of its own (job control), so that
+# only this script signals it, once: `nameko run` hangs when a second stop
+# signal arrives while the first is being handled (as Ctrl-C to the whole
+# group followed by a forwarded TERM would do).
+set -um
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 

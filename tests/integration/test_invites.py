@@ -1,0 +1,504 @@
+"""Role invites through the real RolesService (and the events service that
+names their events), on the real PostgreSQL and RabbitMQ: who may create,
+read, amend, answer and delete them; tokens; acceptance that grants the
+role before answering; owner transfer; racing acceptances."""
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from nameko.standalone.rpc import ServiceRpcProxy
+from sqlalchemy import select, update
+
+from services.roles.exceptions import (
+    AccessDenied,
+    EventNotFound,
+    InvalidRoleData,
+    InviteClosed,
+    InviteExists,
+    InviteNotFound,
+)
+from services.roles.models import EventRole, RoleInvite
+from tests.support.tap import EventTap
+
+pytestmark = pytest.mark.integration
+
+SECRETS = ("token", "accept_path", "event_name")
+
+
+# arranging
+
+
+@pytest.fixture
+def owner(sign_up):
+    return sign_up("owner")
+
+
+@pytest.fixture
+def event(new_event, owner):
+    return new_event(owner, name="Open Tech Summit")
+
+
+@pytest.fixture
+def invitee(sign_up):
+    return sign_up("ina")
+
+
+@pytest.fixture
+def actor(sign_up, roles_session, event, owner, invitee):
+    """`actor("organizer")` → a new user holding that role on the event;
+    also "owner", "invitee" and "stranger" (no role)."""
+    def actor(who):
+        if who in ("owner", "invitee"):
+            return {"owner": owner, "invitee": invitee}[who]
+        user = sign_up(who)
+        if who != "stranger":
+            roles_session.add(EventRole(user_id=user["id"], event_id=event["id"], role=who))
+            roles_session.commit()
+        return user
+    return actor
+
+
+@pytest.fixture
+def invite(roles, owner, event, invitee):
+    """`invite(role, email, by)` → the created invite, by default the
+    owner's invite of the invitee as organizer."""
+    def invite(role="organizer", email=None, by=owner):
+        return roles.create_invite(by["id"], event["id"],
+                                   {"email": email or invitee["email"], "role": role})
+    return invite
+
+
+@pytest.fixture
+def pending(invite):
+    return invite()
+
+
+@pytest.fixture
+def tap(roles):
+    """`tap("invite.accepted")` → an EventTap on the roles service's exchange."""
+    taps = []
+
+    def tap(routing_key):
+        taps.append(EventTap(roles.container.config["AMQP_URI"], "roles", routing_key))
+        return taps[-1]
+    yield tap
+    for opened in taps:
+        opened.close()
+
+
+def answer(roles, user, invite, status="accepted"):
+    return roles.update_invite(user["id"], invite["id"], {"status": status})
+
+
+def public(invite):
+    """The invite as get and list answer it: without what creation adds."""
+    return {key: value for key, value in invite.items() if key not in SECRETS}
+
+
+def stored(session, invite):
+    return session.execute(select(RoleInvite.__table__).where(RoleInvite.id == invite["id"])).one()
+
+
+def held_roles(session, event):
+    rows = session.execute(select(EventRole.user_id, EventRole.role)
+                           .where(EventRole.event_id == event["id"]))
+    return sorted(tuple(row) for row in rows)
+
+
+def expire(session, invite):
+    session.execute(update(RoleInvite).where(RoleInvite.id == invite["id"])
+                    .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+    session.commit()
+
+
+def sha256(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@pytest.fixture
+def nothing_accepted(roles, roles_session, tap, sign_up, invite, event):
+    """`nothing_accepted(refused, team)`: the refused invite is still
+    pending, the team is still `team`, and no `invite.accepted` was written
+    for it: the relay publishes in outbox order, so the next one on the
+    exchange (tapped before the test acts) is a later control's."""
+    accepted = tap("invite.accepted")
+
+    def check(refused, team):
+        row = stored(roles_session, refused)
+        assert (row.status, row.responded_at) == ("pending", None)
+        assert held_roles(roles_session, event) == team
+        control_user = sign_up("control")
+        control = invite(email=control_user["email"])
+        answer(roles, control_user, control)
+        assert accepted.next()[1]["invite_id"] == control["id"]
+    return check
+
+
+# create
+
+
+@pytest.mark.parametrize("who", ["owner", "organizer"])
+def test_owners_and_organizers_may_invite(actor, invite, who):
+    inviter = actor(who)
+    created = invite(email="guest@example.org", by=inviter)
+    assert (created["email"], created["status"]) == ("guest@example.org", "pending")
+    assert created["created_by"] == inviter["id"]
+
+
+@pytest.mark.parametrize("who", ["coorganizer", "stranger"])
+def test_coorganizers_and_strangers_may_not_invite(actor, invite, roles_session, who):
+    with pytest.raises(AccessDenied):
+        invite(email="guest@example.org", by=actor(who))
+    assert roles_session.scalars(select(RoleInvite.id)).all() == []
+
+
+def test_only_the_owner_may_invite_an_owner(actor, invite):
+    with pytest.raises(AccessDenied):
+        invite(role="owner", by=actor("organizer"))
+    assert invite(role="owner")["role"] == "owner"
+
+
+def test_a_new_invite_is_pending_names_its_event_and_gives_its_token_once(
+        roles, owner, event, pending):
+    token = pending["token"]
+    assert pending["status"] == "pending"
+    assert pending["event_name"] == "Open Tech Summit"
+    assert token and token in pending["accept_path"]
+
+    got = roles.get_invite(owner["id"], pending["id"])
+    listed = roles.list_invites(owner["id"], event["id"])["items"]
+    assert got == public(pending) and listed == [public(pending)]
+    for seen in (got, listed):
+        assert token not in repr(seen) and sha256(token) not in repr(seen)
+    assert not {"token", "token_hash"} & set(got)
+
+
+def test_only_the_sha256_of_the_token_is_stored(roles_session, pending):
+    row = stored(roles_session, pending)
+    assert row.token_hash == sha256(pending["token"])
+    assert all(pending["token"] not in str(value) for value in row)
+
+
+def test_an_invite_expires_seven_days_after_it_is_made(pending):
+    left = datetime.fromisoformat(pending["expires_at"]) - datetime.now(UTC)
+    assert timedelta(days=7) - timedelta(minutes=1) < left <= timedelta(days=7)
+
+
+def test_a_second_pending_invite_for_the_same_email_is_refused_whatever_its_case(
+        invite, invitee, roles_session):
+    invite()
+    with pytest.raises(InviteExists):
+        invite(role="moderator", email=invitee["email"].upper())
+    assert len(roles_session.scalars(select(RoleInvite.id)).all()) == 1
+
+
+def test_inviting_someone_to_a_role_they_hold_is_refused(actor, invite, owner):
+    with pytest.raises(InviteExists):
+        invite(email=actor("organizer")["email"])
+    with pytest.raises(InviteExists):
+        invite(role="owner", email=owner["email"])
+
+
+def test_an_expired_invite_does_not_block_a_new_one(invite, pending, roles_session):
+    expire(roles_session, pending)
+    renewed = invite()
+    assert renewed["status"] == "pending" and renewed["id"] != pending["id"]
+    assert stored(roles_session, pending).status == "expired"
+
+
+def test_inviting_to_an_unknown_event_is_refused(roles, owner, event):
+    with pytest.raises(EventNotFound):
+        roles.create_invite(owner["id"], event["id"] + 1000,
+                            {"email": "guest@example.org", "role": "organizer"})
+
+
+@pytest.mark.parametrize("data", [
+    {"email": "not an email", "role": "organizer"}, {"email": "a@example.org", "role": "king"},
+    {"email": "a@example.org"}, {"role": "organizer"}, "a@example.org",
+    {"email": "a@example.org", "role": "organizer", "status": "accepted"},
+])
+def test_an_invite_with_a_bad_role_or_email_is_refused(roles, owner, event, data):
+    with pytest.raises(InvalidRoleData):
+        roles.create_invite(owner["id"], event["id"], data)
+
+
+def test_a_new_invite_is_announced_without_its_token(tap, invite, event):
+    created_tap = tap("invite.created")
+    created = invite()
+    routing_key, payload = created_tap.next()
+    assert routing_key == "invite.created"
+    assert {key: payload[key] for key in ("invite_id", "event_id", "event_name", "email",
+                                          "role")} == {
+        "invite_id": created["id"], "event_id": event["id"], "event_name": "Open Tech Summit",
+        "email": created["email"], "role": "organizer"}
+    assert created["token"] not in json.dumps(payload) and "token" not in payload
+
+
+# read
+
+
+@pytest.mark.parametrize("who", ["invitee", "coorganizer", "organizer", "owner"])
+def test_the_invitee_and_coorganizers_may_read_an_invite(roles, actor, pending, who):
+    assert roles.get_invite(actor(who)["id"], pending["id"]) == public(pending)
+
+
+@pytest.mark.parametrize("who", ["stranger", "moderator"])
+def test_others_may_neither_read_nor_list_invites(roles, actor, event, pending, who):
+    reader = actor(who)
+    with pytest.raises(AccessDenied):
+        roles.get_invite(reader["id"], pending["id"])
+    with pytest.raises(AccessDenied):
+        roles.list_invites(reader["id"], event["id"])
+
+
+def test_the_invitee_may_not_list_the_events_invites(roles, invitee, event, pending):
+    with pytest.raises(AccessDenied):
+        roles.list_invites(invitee["id"], event["id"])
+
+
+def test_coorganizers_list_invites_newest_first_a_page_at_a_time(roles, actor, event, invite):
+    made = [invite(email=f"guest{n}@example.org") for n in range(3)]
+    page = roles.list_invites(actor("coorganizer")["id"], event["id"], limit=2, offset=1)
+    assert page == {"items": [public(made[1]), public(made[0])], "total": 3,
+                    "limit": 2, "offset": 1}
+
+
+# update
+
+
+def test_the_invitee_may_decline_and_is_granted_nothing(roles, roles_session, owner, invitee,
+                                                         event, pending):
+    declined = answer(roles, invitee, pending, "declined")
+    assert declined["status"] == "declined" and declined["responded_at"]
+    assert "role_granted" not in declined
+    assert held_roles(roles_session, event) == [(owner["id"], "owner")]
+
+
+@pytest.mark.parametrize("who", ["invitee", "owner"])
+def test_a_status_is_changed_alone(roles, roles_session, actor, pending, who):
+    with pytest.raises(InvalidRoleData):
+        roles.update_invite(actor(who)["id"], pending["id"],
+                            {"status": "accepted", "role": "moderator"})
+    assert (stored(roles_session, pending).status, stored(roles_session, pending).role) == (
+        "pending", "organizer")
+
+
+@pytest.mark.parametrize("change", [{"role": "coorganizer"}, {"email": "me@example.org"}])
+def test_the_invitee_may_change_only_the_status(roles, roles_session, invitee, pending, change):
+    with pytest.raises(AccessDenied):
+        roles.update_invite(invitee["id"], pending["id"], change)
+    row = stored(roles_session, pending)
+    assert (row.role, row.email) == ("organizer", invitee["email"])
+
+
+@pytest.mark.parametrize("who", ["owner", "organizer"])
+def test_an_organizer_cannot_accept_for_the_invitee(roles, roles_session, actor, event, pending,
+                                                     nothing_accepted, who):
+    manager = actor(who)
+    team = held_roles(roles_session, event)
+    with pytest.raises(AccessDenied):
+        answer(roles, manager, pending)
+    nothing_accepted(pending, team)
+
+
+def test_an_organizer_may_change_the_role_of_a_pending_invite(roles, roles_session, actor,
+                                                              pending):
+    changed = roles.update_invite(actor("organizer")["id"], pending["id"], {"role": "moderator"})
+    assert changed == {**public(pending), "role": "moderator"}
+    assert stored(roles_session, pending).token_hash == sha256(pending["token"])
+
+
+def test_changing_the_email_replaces_the_token(roles, roles_session, actor, sign_up, pending,
+                                               invitee):
+    newcomer = sign_up("nia")
+    changed = roles.update_invite(actor("organizer")["id"], pending["id"],
+                                  {"email": newcomer["email"]})
+    assert changed["email"] == newcomer["email"]
+    assert changed["token"] != pending["token"] and changed["token"] in changed["accept_path"]
+    assert stored(roles_session, pending).token_hash == sha256(changed["token"])
+    with pytest.raises(InviteNotFound):
+        roles.respond_to_invite(invitee["id"], pending["token"], "accepted")
+    assert roles.respond_to_invite(newcomer["id"], changed["token"], "accepted")["role_granted"]
+
+
+def test_changing_an_invite_to_or_from_owner_needs_the_owner(roles, roles_session, actor, owner,
+                                                             invite, pending):
+    organizer = actor("organizer")
+    owners_invite = invite(role="owner", email="heir@example.org")
+    refused = [(pending, {"role": "owner"}), (owners_invite, {"role": "organizer"}),
+               (owners_invite, {"email": "other@example.org"})]
+    for target, change in refused:
+        with pytest.raises(AccessDenied):
+            roles.update_invite(organizer["id"], target["id"], change)
+    assert (stored(roles_session, pending).role, stored(roles_session, owners_invite).role,
+            stored(roles_session, owners_invite).email) == ("organizer", "owner",
+                                                            "heir@example.org")
+    assert roles.update_invite(owner["id"], pending["id"], {"role": "owner"})["role"] == "owner"
+    assert roles.update_invite(owner["id"], owners_invite["id"],
+                               {"role": "coorganizer"})["role"] == "coorganizer"
+
+
+@pytest.mark.parametrize("closed", ["accepted", "declined", "expired"])
+def test_a_closed_invite_no_longer_changes(roles, roles_session, owner, invitee, pending, closed):
+    if closed == "expired":
+        expire(roles_session, pending)
+    else:
+        answer(roles, invitee, pending, closed)
+    for change in ({"role": "moderator"}, {"email": "other@example.org"}):
+        with pytest.raises(InviteClosed):
+            roles.update_invite(owner["id"], pending["id"], change)
+    for status in ("accepted", "declined"):
+        with pytest.raises(InviteClosed):
+            answer(roles, invitee, pending, status)
+    row = stored(roles_session, pending)
+    assert (row.role, row.email) == ("organizer", invitee["email"])
+    assert row.status == ("pending" if closed == "expired" else closed)
+
+
+# accept
+
+
+def test_accepting_grants_the_role_before_answering(roles, roles_session, tap, event, invitee,
+                                                     pending):
+    accepted_tap = tap("invite.accepted")
+    accepted = answer(roles, invitee, pending)
+    assert accepted["status"] == "accepted" and accepted["role_granted"] is True
+    assert roles.has_access(invitee["id"], "is_organizer", event["id"]) is True
+    assert [row for row in held_roles(roles_session, event) if row[0] == invitee["id"]] == [
+        (invitee["id"], "organizer")]
+    payload = accepted_tap.next()[1]
+    assert {key: payload[key] for key in ("invite_id", "event_id", "user_id", "email",
+                                          "role")} == {
+        "invite_id": pending["id"], "event_id": event["id"], "user_id": invitee["id"],
+        "email": invitee["email"], "role": "organizer"}
+
+
+def test_someone_invited_before_signing_up_accepts_after(roles, event, invite):
+    sent = invite(role="moderator", email="Late.Comer@Example.org")
+    user = roles.sign_up({"email": "late.comer@example.org", "password": "correct horse",
+                          "name": "Late"})
+    assert answer(roles, user, sent)["role_granted"] is True
+    assert roles.has_access(user["id"], "is_moderator", event["id"]) is True
+
+
+def test_the_invitee_may_accept_by_token(roles, event, invitee, pending):
+    accepted = roles.respond_to_invite(invitee["id"], pending["token"], "accepted")
+    assert (accepted["id"], accepted["status"], accepted["role_granted"]) == (
+        pending["id"], "accepted", True)
+    assert roles.has_access(invitee["id"], "is_organizer", event["id"]) is True
+
+
+def tampered(token):
+    return token[:-1] + ("A" if token[-1] != "A" else "B")
+
+
+@pytest.mark.parametrize("refusal, error", [
+    ("another user", AccessDenied), ("tampered token", InviteNotFound), ("expired", InviteClosed),
+])
+def test_accepting_by_token_is_refused_and_changes_nothing(roles, roles_session, sign_up, event,
+                                                           invitee, pending, nothing_accepted,
+                                                           refusal, error):
+    user, token = invitee, pending["token"]
+    if refusal == "another user":
+        user = sign_up("sam")
+    elif refusal == "tampered token":
+        token = tampered(token)
+    else:
+        expire(roles_session, pending)
+    team = held_roles(roles_session, event)
+    with pytest.raises(error):
+        roles.respond_to_invite(user["id"], token, "accepted")
+    nothing_accepted(pending, team)
+
+
+def test_accepting_an_owner_invite_transfers_ownership(roles, roles_session, event, owner,
+                                                       invitee, invite):
+    accepted = answer(roles, invitee, invite(role="owner"))
+    assert accepted["role_granted"] is True
+    assert held_roles(roles_session, event) == sorted(
+        [(invitee["id"], "owner"), (owner["id"], "organizer")])
+    assert roles.has_access(invitee["id"], "is_owner", event["id"]) is True
+    assert roles.has_access(owner["id"], "is_owner", event["id"]) is False
+
+
+# delete
+
+
+@pytest.mark.parametrize("who", ["owner", "organizer"])
+def test_organizers_may_delete_an_invite(roles, actor, pending, who):
+    deleter = actor(who)
+    assert roles.delete_invite(deleter["id"], pending["id"]) == {"id": pending["id"],
+                                                                 "deleted": True}
+    with pytest.raises(InviteNotFound):
+        roles.get_invite(deleter["id"], pending["id"])
+
+
+@pytest.mark.parametrize("who", ["coorganizer", "stranger", "invitee"])
+def test_others_may_not_delete_an_invite(roles, roles_session, actor, pending, who):
+    with pytest.raises(AccessDenied):
+        roles.delete_invite(actor(who)["id"], pending["id"])
+    assert stored(roles_session, pending).status == "pending"
+
+
+def test_only_the_owner_may_delete_an_owner_invite(roles, roles_session, actor, owner, invite):
+    owners_invite = invite(role="owner")
+    with pytest.raises(AccessDenied):
+        roles.delete_invite(actor("organizer")["id"], owners_invite["id"])
+    assert stored(roles_session, owners_invite).status == "pending"
+    assert roles.delete_invite(owner["id"], owners_invite["id"])["deleted"] is True
+
+
+def test_an_accepted_invite_cannot_be_deleted_but_a_declined_one_can(roles, roles_session, owner,
+                                                                     invitee, invite, pending):
+    answer(roles, invitee, pending)
+    with pytest.raises(InviteClosed):
+        roles.delete_invite(owner["id"], pending["id"])
+    assert stored(roles_session, pending).status == "accepted"
+
+    declined = invite(role="moderator", email="shy@example.org")
+    roles_session.execute(update(RoleInvite).where(RoleInvite.id == declined["id"])
+                          .values(status="declined"))
+    roles_session.commit()
+    assert roles.delete_invite(owner["id"], declined["id"])["deleted"] is True
+
+
+# races
+
+
+def concurrently(roles, *calls):
+    """Run `(method, *args)` calls at once; each one's answer or error."""
+    with ServiceRpcProxy("roles", roles.container.config) as proxy:
+        replies = [getattr(proxy, method).call_async(*args) for method, *args in calls]
+        outcomes = []
+        for reply in replies:
+            try:
+                outcomes.append(reply.result())
+            except Exception as exc:  # the error is the outcome
+                outcomes.append(exc)
+    return outcomes
+
+
+def test_two_concurrent_accepts_of_one_invite_succeed_once(roles, roles_session, event, invitee,
+                                                           pending):
+    call = ("update_invite", invitee["id"], pending["id"], {"status": "accepted"})
+    outcomes = concurrently(roles, call, call)
+    successes = [outcome for outcome in outcomes if isinstance(outcome, dict)]
+    assert [type(outcome) for outcome in outcomes if outcome not in successes] == [InviteClosed]
+    assert [(s["status"], s["role_granted"]) for s in successes] == [("accepted", True)]
+    assert [row for row in held_roles(roles_session, event) if row[0] == invitee["id"]] == [
+        (invitee["id"], "organizer")]
+
+
+def test_two_owner_invites_accepted_at_once_leave_one_owner(roles, roles_session, event, owner,
+                                                            sign_up, invite):
+    heirs = [sign_up("heir"), sign_up("heir")]
+    sent = [invite(role="owner", email=heir["email"]) for heir in heirs]
+    outcomes = concurrently(roles, *[("update_invite", heir["id"], one["id"], {"status": "accepted"})
+                                     for heir, one in zip(heirs, sent, strict=True)])
+    assert [outcome["role_granted"] for outcome in outcomes] == [True, True]
+    team = held_roles(roles_session, event)
+    [new_owner] = [user for user, role in team if role == "owner"]
+    assert new_owner in (heirs[0]["id"], heirs[1]["id"])
+    others = {owner["id"], heirs[0]["id"], heirs[1]["id"]} - {new_owner}
+    assert team == sorted([(new_owner, "owner")] + [(user, "organizer") for user in others])
