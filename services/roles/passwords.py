@@ -19,13 +19,15 @@ class PasswordHasher:
         return tpool.execute(self._hasher.hash, password)
 
     def verify(self, password_hash, password):
-        """True if `password` matches `password_hash`; with None for the
-        hash (unknown user) it costs the same and is False."""
+        """True if `password` matches `password_hash`; without a hash
+        (unknown user) it costs the same and is False."""
+        known = bool(password_hash)
         try:
-            matches = tpool.execute(self._hasher.verify, password_hash or self._decoy, password)
+            matches = tpool.execute(self._hasher.verify,
+                                    password_hash if known else self._decoy, password)
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
             return False
-        return matches and password_hash is not None
+        return matches and known
 
     def needs_rehash(self, password_hash):
         """True once the configured cost differs from the hash's."""

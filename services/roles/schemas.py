@@ -15,13 +15,14 @@ RoleName = Literal[ROLES]
 
 
 def normalise_email(value):
-    """The one form an address is stored and compared in: checked for
-    syntax, its domain in IDNA form, then lower case."""
+    """The one form an address is stored and compared in: stripped,
+    checked for syntax, its domain in IDNA form, then lower case."""
     try:
-        return validate_email(value, check_deliverability=False).normalized.lower()
+        address = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
         raise PydanticCustomError("email", "not an email address: {reason}",
                                   {"reason": str(exc)}) from None
+    return f"{address.local_part}@{address.ascii_domain}".lower()
 
 
 Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320),

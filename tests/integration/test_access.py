@@ -55,6 +55,7 @@ def world(request, vhost_pipeline, roles_db_url, roles_engine):
         container = ServiceContainer(RolesService, {
             "AMQP_URI": f"{broker.scheme}://{broker.netloc}/{vhost}",
             "DATABASE_URL": roles_db_url, "max_workers": 10,
+            "PASSWORD_TIME_COST": 1, "PASSWORD_MEMORY_KIB": 1024,
         })
         container.start()
         try:

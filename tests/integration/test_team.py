@@ -89,7 +89,8 @@ def test_a_copy_gets_the_source_team_with_its_one_owner(
     ana, ben, cy = sign_up("ana"), sign_up("ben"), sign_up("cy")
     source = new_event(ana)
     for user, role in ((ben, "coorganizer"), (cy, "registrar")):
-        invite = roles.create_invite(ana["id"], source["id"], {"email": user["email"], "role": role})
+        invite = roles.create_invite(ana["id"], source["id"],
+                                     {"email": user["email"], "role": role})
         roles.update_invite(user["id"], invite["id"], {"status": "accepted"})
 
     copy = events_beside_roles.copy_event(source["id"], ben["id"])
@@ -111,7 +112,8 @@ def test_a_deleted_event_takes_no_more_invites(roles, events_beside_roles, sign_
         .execution_options(populate_existing=True)))
 
     with pytest.raises(EventNotFound):
-        roles.create_invite(ana["id"], event["id"], {"email": "ben@example.org", "role": "coorganizer"})
+        roles.create_invite(ana["id"], event["id"],
+                            {"email": "ben@example.org", "role": "coorganizer"})
 
 
 # exactly once

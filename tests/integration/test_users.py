@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import argon2
 import pytest
@@ -18,10 +19,10 @@ from services.roles.exceptions import (
     UserNotFound,
 )
 from services.roles.models import User
-from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
 
+ROOT = Path(__file__).resolve().parents[2]
 ANA = {"email": "Ana@Example.org", "password": "correct horse", "name": "Ana"}
 
 
@@ -133,6 +134,16 @@ def test_a_wrong_password_leaves_an_old_hash_alone(roles, roles_session):
     with pytest.raises(InvalidCredentials):
         roles.authenticate("ana@example.org", "wrong horse")
     assert stored(roles_session, user["id"], User.password_hash) == old_hash
+
+
+def test_a_user_without_a_password_hash_cannot_sign_in_with_the_decoy(roles, roles_session):
+    user = roles.sign_up(ANA)
+    roles_session.execute(update(User).where(User.id == user["id"]).values(password_hash=""))
+    roles_session.commit()
+
+    for password in ("correct horse", "a password nobody has"):
+        with pytest.raises(InvalidCredentials):
+            roles.authenticate("ana@example.org", password)
 
 
 def test_passwords_never_appear_in_the_logs(roles, caplog):

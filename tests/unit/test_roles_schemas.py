@@ -139,8 +139,9 @@ def test_verify_tells_the_right_password_from_a_wrong_one(hasher):
 
 
 @pytest.mark.parametrize("password", ["correct horse", "a password nobody has"])
-def test_verify_without_a_hash_is_false_even_for_the_decoy_password(hasher, password):
-    assert hasher.verify(None, password) is False
+@pytest.mark.parametrize("no_hash", [None, ""])
+def test_verify_without_a_hash_is_false_even_for_the_decoy_password(hasher, no_hash, password):
+    assert hasher.verify(no_hash, password) is False
 
 
 def test_a_hash_needs_rehashing_once_the_cost_changes(hasher):
