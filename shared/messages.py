@@ -105,3 +105,13 @@ class MediaCopied(Message):
     event_id: int
     event_urls: dict[str, str] = Field(description="event field -> URL")
     sponsor_urls: dict[int, str] = Field(description="new sponsor id -> URL")
+
+
+class MediaChanged(Message):
+    """An event's or its sponsors' images were uploaded, replaced or
+    deleted; the events service refreshes the event's URL fields."""
+
+    source = "media"
+    event_type = "media.changed"
+
+    event_id: int

@@ -72,6 +72,7 @@ def _database_fixtures(service):
 
 events_db_url, events_engine, events_db, events_session = _database_fixtures("events")
 roles_db_url, roles_engine, roles_db, roles_session = _database_fixtures("roles")
+media_db_url, media_engine, media_db, media_session = _database_fixtures("media")
 
 
 @pytest.fixture
@@ -96,3 +97,10 @@ def roles_config(service_config, roles_db_url, roles_db):
     """Cheap password hashing and a short wait for granted roles."""
     return {**service_config, "DATABASE_URL": roles_db_url, "PASSWORD_TIME_COST": 1,
             "PASSWORD_MEMORY_KIB": 1024, "GRANT_TIMEOUT": 5, "RPC_TIMEOUT": 5}
+
+
+@pytest.fixture
+def media_config(service_config, media_db_url, media_db, tmp_path):
+    """Blobs under the test's own directory."""
+    return {**service_config, "DATABASE_URL": media_db_url, "MEDIA_ROOT": str(tmp_path / "media"),
+            "PUBLIC_BASE_URL": "http://media.test", "RPC_TIMEOUT": 5}

@@ -10,9 +10,13 @@ Bad input raises `InvalidEventData`, a missing object `EventNotFound` /
 from nameko.rpc import rpc
 from sqlalchemy import text
 
-from services.events import children, copy, events
+from services.events import children, copy, events, media_urls
 from shared.db import Database
+from shared.handlers import consume
+from shared.inbox import apply_once
+from shared.messages import MediaChanged, MediaCopied
 from shared.relay import OutboxRelay
+from shared.rpc import Rpc
 
 
 class EventsService:
@@ -20,6 +24,7 @@ class EventsService:
 
     db = Database()
     relay = OutboxRelay()
+    media = Rpc("media")
 
     @rpc
     def create_event(self, actor_id, data):
@@ -86,6 +91,26 @@ class EventsService:
         """
         with self.db.transaction() as session:
             return copy.copy_event(session, ref, actor_id, name, include, idempotency_key)
+
+    @rpc
+    def refresh_media(self, ref):
+        """Write the media service's current URLs into the event and its
+        sponsors (the media service calls it after each change)."""
+        with self.db.transaction() as session:
+            return media_urls.refresh(session, ref, self.media.list_event_media)
+
+    @consume(MediaChanged)
+    def on_media_changed(self, message):
+        """The fallback of `refresh_media`, should that call not get through."""
+        apply_once(self.db, self.name, message, self._refresh_media_urls)
+
+    @consume(MediaCopied)
+    def on_media_copied(self, message):
+        """The copy's own media URLs."""
+        apply_once(self.db, self.name, message, self._refresh_media_urls)
+
+    def _refresh_media_urls(self, session, message):
+        media_urls.refresh_if_live(session, message.event_id, self.media.list_event_media)
 
     @rpc
     def health(self):

@@ -1,1 +1,0 @@
-"""The media service: arrives with its own issue (see README)."""

@@ -5,6 +5,7 @@ import itertools
 import pytest
 
 from services.events.service import EventsService
+from services.media.service import MediaService
 from services.roles.service import RolesService
 from tests.support.services import start_service
 
@@ -46,3 +47,15 @@ def new_event(events_beside_roles, roles):
         roles.await_event(event["id"])
         return event
     return new_event
+
+
+@pytest.fixture
+def events(container_factory, events_config):
+    return start_service(container_factory, EventsService, events_config)
+
+
+@pytest.fixture
+def media(container_factory, media_config, events):
+    """The media service beside the events service, on its vhost."""
+    return start_service(container_factory, MediaService,
+                         {**media_config, "AMQP_URI": events.container.config["AMQP_URI"]})

@@ -29,11 +29,6 @@ EVENT = {"name": "PyCon", "starts_at": "2030-05-01T09:00:00+02:00",
 
 
 @pytest.fixture
-def events(events_config, container_factory):
-    return start_service(container_factory, EventsService, events_config)
-
-
-@pytest.fixture
 def events_unrelayed(events_config, container_factory):
     """The service with its outbox relay stopped: messages stay in the outbox."""
     return start_service(container_factory, EventsService, events_config, without=["relay"])

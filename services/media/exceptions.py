@@ -1,0 +1,34 @@
+"""The media service's errors; each crosses RPC as itself (shared.errors)."""
+from shared.errors import InvalidInput, NotFound
+
+
+class InvalidImage(InvalidInput):
+    """Not an image, a format the service does not accept, or truncated or corrupt."""
+
+    code = "invalid_image"
+
+
+class ImageTooLarge(InvalidInput):
+    """Over the byte limit, or over the pixel limit (a decompression bomb)."""
+
+    code = "image_too_large"
+
+
+class UnknownSlot(InvalidInput):
+    code = "unknown_slot"
+
+
+class InvalidMediaData(InvalidInput):
+    code = "invalid_input"
+
+
+class MediaNotFound(NotFound):
+    code = "media_not_found"
+
+
+class EventNotFound(NotFound):
+    code = "event_not_found"
+
+
+class SponsorNotFound(NotFound):
+    code = "sponsor_not_found"

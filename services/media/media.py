@@ -1,0 +1,122 @@
+"""Media records: retire an owner's images, add new ones, find one by its
+public key, list an event's current media with their URLs.
+
+An owner is an event or a sponsor (`Owner`). A blob's bytes are written
+inside the record's transaction, holding the blob's lock (`lock_blob`), which
+the garbage collector (`gc`) takes too: it never removes a blob that a new
+record is about to use.
+"""
+import re
+import secrets
+from dataclasses import dataclass
+
+from eventlet import tpool
+from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects.postgresql import insert
+
+from services.media.exceptions import MediaNotFound
+from services.media.models import Blob, Media
+from services.media.storage import blob_key
+
+PUBLIC_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
+# the events service's URL field of each slot
+EVENT_FIELDS = {"logo": "logo_url", "original": "original_image_url",
+                "large": "large_image_url", "thumbnail": "thumbnail_image_url",
+                "icon": "icon_image_url"}
+SPONSOR_FIELD = "logo_url"
+
+
+@dataclass(frozen=True)
+class Owner:
+    event_id: int
+    kind: str  # "event" or "sponsor"
+    id: int
+
+
+def new_public_key():
+    return secrets.token_urlsafe(32)
+
+
+def add(session, store, owner, images):
+    """New live records of `owner` for `images` (slot → images.Image), whose
+    slots the caller has retired; the records, by slot."""
+    return {slot: _record(session, store, owner, slot, image) for slot, image in images.items()}
+
+
+def retire(session, owner, slots):
+    """Retire the owner's live records in `slots`; how many there were."""
+    return session.execute(
+        update(Media)
+        .where(Media.owner_kind == owner.kind, Media.owner_id == owner.id,
+               Media.slot.in_(list(slots)), Media.deleted_at.is_(None))
+        .values(deleted_at=func.now())
+    ).rowcount
+
+
+def _record(session, store, owner, slot, image):
+    key = blob_key(image.data)
+    lock_blob(session, key)
+    session.execute(insert(Blob).values(key=key, size=len(image.data)).on_conflict_do_nothing())
+    tpool.execute(store.put, image.data)  # file I/O and fsync: off the event loop
+    record = Media(event_id=owner.event_id, owner_kind=owner.kind, owner_id=owner.id, slot=slot,
+                   blob_key=key, content_type=image.content_type, size=len(image.data),
+                   width=image.width, height=image.height, public_key=new_public_key())
+    session.add(record)
+    session.flush()
+    return record
+
+
+def lock_blob(session, key):
+    """Hold the blob's lock until the transaction ends."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": int(key[:15], 16)})
+
+
+def try_lock_blob(session, key):
+    return session.scalar(text("SELECT pg_try_advisory_xact_lock(:lock)"),
+                          {"lock": int(key[:15], 16)})
+
+
+def find_live(session, public_key):
+    """The live record with this public key, else MediaNotFound (also for
+    anything that is not a well-formed key)."""
+    if not isinstance(public_key, str) or not PUBLIC_KEY.fullmatch(public_key):
+        raise MediaNotFound("no such media")
+    record = session.scalars(
+        select(Media).where(Media.public_key == public_key, Media.deleted_at.is_(None))
+    ).first()
+    if record is None:
+        raise MediaNotFound("no such media")
+    return record
+
+
+def event_media(session, event_id, base_url):
+    """The event's live media: `{event_id, event_urls (field → URL),
+    sponsor_urls (sponsor id → URL), media: [records]}`."""
+    records = session.scalars(
+        select(Media).where(Media.event_id == event_id, Media.deleted_at.is_(None))
+        .order_by(Media.id)
+    ).all()
+    return {
+        "event_id": event_id,
+        "event_urls": {EVENT_FIELDS[record.slot]: url(base_url, record.public_key)
+                       for record in records if record.owner_kind == "event"},
+        "sponsor_urls": {record.owner_id: url(base_url, record.public_key)
+                         for record in records if record.owner_kind == "sponsor"},
+        "media": [serialize_media(record, base_url) for record in records],
+    }
+
+
+def url(base_url, public_key):
+    return f"{base_url.rstrip('/')}/media/{public_key}"
+
+
+def serialize_media(record, base_url):
+    return {"id": record.id, "event_id": record.event_id, "owner_kind": record.owner_kind,
+            "owner_id": record.owner_id, "slot": record.slot,
+            "url": url(base_url, record.public_key), "content_type": record.content_type,
+            "size": record.size, "width": record.width, "height": record.height,
+            "etag": etag(record.blob_key)}
+
+
+def etag(blob):
+    return f'"{blob}"'

@@ -1,0 +1,62 @@
+"""The media service's tables: blobs (the stored bytes, by SHA-256) and
+media records (an image of an event or a sponsor, in one slot, pointing at
+a blob). Many records may share one blob; each record has its own
+unguessable public key, which is its URL. Replacing or deleting an image
+retires its record (`deleted_at`): its key stops serving at once."""
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    String,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+OWNER_KINDS = ("event", "sponsor")
+SLOTS = ("logo", "original", "large", "thumbnail", "icon")
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Blob(Base):
+    __tablename__ = "blobs"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 hex
+    size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+
+
+class Media(Base):
+    __tablename__ = "media"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    owner_kind: Mapped[str] = mapped_column(String(16))
+    owner_id: Mapped[int] = mapped_column(BigInteger)  # the event's or the sponsor's id
+    slot: Mapped[str] = mapped_column(String(16))
+    blob_key: Mapped[str] = mapped_column(String(64), ForeignKey("blobs.key"), index=True)
+    content_type: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    public_key: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        CheckConstraint(f"owner_kind IN {OWNER_KINDS}", name="known_owner_kind"),
+        CheckConstraint(f"slot IN {SLOTS}", name="known_slot"),
+        Index("one_live_record_per_owner_slot", "owner_kind", "owner_id", "slot", unique=True,
+              postgresql_where=text("deleted_at IS NULL")),
+    )

@@ -1,0 +1,153 @@
+"""The media service: event and sponsor images, stored content-addressed,
+and duplicated (records only, never bytes) when an event is copied.
+
+RPC methods take and return plain data; image bytes travel in base64.
+Uploads are checked by decoding (JPEG, PNG, WebP, GIF), stripped of
+metadata, and an event's `original` gets its renditions (large 1300×500,
+thumbnail 500×200, icon 75×30). Replacing or deleting an image retires its
+record: its URL stops serving at once.
+
+Read-your-writes: a change commits its records and `media.changed` in one
+transaction, then asks the events service to refresh the event's URL
+fields (`events.refresh_media`) before answering, so the next read of the
+event shows them (`event_updated` says it did; if not, the events
+service's handler of `media.changed` catches up).
+"""
+import logging
+
+from nameko.dependency_providers import Config
+from nameko.rpc import rpc
+from sqlalchemy import text
+
+from services.events.exceptions import ChildNotFound
+from services.events.exceptions import EventNotFound as NoSuchEvent
+from services.media import copies, media, uploads
+from services.media.exceptions import EventNotFound, SponsorNotFound, UnknownSlot
+from services.media.media import Owner
+from services.media.storage import Storage
+from shared import outbox
+from shared.db import Database
+from shared.errors import Unavailable
+from shared.handlers import consume
+from shared.inbox import apply_once
+from shared.messages import EventCopied, MediaChanged
+from shared.relay import OutboxRelay
+from shared.rpc import Rpc
+
+log = logging.getLogger(__name__)
+
+CACHE_CONTROL = "public, max-age=31536000, immutable"  # a key's bytes never change
+
+
+class MediaService:
+    name = "media"
+
+    db = Database()
+    relay = OutboxRelay()
+    storage = Storage()
+    events = Rpc("events")
+    config = Config()
+
+    @rpc
+    def upload_event_image(self, actor_id, event_ref, slot, content):
+        """Store `content` (base64) as the event's `slot` image (`original`,
+        which also makes the renditions, or `logo`), replacing what was
+        there. `{event_id, media: [record], event_updated}`."""
+        owner = self._event_owner(event_ref)
+        return self._change(owner, uploads.event_images(slot, content, self._limits))
+
+    @rpc
+    def upload_sponsor_logo(self, actor_id, sponsor_id, content):
+        """Store `content` (base64) as the sponsor's logo; as above."""
+        owner = self._sponsor_owner(sponsor_id)
+        return self._change(owner, uploads.sponsor_images(content, self._limits))
+
+    @rpc
+    def delete_event_image(self, actor_id, event_ref, slot):
+        """Retire the event's `slot` image (`original` with its renditions)."""
+        if slot not in uploads.EVENT_SLOTS:
+            raise UnknownSlot(f"no image slot {slot!r}")
+        slots = ("original", "large", "thumbnail", "icon") if slot == "original" else (slot,)
+        return self._change(self._event_owner(event_ref), dict.fromkeys(slots))
+
+    @rpc
+    def delete_sponsor_logo(self, actor_id, sponsor_id):
+        return self._change(self._sponsor_owner(sponsor_id), {"logo": None})
+
+    @rpc
+    def list_event_media(self, event_id):
+        """The event's live media: `{event_id, event_urls (field → URL),
+        sponsor_urls (sponsor id → URL), media: [record]}`."""
+        with self.db.transaction() as session:
+            return media.event_media(session, event_id, self._base_url)
+
+    @rpc
+    def read_media(self, key, if_none_match=None):
+        """The bytes served at `/media/{key}`: `{content_type, etag,
+        cache_control, size, content (base64)}`, or `{not_modified: true,
+        etag, cache_control}` when `if_none_match` is its ETag;
+        MediaNotFound for an unknown, retired or malformed key."""
+        with self.db.transaction() as session:
+            record = media.find_live(session, key)
+            headers = {"etag": media.etag(record.blob_key), "cache_control": CACHE_CONTROL}
+            if if_none_match == headers["etag"]:
+                return {"not_modified": True, **headers}
+            return {**headers, "content_type": record.content_type, "size": record.size,
+                    "content": uploads.encoded(self.storage.open(record.blob_key))}
+
+    @consume(EventCopied)
+    def on_event_copied(self, message):
+        """The copy's own records, sharing the source's blobs; emits
+        `media.copied`."""
+        apply_once(self.db, self.name, message,
+                   lambda session, copied: copies.copy_media(session, copied, self._base_url))
+
+    @rpc
+    def health(self):
+        """`{"service": "media", "database": "ok"}` or raises Unavailable."""
+        with self.db.transaction() as session:
+            session.execute(text("SELECT 1"))
+        return {"service": self.name, "database": "ok"}
+
+    def _change(self, owner, images):
+        """Replace the owner's images in these slots (None: retire only),
+        announce it, and have the event's URLs refreshed."""
+        uploaded = {slot: image for slot, image in images.items() if image is not None}
+        with self.db.transaction() as session:
+            media.retire(session, owner, images)
+            records = media.add(session, self.storage, owner, uploaded)
+            outbox.add(session, MediaChanged(event_id=owner.event_id))
+            stored = [media.serialize_media(record, self._base_url) for record in records.values()]
+        return {"event_id": owner.event_id, "media": stored,
+                "event_updated": self._refresh(owner.event_id)}
+
+    def _refresh(self, event_id):
+        try:
+            self.events.refresh_media(event_id)
+            return True
+        except Unavailable:
+            log.warning("event %s: URLs not refreshed now; media.changed will", event_id)
+            return False
+
+    def _event_owner(self, event_ref):
+        try:
+            event_id = self.events.get_event(event_ref)["id"]
+        except NoSuchEvent:
+            raise EventNotFound(f"no event {event_ref!r}") from None
+        return Owner(event_id=event_id, kind="event", id=event_id)
+
+    def _sponsor_owner(self, sponsor_id):
+        try:
+            sponsor = self.events.get_child("sponsors", sponsor_id)
+        except ChildNotFound:
+            raise SponsorNotFound(f"no sponsor {sponsor_id!r}") from None
+        return Owner(event_id=sponsor["event_id"], kind="sponsor", id=sponsor["id"])
+
+    @property
+    def _limits(self):
+        return (int(self.config.get("MEDIA_MAX_BYTES", 10 * 2**20)),
+                int(self.config.get("MEDIA_MAX_PIXELS", 40_000_000)))
+
+    @property
+    def _base_url(self):
+        return self.config.get("PUBLIC_BASE_URL", "http://localhost:8000")
