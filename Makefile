@@ -6,7 +6,7 @@ SERVICES := $(patsubst services/%/service.py,%,$(wildcard services/*/service.py)
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: install db run test test-unit test-integration bench bench-copy lint dead-letters replay \
-	admin
+	admin media-gc
 
 install: $(VENV)/.installed
 
@@ -53,3 +53,7 @@ replay: install
 # make admin EMAIL=<email> [REVOKE=1]: grant (or revoke) a user's admin flag
 admin: install
 	$(PY) -m services.roles.admin $(if $(REVOKE),revoke,grant) $(EMAIL)
+
+# remove retired media records and unreferenced blobs older than GC_GRACE_SECONDS
+media-gc: install
+	$(PY) -m services.media.gc
