@@ -10,11 +10,11 @@ messages the roles service consumes.
 Every function here is idempotent on its own too (inserts skip what
 exists), besides the inbox that keeps a message from being applied twice.
 """
-from sqlalchemy import delete, exists, func, literal, select
+from sqlalchemy import delete, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.roles.exceptions import EventNotFound, InvalidRoleData, RetryLater, UserNotFound
-from services.roles.models import EventRole, KnownEvent, Role, User
+from services.roles.models import EventRole, KnownEvent, Role, RoleInvite, User
 from shared.ids import as_id
 
 
@@ -64,7 +64,8 @@ def grant(session, user_id, event_id, role):
 
 def transfer_ownership(session, event_id, user_id):
     """Make the user the event's one owner; the previous owner becomes an
-    organizer. Owner changes of one event take turns on its row lock."""
+    organizer and their pending owner invites expire. Owner changes of one
+    event take turns on its row lock."""
     if session.get(KnownEvent, event_id, with_for_update=True) is None:
         raise RetryLater(f"event {event_id} is not known yet")
     previous = session.scalars(
@@ -75,6 +76,13 @@ def transfer_ownership(session, event_id, user_id):
         if previous_owner != user_id:
             grant(session, previous_owner, event_id, "organizer")
     grant(session, user_id, event_id, "owner")
+    # the previous owner's other offers of ownership lapse with it
+    session.execute(
+        update(RoleInvite)
+        .where(RoleInvite.event_id == event_id, RoleInvite.role == "owner",
+               RoleInvite.status == "pending")
+        .values(status="expired")
+    )
 
 
 def list_event_roles(session, event_id):
