@@ -108,10 +108,14 @@ class MediaCopied(Message):
 
 
 class MediaChanged(Message):
-    """An event's or its sponsors' images were uploaded, replaced or
-    deleted; the events service refreshes the event's URL fields."""
+    """An event's or its sponsors' images changed: the event's media as they
+    are now, numbered in commit order (`version`), so that a consumer can
+    keep the newest."""
 
     source = "media"
     event_type = "media.changed"
 
     event_id: int
+    version: int
+    event_urls: dict[str, str] = Field(description="event field -> URL")
+    sponsor_urls: dict[int, str] = Field(description="sponsor id -> URL")

@@ -25,7 +25,7 @@ from shared.messages import EventCopied
 
 NOT_COPIED_COLUMNS = {"id", "event_id", "created_at", "deleted_at", "logo_url",
                       "original_image_url", "large_image_url", "thumbnail_image_url",
-                      "icon_image_url"}
+                      "icon_image_url", "media_version"}
 
 # Copied in this order; a kind's references point at kinds copied before it.
 ALWAYS = (

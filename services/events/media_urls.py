@@ -1,9 +1,11 @@
-"""The URL fields of an event and its sponsors, as the media service has
-them now: it owns the images, the events service shows their URLs.
+"""The URL fields of an event and its sponsors, as the media service
+announces them: it owns the images, the events service shows their URLs.
 
-Refreshing reads the media service's current answer while holding the
-event's row lock, so refreshes of one event take turns and the last one
-writes the newest state, whatever order the triggers arrive in.
+Each change of an event's media has a version (the media service numbers
+them in commit order) and carries the whole state: `apply` writes it only
+if it is newer than what the event shows, so the order in which the direct
+call and the messages arrive does not matter. `media.copied` carries no
+version: it fills a copy that has seen no versioned change yet.
 """
 from sqlalchemy import select
 
@@ -16,25 +18,32 @@ EVENT_URL_FIELDS = ("logo_url", "original_image_url", "large_image_url",
                     "thumbnail_image_url", "icon_image_url")
 
 
-def refresh(session, ref, list_event_media):
-    """Set the event's and its live sponsors' URL fields from
-    `list_event_media(event_id)`; a field without media becomes null."""
-    event = find_event(session, ref, lock="update")
-    current = list_event_media(event.id)
+def apply(session, event_id, version, event_urls, sponsor_urls):
+    """Write the URLs (fields without media become null) unless the event
+    shows a newer version already; whether they were written."""
+    event = find_event(session, event_id, lock="update")
+    if version is None:
+        if event.media_version:
+            return False
+    elif version <= event.media_version:
+        return False
+    else:
+        event.media_version = version
     for field in EVENT_URL_FIELDS:
-        setattr(event, field, current["event_urls"].get(field))
-    sponsor_urls = {as_id(sponsor_id): url for sponsor_id, url in current["sponsor_urls"].items()}
+        setattr(event, field, event_urls.get(field))
+    urls = {as_id(sponsor_id): url for sponsor_id, url in sponsor_urls.items()}
     sponsors = session.scalars(
         select(Sponsor).where(Sponsor.event_id == event.id, Sponsor.deleted_at.is_(None))
     )
     for sponsor in sponsors:
-        sponsor.logo_url = sponsor_urls.get(sponsor.id)
-    return {"id": event.id, **{field: getattr(event, field) for field in EVENT_URL_FIELDS}}
+        sponsor.logo_url = urls.get(sponsor.id)
+    return True
 
 
-def refresh_if_live(session, event_id, list_event_media):
-    """As `refresh`, for a message: an event deleted since has nothing to show."""
+def apply_message(session, message, version=None):
+    """`apply` for a media.changed / media.copied message; an event deleted
+    since has nothing to show."""
     try:
-        refresh(session, event_id, list_event_media)
+        apply(session, message.event_id, version, message.event_urls, message.sponsor_urls)
     except EventNotFound:
         pass

@@ -61,6 +61,8 @@ class Event(Row, Base):
     thumbnail_image_url: Mapped[str | None] = mapped_column(Text)
     icon_image_url: Mapped[str | None] = mapped_column(Text)
     copied_from_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("events.id"))
+    # the newest media.changed version applied (services.events.media_urls)
+    media_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class Track(Child, Base):

@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 from services.events.schemas import validate
 from shared.times import iso_utc
 
-HIDDEN = frozenset({"deleted_at"})
+HIDDEN = frozenset({"deleted_at", "media_version"})
 
 
 def serialize_row(row, links=None):

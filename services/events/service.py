@@ -16,7 +16,6 @@ from shared.handlers import consume
 from shared.inbox import apply_once
 from shared.messages import MediaChanged, MediaCopied
 from shared.relay import OutboxRelay
-from shared.rpc import Rpc
 
 
 class EventsService:
@@ -24,7 +23,6 @@ class EventsService:
 
     db = Database()
     relay = OutboxRelay()
-    media = Rpc("media")
 
     @rpc
     def create_event(self, actor_id, data):
@@ -93,24 +91,23 @@ class EventsService:
             return copy.copy_event(session, ref, actor_id, name, include, idempotency_key)
 
     @rpc
-    def refresh_media(self, ref):
-        """Write the media service's current URLs into the event and its
-        sponsors (the media service calls it after each change)."""
+    def apply_media_urls(self, event_id, version, event_urls, sponsor_urls):
+        """Show the media service's URLs (`event_urls`: field → URL,
+        `sponsor_urls`: sponsor id → URL) of media version `version`, unless
+        the event shows a newer one; whether it did. The media service calls
+        it after each change, and announces the same in `media.changed`."""
         with self.db.transaction() as session:
-            return media_urls.refresh(session, ref, self.media.list_event_media)
+            return media_urls.apply(session, event_id, version, event_urls, sponsor_urls)
 
     @consume(MediaChanged)
     def on_media_changed(self, message):
-        """The fallback of `refresh_media`, should that call not get through."""
-        apply_once(self.db, self.name, message, self._refresh_media_urls)
+        apply_once(self.db, self.name, message, lambda session, changed: (
+            media_urls.apply_message(session, changed, changed.version)))
 
     @consume(MediaCopied)
     def on_media_copied(self, message):
         """The copy's own media URLs."""
-        apply_once(self.db, self.name, message, self._refresh_media_urls)
-
-    def _refresh_media_urls(self, session, message):
-        media_urls.refresh_if_live(session, message.event_id, self.media.list_event_media)
+        apply_once(self.db, self.name, message, media_urls.apply_message)
 
     @rpc
     def health(self):

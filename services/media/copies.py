@@ -10,7 +10,7 @@ import json
 
 from sqlalchemy import text
 
-from services.media.media import EVENT_FIELDS, url
+from services.media.media import EVENT_FIELDS, announce_change, next_version, url
 from shared import outbox
 from shared.messages import MediaCopied
 
@@ -36,7 +36,9 @@ RETURNING owner_kind, owner_id, slot, public_key
 
 def copy_media(session, message, base_url):
     """Give the copy of `message` (EventCopied) its own records, and
-    announce them with `media.copied`."""
+    announce them with `media.copied` (and, numbered like every change of
+    the copy's media, `media.changed`)."""
+    version = next_version(session, message.event_id)
     copied = session.execute(COPY_RECORDS, {
         "event_id": message.event_id,
         "source_event_id": message.source_event_id,
@@ -50,3 +52,4 @@ def copy_media(session, message, base_url):
         sponsor_urls={row.owner_id: url(base_url, row.public_key)
                       for row in copied if row.owner_kind == "sponsor"},
     ))
+    announce_change(session, message.event_id, version, base_url)

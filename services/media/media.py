@@ -15,8 +15,10 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.media.exceptions import MediaNotFound
-from services.media.models import Blob, Media
+from services.media.models import Blob, EventMediaVersion, Media
 from services.media.storage import blob_key
+from shared import outbox
+from shared.messages import MediaChanged
 
 PUBLIC_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 # the events service's URL field of each slot
@@ -35,6 +37,26 @@ class Owner:
 
 def new_public_key():
     return secrets.token_urlsafe(32)
+
+
+def next_version(session, event_id):
+    """Take the event's media lock and number this change; call it first."""
+    return session.scalar(
+        insert(EventMediaVersion).values(event_id=event_id, version=1)
+        .on_conflict_do_update(index_elements=[EventMediaVersion.event_id],
+                               set_={"version": EventMediaVersion.version + 1})
+        .returning(EventMediaVersion.version)
+    )
+
+
+def announce_change(session, event_id, version, base_url):
+    """Put `media.changed`, with the event's media as they are now, in the
+    outbox; the message."""
+    current = event_media(session, event_id, base_url)
+    changed = MediaChanged(event_id=event_id, version=version, event_urls=current["event_urls"],
+                           sponsor_urls=current["sponsor_urls"])
+    outbox.add(session, changed)
+    return changed
 
 
 def add(session, store, owner, images):

@@ -36,6 +36,17 @@ class Blob(Base):
                                                  server_default=func.now())
 
 
+class EventMediaVersion(Base):
+    """The number of the newest change of an event's media. A change takes
+    the row's lock for its transaction, so changes of one event take turns
+    and their versions follow their commit order."""
+
+    __tablename__ = "event_media_versions"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+
+
 class Media(Base):
     __tablename__ = "media"
 

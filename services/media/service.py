@@ -7,11 +7,12 @@ metadata, and an event's `original` gets its renditions (large 1300×500,
 thumbnail 500×200, icon 75×30). Replacing or deleting an image retires its
 record: its URL stops serving at once.
 
-Read-your-writes: a change commits its records and `media.changed` in one
-transaction, then asks the events service to refresh the event's URL
-fields (`events.refresh_media`) before answering, so the next read of the
-event shows them (`event_updated` says it did; if not, the events
-service's handler of `media.changed` catches up).
+Read-your-writes: a change commits its records and `media.changed` (the
+event's media as they are now, numbered) in one transaction, then hands the
+same to the events service (`events.apply_media_urls`) before answering,
+so the next read of the event shows them (`event_updated` says it did; if
+not, the events service's handler of `media.changed` catches up). The
+events service never calls back: a busy media service cannot starve it.
 """
 import logging
 
@@ -25,12 +26,11 @@ from services.media import copies, media, uploads
 from services.media.exceptions import EventNotFound, SponsorNotFound, UnknownSlot
 from services.media.media import Owner
 from services.media.storage import Storage
-from shared import outbox
 from shared.db import Database
 from shared.errors import Unavailable
 from shared.handlers import consume
 from shared.inbox import apply_once
-from shared.messages import EventCopied, MediaChanged
+from shared.messages import EventCopied
 from shared.relay import OutboxRelay
 from shared.rpc import Rpc
 
@@ -114,19 +114,23 @@ class MediaService:
         announce it, and have the event's URLs refreshed."""
         uploaded = {slot: image for slot, image in images.items() if image is not None}
         with self.db.transaction() as session:
+            version = media.next_version(session, owner.event_id)
             media.retire(session, owner, images)
             records = media.add(session, self.storage, owner, uploaded)
-            outbox.add(session, MediaChanged(event_id=owner.event_id))
+            changed = media.announce_change(session, owner.event_id, version, self._base_url)
             stored = [media.serialize_media(record, self._base_url) for record in records.values()]
         return {"event_id": owner.event_id, "media": stored,
-                "event_updated": self._refresh(owner.event_id)}
+                "event_updated": self._show(changed)}
 
-    def _refresh(self, event_id):
+    def _show(self, changed):
+        """Have the events service show the change now (read-your-writes);
+        if it cannot, its handler of `media.changed` will."""
         try:
-            self.events.refresh_media(event_id)
+            self.events.apply_media_urls(changed.event_id, changed.version,
+                                         changed.event_urls, changed.sponsor_urls)
             return True
         except Unavailable:
-            log.warning("event %s: URLs not refreshed now; media.changed will", event_id)
+            log.warning("event %s: URLs not shown yet; media.changed will", changed.event_id)
             return False
 
     def _event_owner(self, event_ref):

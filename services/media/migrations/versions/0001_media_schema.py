@@ -24,6 +24,11 @@ def upgrade():
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.PrimaryKeyConstraint('key')
     )
+    op.create_table('event_media_versions',
+    sa.Column('event_id', sa.BigInteger(), nullable=False),
+    sa.Column('version', sa.BigInteger(), nullable=False),
+    sa.PrimaryKeyConstraint('event_id')
+    )
     op.create_table('media',
     sa.Column('id', sa.BigInteger(), sa.Identity(always=False), nullable=False),
     sa.Column('event_id', sa.BigInteger(), nullable=False),
@@ -74,5 +79,6 @@ def downgrade():
     op.drop_index(op.f('ix_media_event_id'), table_name='media')
     op.drop_index(op.f('ix_media_blob_key'), table_name='media')
     op.drop_table('media')
+    op.drop_table('event_media_versions')
     op.drop_table('blobs')
     # ### end Alembic commands ###
