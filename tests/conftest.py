@@ -14,6 +14,7 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.db import make_engine
 from shared.migrate import migrate
+from tests.support.tap import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE_URL = os.environ.get(
@@ -32,6 +33,10 @@ def _fresh_database(service):
 
 
 def _empty(engine):
+    """Empty the database once the services that may still run on it (nameko
+    stops test containers after this) have finished what the test set off:
+    a handler under way and the TRUNCATE could deadlock."""
+    wait_until(lambda: not _work_under_way(engine), timeout=15)
     with engine.begin() as conn:
         tables = conn.scalars(
             text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
@@ -39,6 +44,15 @@ def _empty(engine):
         ).all()
         emptied = [table for table in tables if table not in REFERENCE_TABLES]
         conn.execute(text(f"TRUNCATE {', '.join(emptied)} RESTART IDENTITY CASCADE"))
+
+
+def _work_under_way(engine):
+    """How many other connections to the database are inside a statement or
+    a transaction."""
+    with engine.connect() as connection:
+        return connection.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            " AND pid <> pg_backend_pid() AND state IN ('active', 'idle in transaction')"))
 
 
 def _database_fixtures(service):

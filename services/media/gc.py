@@ -9,7 +9,7 @@ After the grace period (`GC_GRACE_SECONDS`, default 3600):
    a copy that read them just before);
 2. each blob that no record references loses its row and its bytes;
 3. stray bytes with no blob row (written by an upload that then rolled
-   back) are removed.
+   back) and writes a crash left unfinished are removed.
 
 Steps 2 and 3 take each blob's lock (`media.lock_blob`), which a new record
 holds while it writes the blob's row and bytes, and check again under it;
@@ -55,8 +55,8 @@ def collect(engine, store, grace_seconds):
     blobs = sum(_remove(Session, store, key, before_grace) for key in unreferenced)
     cutoff = time.time() - grace_seconds
     stray = [key for key in store.keys() if key not in known and store.modified_at(key) < cutoff]
-    return Collected(records, blobs,
-                     sum(_remove(Session, store, key, before_grace) for key in stray))
+    stray_files = sum(_remove(Session, store, key, before_grace) for key in stray)
+    return Collected(records, blobs, stray_files + store.sweep_incomplete(cutoff))
 
 
 def _remove(Session, store, key, before_grace):

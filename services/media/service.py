@@ -132,6 +132,8 @@ class MediaService:
         except Unavailable:
             log.warning("event %s: URLs not shown yet; media.changed will", changed.event_id)
             return False
+        except NoSuchEvent:  # deleted meanwhile: nothing shows its URLs
+            return False
 
     def _event_owner(self, event_ref):
         try:

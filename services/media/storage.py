@@ -3,9 +3,10 @@ bytes, so equal bytes are stored once and a stored blob never changes.
 
 `BlobStore` is the interface the service uses; `LocalBlobStore` keeps blobs
 as files under a root directory (the default backend). Another backend
-implements the same five methods; an S3-compatible one would `put` with
+implements the same six methods; an S3-compatible one would `put` with
 `PutObject` (If-None-Match: * makes it write-once), `open` with `GetObject`,
-`delete` with `DeleteObject`, `keys` with `ListObjectsV2`. Media records
+`delete` with `DeleteObject`, `keys` with `ListObjectsV2`, and leave
+`sweep_incomplete` to a lifecycle rule that aborts stale multipart uploads. Media records
 share blobs by key, so duplicating media never copies bytes on any backend;
 a backend that needed one object per record would use its server-side copy
 (`CopyObject`) there, never a download and upload.
@@ -21,6 +22,7 @@ from typing import Protocol
 from nameko.extensions import DependencyProvider
 
 BLOB_KEY = re.compile(r"[0-9a-f]{64}")
+INCOMPLETE_PREFIX = ".incoming-"
 
 
 def blob_key(data):
@@ -43,6 +45,10 @@ class BlobStore(Protocol):
     def modified_at(self, key: str) -> float:
         """When the blob was last written (seconds since the epoch)."""
 
+    def sweep_incomplete(self, before: float) -> int:
+        """Remove writes a crash left unfinished, begun before `before`;
+        how many."""
+
 
 class LocalBlobStore:
     """Blobs as files `root/ab/cd/abcd…`, written atomically: a temporary
@@ -59,7 +65,7 @@ class LocalBlobStore:
         if path.exists():
             return key
         path.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=INCOMPLETE_PREFIX)
         try:
             with os.fdopen(descriptor, "wb") as stream:
                 stream.write(data)
@@ -85,6 +91,13 @@ class LocalBlobStore:
 
     def modified_at(self, key):
         return self._path(key).stat().st_mtime
+
+    def sweep_incomplete(self, before):
+        stale = [path for path in self.root.glob(f"??/??/{INCOMPLETE_PREFIX}*")
+                 if path.stat().st_mtime < before]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        return len(stale)
 
     def _path(self, key):
         if not BLOB_KEY.fullmatch(key):
