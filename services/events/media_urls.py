@@ -10,7 +10,7 @@ version: it fills a copy that has seen no versioned change yet.
 from sqlalchemy import select
 
 from services.events.events import find_event
-from services.events.exceptions import EventNotFound
+from services.events.exceptions import EventNotFound, InvalidEventData
 from services.events.models import Sponsor
 from shared.ids import as_id
 
@@ -21,6 +21,8 @@ EVENT_URL_FIELDS = ("logo_url", "original_image_url", "large_image_url",
 def apply(session, event_id, version, event_urls, sponsor_urls):
     """Write the URLs (fields without media become null) unless the event
     shows a newer version already; whether they were written."""
+    _check(version, event_urls, sponsor_urls)
+    version = version and as_id(version)
     event = find_event(session, event_id, lock="update")
     if version is None:
         if event.media_version:
@@ -38,6 +40,17 @@ def apply(session, event_id, version, event_urls, sponsor_urls):
     for sponsor in sponsors:
         sponsor.logo_url = urls.get(sponsor.id)
     return True
+
+
+def _check(version, event_urls, sponsor_urls):
+    if version is not None and as_id(version) is None:
+        raise InvalidEventData(f"version must be a positive integer, not {version!r}")
+    for urls in (event_urls, sponsor_urls):
+        if not isinstance(urls, dict) or not all(isinstance(url, str) for url in urls.values()):
+            raise InvalidEventData(f"URLs must be an object of strings, not {urls!r}")
+    unknown = set(event_urls) - set(EVENT_URL_FIELDS)
+    if unknown:
+        raise InvalidEventData(f"no URL field(s) {', '.join(sorted(unknown))}")
 
 
 def apply_message(session, message, version=None):

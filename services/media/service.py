@@ -23,12 +23,18 @@ from sqlalchemy import text
 from services.events.exceptions import ChildNotFound
 from services.events.exceptions import EventNotFound as NoSuchEvent
 from services.media import copies, media, uploads
-from services.media.exceptions import EventNotFound, SponsorNotFound, UnknownSlot
+from services.media.exceptions import (
+    EventNotFound,
+    InvalidMediaData,
+    SponsorNotFound,
+    UnknownSlot,
+)
 from services.media.media import Owner
 from services.media.storage import Storage
 from shared.db import Database
 from shared.errors import Unavailable
 from shared.handlers import consume
+from shared.ids import as_id
 from shared.inbox import apply_once
 from shared.messages import EventCopied
 from shared.relay import OutboxRelay
@@ -78,8 +84,10 @@ class MediaService:
     def list_event_media(self, event_id):
         """The event's live media: `{event_id, event_urls (field → URL),
         sponsor_urls (sponsor id → URL), media: [record]}`."""
+        if as_id(event_id) is None:
+            raise InvalidMediaData(f"event_id must be an event id, not {event_id!r}")
         with self.db.transaction() as session:
-            return media.event_media(session, event_id, self._base_url)
+            return media.event_media(session, as_id(event_id), self._base_url)
 
     @rpc
     def read_media(self, key, if_none_match=None):

@@ -17,6 +17,7 @@ from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
 from services.events import media_urls
+from services.events.exceptions import InvalidEventData
 from services.events.media_urls import EVENT_URL_FIELDS
 from services.media import gc
 from services.media.exceptions import (
@@ -469,6 +470,21 @@ def test_a_media_changed_older_than_what_the_event_shows_changes_nothing(
 
     wait_until(lambda: handled_by_events(events_db, late))
     assert event_urls(events, event["id"]) == {**urls_of(second), "logo_url": None}
+
+
+@pytest.mark.parametrize("version, event_urls, sponsor_urls", [
+    ("one", {}, {}), (0, {}, {}), (2, [], {}), (2, {"logo_url": 7}, {}),
+    (2, {"website": "http://x.test"}, {}), (2, {}, None),
+])
+def test_urls_sent_to_the_events_service_are_checked(events, event, version, event_urls,
+                                                     sponsor_urls):
+    with pytest.raises(InvalidEventData):
+        events.apply_media_urls(event["id"], version, event_urls, sponsor_urls)
+
+
+def test_listing_media_of_a_malformed_event_id_is_refused(media):
+    with pytest.raises(InvalidMediaData):
+        media.list_event_media("1; DROP TABLE media")
 
 
 # garbage collection
