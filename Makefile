@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 SERVICES := $(patsubst services/%/service.py,%,$(wildcard services/*/service.py))
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install db run test test-unit test-integration bench bench-copy lint dead-letters replay \
+.PHONY: install db run test test-unit test-integration bench bench-copy bench-media lint dead-letters replay \
 	admin media-gc
 
 install: $(VENV)/.installed
@@ -34,11 +34,15 @@ test-integration: install
 	@$(PY) scripts/preflight.py --management
 	$(PY) -m pytest tests/integration
 
-bench: bench-copy
+bench: bench-copy bench-media
 
 bench-copy: install
 	@$(PY) scripts/preflight.py
 	$(PY) -m bench.copy_bench
+
+bench-media: install
+	@$(PY) scripts/preflight.py
+	$(PY) -m bench.media_bench
 
 lint: install
 	$(VENV)/bin/ruff check .

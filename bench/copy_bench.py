@@ -37,6 +37,14 @@ from pathlib import Path
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session, make_transient
 
+from bench.common import (
+    empty_database,
+    markdown_table,
+    ms_since,
+    plain_table,
+    postgres_settings,
+    vacuum_analyze,
+)
 from services.events import models
 from services.events.copy import ALWAYS, copy_event
 from services.events.events import new_identifier
@@ -89,19 +97,6 @@ def prepare_database(url):
     """Create and migrate the bench database; return an engine on it."""
     migrate("services/events", url)
     return create_engine(url)
-
-
-def empty_database(engine):
-    with engine.begin() as conn:
-        tables = conn.scalars(text(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            " AND tablename <> 'alembic_version'")).all()
-        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-
-
-def vacuum_analyze(engine):
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text("VACUUM ANALYZE"))
 
 
 # --- building the source events ------------------------------------------
@@ -194,10 +189,6 @@ def build_floor_event(engine, size):
 
 
 # --- the three ways to copy, each timed over its whole transaction -------
-
-def ms_since(start):
-    return (time.perf_counter() - start) * 1000
-
 
 def time_ours(engine, source_id):
     start = time.perf_counter()
@@ -365,29 +356,11 @@ def table_rows(results):
     return header, rows
 
 
-def plain_table(header, rows):
-    widths = [max(len(cell) for cell in column) for column in zip(header, *rows, strict=True)]
-    return "\n".join("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True))
-                     for line in [header, *rows])
-
-
-def markdown_table(header, rows):
-    lines = [header, ["---:"] * len(header), *rows]
-    return "\n".join("| " + " | ".join(line) + " |" for line in lines)
-
-
 def result_line(results):
     size = max(results)
     ours, seed, floor = (results[size][method]["median"] for method in ("ours", "seed", "floor"))
     return (f"RESULT copy_rows={size} ours_ms={ours:.2f} seed_ms={seed:.2f}"
             f" floor_ms={floor:.2f} speedup={seed / ours:.2f} floor_ratio={ours / floor:.2f}")
-
-
-def postgres_settings(engine):
-    with engine.connect() as conn:
-        version, fsync, sync_commit = (conn.scalar(text(f"SHOW {name}")) for name in
-                                       ("server_version", "fsync", "synchronous_commit"))
-    return f"PostgreSQL {version} (fsync {fsync}, synchronous_commit {sync_commit})"
 
 
 def distribution():
