@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from services.events.exceptions import ChildNotFound
 from services.events.exceptions import EventNotFound as NoSuchEvent
-from services.media import copies, media, uploads
+from services.media import copies, images, media, uploads
 from services.media.exceptions import (
     EventNotFound,
     InvalidMediaData,
@@ -73,7 +73,7 @@ class MediaService:
         """Retire the event's `slot` image (`original` with its renditions)."""
         if slot not in uploads.EVENT_SLOTS:
             raise UnknownSlot(f"no image slot {slot!r}")
-        slots = ("original", "large", "thumbnail", "icon") if slot == "original" else (slot,)
+        slots = ("original", *images.RENDITIONS) if slot == "original" else (slot,)
         return self._change(self._event_owner(event_ref), dict.fromkeys(slots))
 
     @rpc
@@ -117,13 +117,13 @@ class MediaService:
             session.execute(text("SELECT 1"))
         return {"service": self.name, "database": "ok"}
 
-    def _change(self, owner, images):
+    def _change(self, owner, by_slot):
         """Replace the owner's images in these slots (None: retire only),
-        announce it, and have the event's URLs refreshed."""
-        uploaded = {slot: image for slot, image in images.items() if image is not None}
+        announce it, and have the events service show it."""
+        uploaded = {slot: image for slot, image in by_slot.items() if image is not None}
         with self.db.transaction() as session:
             version = media.next_version(session, owner.event_id)
-            media.retire(session, owner, images)
+            media.retire(session, owner, by_slot)
             records = media.add(session, self.storage, owner, uploaded)
             changed = media.announce_change(session, owner.event_id, version, self._base_url)
             stored = [media.serialize_media(record, self._base_url) for record in records.values()]
