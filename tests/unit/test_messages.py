@@ -1,10 +1,19 @@
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
 from pydantic import ValidationError
 
-from shared.messages import EventCopied, EventCreated, InvalidMessage, MediaCopied
+from shared.messages import (
+    EventCopied,
+    EventCreated,
+    EventDeleted,
+    InvalidMessage,
+    InviteAccepted,
+    InviteCreated,
+    MediaChanged,
+    MediaCopied,
+)
 
 COPIED = dict(source_event_id=1, source_identifier="a1b2c3d4", event_id=2,
               identifier="e5f6a7b8", actor_id=3, sponsor_ids={10: 20})
@@ -55,3 +64,21 @@ def test_a_naive_timestamp_is_rejected():
                              sponsor_urls={}).to_payload(), "occurred_at": "2026-01-01T00:00:00"}
     with pytest.raises(InvalidMessage, match="occurred_at"):
         MediaCopied.parse(payload)
+
+
+EVERY_MESSAGE = [
+    EventCreated(event_id=1, identifier="a1b2c3d4", owner_id=7),
+    EventCopied(**COPIED),
+    EventDeleted(event_id=1, identifier="a1b2c3d4"),
+    InviteAccepted(invite_id=1, event_id=2, user_id=3, email="ana@example.org", role="owner"),
+    InviteCreated(invite_id=1, event_id=2, event_name="PyCon", email="ana@example.org",
+                  role="coorganizer", expires_at=datetime(2030, 1, 1, tzinfo=UTC)),
+    MediaCopied(source_event_id=1, event_id=2, event_urls={"logo_url": "http://x.test/media/k"},
+                sponsor_urls={10: "http://x.test/media/l"}),
+    MediaChanged(event_id=2, version=3, event_urls={}, sponsor_urls={10: "http://x.test/m/k"}),
+]
+
+
+@pytest.mark.parametrize("message", EVERY_MESSAGE, ids=lambda message: message.event_type)
+def test_every_message_type_round_trips_through_its_payload(message):
+    assert type(message).parse(message.to_payload()) == message
