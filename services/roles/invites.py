@@ -97,7 +97,7 @@ def update_invite(session, actor_id, invite_id, data):
         if set(changes) != {"status"}:
             raise InvalidRoleData("an invite's status is changed on its own, not with "
                                   + ", ".join(sorted(set(changes) - {"status"})))
-        return respond(session, actor_id, invite, changes["status"])
+        return _respond(session, actor_id, invite, changes["status"])
     return _amend(session, actor_id, invite, changes)
 
 
@@ -113,10 +113,10 @@ def respond_by_token(session, actor_id, token, status):
     ).first()
     if invite is None:
         raise InviteNotFound("no invite has this token")
-    return respond(session, actor_id, invite, status)
+    return _respond(session, actor_id, invite, status)
 
 
-def respond(session, actor_id, invite, status):
+def _respond(session, actor_id, invite, status):
     if not _is_invitee(session, actor_id, invite):
         raise AccessDenied("only the invitee can accept or decline an invite")
     _refuse_if_closed(invite)
