@@ -45,7 +45,7 @@ from bench.common import (
 )
 from services.media.copies import copy_media
 from services.media.models import SLOTS, Base
-from services.media.storage import LocalBlobStore
+from services.media.storage import LocalBlobStore, fsync_directory
 from shared.inbox import first_delivery
 from shared.messages import EventCopied
 from shared.migrate import migrate
@@ -92,14 +92,6 @@ def usage(root):
     """(files, bytes) under root."""
     files = blob_files(root)
     return len(files), sum(path.stat().st_size for path in files)
-
-
-def fsync_directory(directory):
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 # --- the two ways to duplicate ---------------------------------------------

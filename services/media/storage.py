@@ -75,7 +75,7 @@ class LocalBlobStore:
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
-        _fsync_directory(path.parent)
+        fsync_directory(path.parent)
         return key
 
     def open(self, key):
@@ -105,7 +105,7 @@ class LocalBlobStore:
         return self.root / key[:2] / key[2:4] / key
 
 
-def _fsync_directory(directory):
+def fsync_directory(directory):
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)

@@ -59,3 +59,9 @@ def media(container_factory, media_config, events):
     """The media service beside the events service, on its vhost."""
     return start_service(container_factory, MediaService,
                          {**media_config, "AMQP_URI": events.container.config["AMQP_URI"]})
+
+
+@pytest.fixture
+def media_root(media_config):
+    """Where the media service under test keeps its blobs."""
+    return media_config["MEDIA_ROOT"]

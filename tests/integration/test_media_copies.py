@@ -34,16 +34,6 @@ IMAGES_OF_SOURCE = 7  # original, large, thumbnail, icon, logo and two sponsor l
 
 
 @pytest.fixture
-def amqp_uri(media_config):
-    return media_config["AMQP_URI"]
-
-
-@pytest.fixture
-def media_root(media_config):
-    return media_config["MEDIA_ROOT"]
-
-
-@pytest.fixture
 def media_copied(amqp_uri):
     """The `media.copied` messages the media service publishes."""
     tap = EventTap(amqp_uri, "media", "media.copied")

@@ -64,16 +64,6 @@ LOGO = image("navy", (400, 400))
 
 
 @pytest.fixture
-def media_root(media_config):
-    return media_config["MEDIA_ROOT"]
-
-
-@pytest.fixture
-def amqp_uri(media_config):
-    return media_config["AMQP_URI"]
-
-
-@pytest.fixture
 def media_changed(amqp_uri):
     """The `media.changed` messages the media service publishes."""
     tap = EventTap(amqp_uri, "media", "media.changed")
