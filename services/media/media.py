@@ -90,12 +90,16 @@ def _record(session, store, owner, slot, image):
 
 def lock_blob(session, key):
     """Hold the blob's lock until the transaction ends."""
-    session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": int(key[:15], 16)})
+    session.execute(text("SELECT pg_advisory_xact_lock(:lock)"), {"lock": _lock_id(key)})
 
 
 def try_lock_blob(session, key):
     return session.scalar(text("SELECT pg_try_advisory_xact_lock(:lock)"),
-                          {"lock": int(key[:15], 16)})
+                          {"lock": _lock_id(key)})
+
+
+def _lock_id(key):
+    return int(key[:15], 16)  # 60 bits of the hash: a bigint advisory lock key
 
 
 def find_live(session, public_key):

@@ -108,12 +108,19 @@ def test_an_unknown_email_and_a_wrong_password_are_refused_alike(roles):
     assert refusals == [(InvalidCredentials, "wrong email or password")] * 3
 
 
-def test_a_hash_of_another_cost_is_upgraded_when_its_user_signs_in(roles, roles_session):
+def signed_up_with_a_hash_of_another_cost(roles, roles_session):
+    """A new user whose stored hash was made with a cost the service no
+    longer uses; the user and that hash."""
     user = roles.sign_up(ANA)
     old_hash = argon2.PasswordHasher(time_cost=2, memory_cost=2048).hash("correct horse")
     roles_session.execute(update(User).where(User.id == user["id"])
                           .values(password_hash=old_hash))
     roles_session.commit()
+    return user, old_hash
+
+
+def test_a_hash_of_another_cost_is_upgraded_when_its_user_signs_in(roles, roles_session):
+    user, old_hash = signed_up_with_a_hash_of_another_cost(roles, roles_session)
 
     assert roles.authenticate("ana@example.org", "correct horse") == user
 
@@ -125,11 +132,7 @@ def test_a_hash_of_another_cost_is_upgraded_when_its_user_signs_in(roles, roles_
 
 
 def test_a_wrong_password_leaves_an_old_hash_alone(roles, roles_session):
-    user = roles.sign_up(ANA)
-    old_hash = argon2.PasswordHasher(time_cost=2, memory_cost=2048).hash("correct horse")
-    roles_session.execute(update(User).where(User.id == user["id"])
-                          .values(password_hash=old_hash))
-    roles_session.commit()
+    user, old_hash = signed_up_with_a_hash_of_another_cost(roles, roles_session)
 
     with pytest.raises(InvalidCredentials):
         roles.authenticate("ana@example.org", "wrong horse")
