@@ -3,6 +3,7 @@
 VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := $(patsubst services/%/service.py,%,$(wildcard services/*/service.py))
+DATABASES := $(patsubst services/%/migrations,%,$(wildcard services/*/migrations))
 export PYTHONPATH := $(CURDIR)
 
 .PHONY: install db run test test-unit test-integration bench bench-copy bench-media lint dead-letters replay \
@@ -18,7 +19,7 @@ $(VENV)/.installed: requirements.txt
 
 db: install
 	@$(PY) scripts/preflight.py
-	$(PY) -m shared.migrate $(addprefix services/,$(SERVICES))
+	$(PY) -m shared.migrate $(addprefix services/,$(DATABASES))
 
 run: install db
 	scripts/run.sh $(SERVICES)

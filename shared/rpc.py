@@ -31,6 +31,10 @@ class TimedServiceProxy:
         self._proxy = proxy
         self._timeout = timeout
 
+    def within(self, timeout):
+        """The same proxy, waiting at most `timeout` seconds."""
+        return TimedServiceProxy(self._proxy, timeout)
+
     def __getattr__(self, method):
         def call(*args, **kwargs):
             what = f"{self._proxy.service_name}.{method}"

@@ -19,6 +19,7 @@ PERMISSIONS = {
     "is_track_organizer": COORGANIZER_PLUS | {"track_organizer"},
     "is_moderator": COORGANIZER_PLUS | {"moderator"},
     "is_registrar": COORGANIZER_PLUS | {"registrar"},
+    "is_team_member": COORGANIZER_PLUS | {"track_organizer", "moderator", "registrar"},
     "is_admin": frozenset(),
 }
 

@@ -27,6 +27,7 @@ PASSES = {
     "is_track_organizer": {"owner", "organizer", "coorganizer", "track_organizer", "admin"},
     "is_moderator":       {"owner", "organizer", "coorganizer", "moderator", "admin"},
     "is_registrar":       {"owner", "organizer", "coorganizer", "registrar", "admin"},
+    "is_team_member":     {*ROLES, "admin"},
     "is_admin":           {"admin"},
 }
 

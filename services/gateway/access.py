@@ -1,0 +1,36 @@
+"""Who may do what, as the route table says: every check is asked of the
+roles service (`roles.has_access`); only "published and public" is read
+off the event itself.
+
+Anonymous callers of a route that needs a role get 401 (sign in); signed-in
+users without it get 403.
+"""
+from services.gateway.exceptions import AccessDenied, Unauthenticated
+
+# children anyone may read on a published, public event
+PUBLIC_KINDS = frozenset({
+    "tracks", "microlocations", "sponsors", "tickets", "social-links", "speakers-calls",
+    "session-types", "sessions", "speakers",
+})
+
+
+def require(roles, actor, permission, event):
+    """Refuse unless `actor` passes `permission` on `event` (an event dict)."""
+    if actor is None:
+        raise Unauthenticated("sign in: send 'Authorization: Bearer <token>'")
+    if not roles.has_access(actor, permission, event["id"]):
+        role = permission.removeprefix("is_").replace("_", " ")
+        raise AccessDenied(f"this needs the {role} role (or above) on event {event['id']}")
+
+
+def require_reader(roles, actor, event, kind=None):
+    """Reading the event (`kind` None: any team member) or its children of
+    `kind` (coorganizer+): a published, public event (and a public kind)
+    is open to anyone."""
+    if is_public(event) and (kind is None or kind in PUBLIC_KINDS):
+        return
+    require(roles, actor, "is_team_member" if kind is None else "is_coorganizer", event)
+
+
+def is_public(event):
+    return event["state"] == "published" and event["privacy"] == "public"

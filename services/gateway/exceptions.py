@@ -1,0 +1,27 @@
+"""The gateway's own errors (problems.py maps them, and every service's,
+to HTTP)."""
+from shared.errors import InvalidInput, PermissionDenied, ServiceError
+
+
+class Unauthenticated(ServiceError):
+    """No bearer token, or one that is expired, tampered with or unsigned."""
+
+    code = "unauthenticated"
+
+
+class MalformedBody(InvalidInput):
+    """The body is not JSON, or not the JSON object the route takes."""
+
+    code = "malformed_body"
+
+
+class InvalidRequest(InvalidInput):
+    """A body or query that its schema refuses."""
+
+    code = "invalid_input"
+
+
+class AccessDenied(PermissionDenied):
+    """Signed in, but without the role the route needs."""
+
+    code = "permission_denied"

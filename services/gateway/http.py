@@ -1,0 +1,187 @@
+"""The gateway's HTTP plumbing: `route`, a nameko HTTP entrypoint that
+describes itself (for OpenAPI), authenticates, numbers the request and
+answers errors as problems; and the helpers routes read requests and write
+answers with.
+
+A route's path is written as OpenAPI writes it (`/v1/events/{event}`); each
+`{name}` is one of `PARAMETERS`, which gives its werkzeug converter and its
+OpenAPI schema, so the URL map and the document come from one place.
+"""
+import json
+import re
+import uuid
+from functools import partial
+
+from eventlet.event import Event
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer, WsgiApp
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Request, Response
+
+from services.events.schemas import KINDS
+from services.gateway.exceptions import InvalidRequest, MalformedBody
+from services.gateway.problems import problem_response
+from services.gateway.tokens import codec_from
+from services.media.uploads import EVENT_SLOTS
+from shared.validation import describe
+
+REQUEST_ID_HEADER = "X-Request-Id"
+REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def _any(names):
+    return "any(" + ", ".join(f'"{name}"' for name in names) + ")"
+
+
+ID_SCHEMA = {"type": "integer", "minimum": 1}
+PARAMETERS = {  # name -> (werkzeug converter, OpenAPI schema, description)
+    "event": ("default", {"type": "string"}, "the event's numeric id or its identifier"),
+    "kind": (_any(KINDS), {"type": "string", "enum": list(KINDS)}, "a kind of child"),
+    "child_id": ("int", ID_SCHEMA, "the child's id"),
+    "sponsor_id": ("int", ID_SCHEMA, "the sponsor's id"),
+    "invite_id": ("int", ID_SCHEMA, "the invite's id"),
+    "slot": (_any(EVENT_SLOTS), {"type": "string", "enum": list(EVENT_SLOTS)},
+             "an event image slot"),
+    "key": ("default", {"type": "string"}, "a media key, as in a media URL"),
+}
+
+
+class GatewayServer(WebServer):
+    def get_wsgi_app(self):
+        return GatewayApp(self)
+
+
+class GatewayApp(WsgiApp):
+    """nameko's WSGI app, but an unknown path or method is a problem too."""
+
+    def __call__(self, environ, start_response):
+        request = Request(environ, shallow=True)
+        try:
+            provider, values = self.url_map.bind_to_environ(environ).match()
+            request.path_values = values
+            response = provider.handle_request(request)
+        except HTTPException as exc:
+            response = problem_response(exc)
+        return response(environ, start_response)
+
+
+class Route(HttpRequestHandler):
+    """`@route("GET", "/v1/events/{event}", auth="optional", …)`.
+
+    `auth`: "none" (the route reads no token), "optional" (a token, when
+    sent, must be valid) or "required". The handler is called with the
+    request, `actor` (the signed-in user's id or None) and the path values.
+    `body` (a schema) and `responses` ({status: schema or None}) describe the
+    route in the OpenAPI document (`body_required=False`: the body may be
+    left out); `raw_body` names a media type taken as raw bytes.
+    """
+
+    server = GatewayServer()
+
+    def __init__(self, method, path, *, summary, auth="required", body=None, body_required=True,
+                 raw_body=None, query=None, responses=None, tag=None, **kwargs):
+        super().__init__(method, _werkzeug_path(path), **kwargs)
+        self.path, self.summary, self.auth, self.tag = path, summary, auth, tag
+        self.body, self.body_required, self.raw_body, self.query = (
+            body, body_required, raw_body, query)
+        self.responses = responses or {200: None}
+
+    def setup(self):
+        super().setup()
+        self.tokens = codec_from(self.container.config)
+
+    def get_url_rule(self):
+        return Rule(self.url, methods=[self.method])
+
+    def handle_request(self, request):
+        request.shallow = False
+        request_id = _request_id(request)
+        try:
+            kwargs = {**request.path_values, "actor": self._actor(request)}
+            self.check_signature((request,), kwargs)
+            done = Event()
+            self.container.spawn_worker(self, (request,), kwargs,
+                                        context_data={"request_id": request_id},
+                                        handle_result=partial(self.handle_result, done))
+            response = done.wait()
+        except Exception as exc:
+            response = problem_response(exc)
+        response.headers[REQUEST_ID_HEADER] = request_id
+        return response
+
+    def _actor(self, request):
+        authorization = request.headers.get("Authorization")
+        if self.auth == "none" or (self.auth == "optional" and authorization is None):
+            return None
+        return self.tokens.user_id(authorization)
+
+
+route = Route.decorator
+
+
+def _werkzeug_path(path):
+    return re.sub(r"\{(\w+)\}", lambda m: f"<{PARAMETERS[m[1]][0]}:{m[1]}>", path)
+
+
+def _request_id(request):
+    """The caller's `X-Request-Id` when it is a sensible token, else a new one."""
+    sent = request.headers.get(REQUEST_ID_HEADER, "")
+    return sent if REQUEST_ID_SHAPE.fullmatch(sent) else uuid.uuid4().hex
+
+
+# reading requests
+
+def json_body(request, limit, schema=None, required=True):
+    """The body as a JSON object (at most `limit` bytes, refused with 413
+    before reading more), checked against `schema` when given. Answers the
+    object as sent: the service behind validates it again and stores it."""
+    request.max_content_length = limit
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        if required:
+            raise MalformedBody("send a JSON object")
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise MalformedBody("the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise MalformedBody("the body must be a JSON object")
+    if schema is not None:
+        checked(schema, data, "body")
+    return data
+
+
+def raw_body(request, limit):
+    """The body's bytes, at most `limit` (413 before reading more)."""
+    request.max_content_length = limit
+    return request.get_data(cache=False)
+
+
+def query(request, schema):
+    """The query string checked against `schema`, as a dict."""
+    return checked(schema, request.args.to_dict(), "query")
+
+
+def checked(schema, data, what):
+    try:
+        return schema.model_validate(data).model_dump()
+    except ValidationError as exc:
+        raise InvalidRequest(f"invalid {what}: {describe(exc)}") from None
+
+
+# writing answers
+
+def json_response(body, status=200, headers=None):
+    return Response(json.dumps(body), status=status, headers=headers,
+                    content_type="application/json")
+
+
+def bytes_response(content, content_type, headers, status=200):
+    return Response(content, status=status, headers=headers, content_type=content_type)
+
+
+def no_content():
+    return Response(status=204)

@@ -1,0 +1,316 @@
+"""The gateway: the public HTTP API (the brief's route table), in front of
+the events, roles and media services, which it calls by RPC. It holds no
+data of its own.
+
+Each route only translates: it authenticates (a JWT, see `tokens`), asks
+the roles service whether the caller may (`access`), calls the service
+that owns the data, and answers JSON; every error becomes a problem+json
+answer through one table (`problems`). The services behind check the
+actor again, so a direct RPC caller cannot bypass this door.
+
+Read-your-writes: creating or copying an event answers once the roles
+service has put the event's team in place, so the creator's next request
+passes its checks.
+"""
+import base64
+from functools import cache
+
+from eventlet.greenpool import GreenPool
+from nameko.dependency_providers import Config
+
+from services.events.schemas import KINDS, EventIn, EventUpdate
+from services.gateway import access
+from services.gateway.exceptions import Unauthenticated
+from services.gateway.http import (
+    bytes_response,
+    json_body,
+    json_response,
+    no_content,
+    query,
+    raw_body,
+    route,
+)
+from services.gateway.openapi import document
+from services.gateway.schemas import (
+    CHILDREN,
+    CopyRequest,
+    CopyResult,
+    EventOut,
+    Health,
+    Invite,
+    InviteCreated,
+    MediaChange,
+    TeamMember,
+    Token,
+    User,
+    page_of,
+)
+from services.gateway.tokens import Tokens
+from services.roles.exceptions import UserNotFound
+from services.roles.schemas import Credentials, InviteIn, InviteUpdate, SignUp
+from shared.rpc import Rpc
+from shared.validation import Page
+
+SERVICES = ("events", "roles", "media")
+CREATE = {kind: spec.create for kind, spec in KINDS.items()}
+UPDATE = {kind: spec.update for kind, spec in KINDS.items()}
+CHILD_PAGES = {kind: page_of(model) for kind, model in CHILDREN.items()}
+IMAGE_TYPES = "image/*"
+
+
+class GatewayService:
+    name = "gateway"
+
+    events = Rpc("events")
+    roles = Rpc("roles")
+    media = Rpc("media")
+    tokens = Tokens()
+    config = Config()
+
+    # users and tokens
+
+    @route("POST", "/v1/users", summary="Sign up", auth="none", body=SignUp,
+           responses={201: User}, tag="users")
+    def sign_up(self, request, actor):
+        """409 if the email (case-insensitively) is signed up already."""
+        return json_response(self.roles.sign_up(self._json(request, SignUp)), 201)
+
+    @route("POST", "/v1/auth/token", summary="Sign in: a bearer token", auth="none",
+           body=Credentials, responses={200: Token}, tag="users")
+    def issue_token(self, request, actor):
+        """401 for an unknown email and a wrong password alike."""
+        credentials = self._json(request, Credentials)
+        user = self.roles.authenticate(credentials["email"], credentials["password"])
+        return json_response(self.tokens.issue(user["id"]))
+
+    @route("GET", "/v1/users/me", summary="The signed-in user", responses={200: User},
+           tag="users")
+    def me(self, request, actor):
+        try:
+            return json_response(self.roles.get_user(actor))
+        except UserNotFound:
+            raise Unauthenticated("the token's user does not exist") from None
+
+    # events
+
+    @route("POST", "/v1/events", summary="Create an event; the creator is its owner",
+           body=EventIn, responses={201: EventOut}, tag="events")
+    def create_event(self, request, actor):
+        event = self.events.create_event(actor, self._json(request, EventIn))
+        self.roles.await_event(event["id"])
+        return json_response(event, 201)
+
+    @route("GET", "/v1/events/{event}", summary="An event, with its media URLs",
+           auth="optional", responses={200: EventOut}, tag="events")
+    def get_event(self, request, actor, event):
+        """Any role on the event, or the event is published and public."""
+        found = self.events.get_event(event)
+        access.require_reader(self.roles, actor, found)
+        return json_response(found)
+
+    @route("PATCH", "/v1/events/{event}", summary="Update an event (organizer+)",
+           body=EventUpdate, responses={200: EventOut}, tag="events")
+    def update_event(self, request, actor, event):
+        data = self._json(request, EventUpdate)
+        found = self._event(actor, event, "is_organizer")
+        return json_response(self.events.update_event(found["id"], actor, data))
+
+    @route("DELETE", "/v1/events/{event}", summary="Delete an event (owner)",
+           responses={204: None}, tag="events")
+    def delete_event(self, request, actor, event):
+        found = self._event(actor, event, "is_owner")
+        self.events.delete_event(found["id"], actor)
+        return no_content()
+
+    @route("POST", "/v1/events/{event}/copy", summary="Copy an event (coorganizer+)",
+           body=CopyRequest, body_required=False, responses={201: CopyResult}, tag="events")
+    def copy_event(self, request, actor, event):
+        """The copy: a draft with a new id and identifier, its children and
+        team; its media follow. An `Idempotency-Key` header sent again by
+        the same user answers the first copy."""
+        options = self._json(request, CopyRequest, required=False)
+        found = self._event(actor, event, "is_coorganizer")
+        copied = self.events.copy_event(
+            found["id"], actor, options.get("name"), options.get("include", []),
+            request.headers.get("Idempotency-Key"))
+        self.roles.await_event(copied["id"])
+        return json_response(copied, 201)
+
+    # children
+
+    @route("POST", "/v1/events/{event}/{kind}", summary="Create a {kind} (organizer+)",
+           body=CREATE, responses={201: CHILDREN}, tag="children")
+    def create_child(self, request, actor, event, kind):
+        data = self._json(request, CREATE[kind])
+        found = self._event(actor, event, "is_organizer")
+        return json_response(self.events.create_child(found["id"], kind, actor, data), 201)
+
+    @route("GET", "/v1/events/{event}/{kind}", summary="The event's {kind}",
+           auth="optional", query=Page, responses={200: CHILD_PAGES}, tag="children")
+    def list_children(self, request, actor, event, kind):
+        """Coorganizer+; anyone for the public kinds of a published, public event."""
+        window = query(request, Page)
+        found = self.events.get_event(event)
+        access.require_reader(self.roles, actor, found, kind)
+        return json_response(self.events.list_children(found["id"], kind, **window))
+
+    @route("GET", "/v1/{kind}/{child_id}", summary="One {kind}", auth="optional",
+           responses={200: CHILDREN}, tag="children")
+    def get_child(self, request, actor, kind, child_id):
+        child = self.events.get_child(kind, child_id)
+        access.require_reader(self.roles, actor, self.events.get_event(child["event_id"]), kind)
+        return json_response(child)
+
+    @route("PATCH", "/v1/{kind}/{child_id}", summary="Update a {kind} (organizer+)",
+           body=UPDATE, responses={200: CHILDREN}, tag="children")
+    def update_child(self, request, actor, kind, child_id):
+        data = self._json(request, UPDATE[kind])
+        self._child(actor, kind, child_id, "is_organizer")
+        return json_response(self.events.update_child(kind, child_id, actor, data))
+
+    @route("DELETE", "/v1/{kind}/{child_id}", summary="Delete a {kind} (organizer+)",
+           responses={204: None}, tag="children")
+    def delete_child(self, request, actor, kind, child_id):
+        self._child(actor, kind, child_id, "is_organizer")
+        self.events.delete_child(kind, child_id, actor)
+        return no_content()
+
+    # images
+
+    @route("PUT", "/v1/events/{event}/images/{slot}", summary="Upload an event image "
+           "(organizer+); `original` also makes the large, thumbnail and icon renditions",
+           raw_body=IMAGE_TYPES, responses={200: MediaChange}, tag="media")
+    def put_event_image(self, request, actor, event, slot):
+        content = self._image(request)
+        found = self._event(actor, event, "is_organizer")
+        return self._media_change(self.media.upload_event_image(actor, found["id"], slot, content))
+
+    @route("DELETE", "/v1/events/{event}/images/{slot}", summary="Remove an event image "
+           "(organizer+)", responses={204: None}, tag="media")
+    def delete_event_image(self, request, actor, event, slot):
+        found = self._event(actor, event, "is_organizer")
+        self.media.delete_event_image(actor, found["id"], slot)
+        return no_content()
+
+    @route("PUT", "/v1/sponsors/{sponsor_id}/logo", summary="Upload a sponsor's logo "
+           "(organizer+)", raw_body=IMAGE_TYPES, responses={200: MediaChange}, tag="media")
+    def put_sponsor_logo(self, request, actor, sponsor_id):
+        content = self._image(request)
+        self._child(actor, "sponsors", sponsor_id, "is_organizer")
+        return self._media_change(self.media.upload_sponsor_logo(actor, sponsor_id, content))
+
+    @route("DELETE", "/v1/sponsors/{sponsor_id}/logo", summary="Remove a sponsor's logo "
+           "(organizer+)", responses={204: None}, tag="media")
+    def delete_sponsor_logo(self, request, actor, sponsor_id):
+        self._child(actor, "sponsors", sponsor_id, "is_organizer")
+        self.media.delete_sponsor_logo(actor, sponsor_id)
+        return no_content()
+
+    @route("GET", "/media/{key}", summary="A media file's bytes", auth="none",
+           responses={200: IMAGE_TYPES, 304: None}, tag="media")
+    def read_media(self, request, actor, key):
+        """Anyone with the URL; a replaced or deleted image's key answers 404.
+        Cached for good (a key's bytes never change); `If-None-Match` → 304."""
+        found = self.media.read_media(key, request.headers.get("If-None-Match"))
+        headers = {"ETag": found["etag"], "Cache-Control": found["cache_control"],
+                   "X-Content-Type-Options": "nosniff"}
+        if found.get("not_modified"):
+            return bytes_response(b"", None, headers, status=304)
+        return bytes_response(base64.b64decode(found["content"]), found["content_type"], headers)
+
+    # role invites and teams
+
+    @route("POST", "/v1/events/{event}/role-invites", summary="Invite an email to a role "
+           "(organizer+; an owner invite: the owner)", body=InviteIn,
+           responses={201: InviteCreated}, tag="roles")
+    def create_invite(self, request, actor, event):
+        data = self._json(request, InviteIn)
+        found = self._event(actor, event, "is_organizer")
+        return json_response(self.roles.create_invite(actor, found["id"], data), 201)
+
+    @route("GET", "/v1/events/{event}/role-invites", summary="The event's invites "
+           "(coorganizer+)", query=Page, responses={200: page_of(Invite)}, tag="roles")
+    def list_invites(self, request, actor, event):
+        window = query(request, Page)
+        found = self._event(actor, event, "is_coorganizer")
+        return json_response(self.roles.list_invites(actor, found["id"], **window))
+
+    @route("GET", "/v1/role-invites/{invite_id}", summary="An invite (the invitee or "
+           "coorganizer+)", responses={200: Invite}, tag="roles")
+    def get_invite(self, request, actor, invite_id):
+        return json_response(self.roles.get_invite(actor, invite_id))
+
+    @route("PATCH", "/v1/role-invites/{invite_id}", summary="Accept or decline (the "
+           "invitee), or amend role and email (organizer+)", body=InviteUpdate,
+           responses={200: Invite}, tag="roles")
+    def update_invite(self, request, actor, invite_id):
+        data = self._json(request, InviteUpdate)
+        return json_response(self.roles.update_invite(actor, invite_id, data))
+
+    @route("DELETE", "/v1/role-invites/{invite_id}", summary="Withdraw an invite "
+           "(organizer+); 409 once accepted", responses={204: None}, tag="roles")
+    def delete_invite(self, request, actor, invite_id):
+        self.roles.delete_invite(actor, invite_id)
+        return no_content()
+
+    @route("GET", "/v1/events/{event}/roles", summary="The event's team (coorganizer+)",
+           query=Page, responses={200: page_of(TeamMember)}, tag="roles")
+    def list_team(self, request, actor, event):
+        window = query(request, Page)
+        found = self._event(actor, event, "is_coorganizer")
+        team = self.roles.list_event_roles(found["id"])
+        start, end = window["offset"], window["offset"] + window["limit"]
+        return json_response({"items": team[start:end], "total": len(team), **window})
+
+    # operations
+
+    @route("GET", "/v1/health", summary="Whether every service, its database and the "
+           "broker answer", auth="none", responses={200: Health, 503: Health}, tag="operations")
+    def health(self, request, actor):
+        timeout = float(self.config.get("HEALTH_TIMEOUT", 2))
+        checks = dict(GreenPool().imap(lambda name: (name, self._health(name, timeout)),
+                                       SERVICES))
+        healthy = all(check["status"] == "ok" for check in checks.values())
+        return json_response({"status": "ok" if healthy else "unavailable", "services": checks},
+                             200 if healthy else 503)
+
+    @route("GET", "/v1/openapi.json", summary="This document", auth="none",
+           responses={200: None}, tag="operations")
+    def openapi(self, request, actor):
+        return json_response(_document())
+
+    # helpers
+
+    def _event(self, actor, ref, permission):
+        """The event `ref`, once the actor passes `permission` on it."""
+        event = self.events.get_event(ref)
+        access.require(self.roles, actor, permission, event)
+        return event
+
+    def _child(self, actor, kind, child_id, permission):
+        child = self.events.get_child(kind, child_id)
+        access.require(self.roles, actor, permission, {"id": child["event_id"]})
+        return child
+
+    def _json(self, request, schema, required=True):
+        return json_body(request, int(self.config.get("MAX_JSON_BYTES", 2**20)), schema,
+                         required)
+
+    def _image(self, request):
+        content = raw_body(request, int(self.config.get("MAX_IMAGE_BYTES", 10 * 2**20)))
+        return base64.b64encode(content).decode()
+
+    def _media_change(self, change):
+        return json_response({"event_id": change["event_id"], "media": change["media"]})
+
+    def _health(self, service, timeout):
+        try:
+            answer = getattr(self, service).within(timeout).health()
+        except Exception as exc:  # any failure is an answer here: "unavailable"
+            return {"status": "unavailable", "detail": str(exc) or type(exc).__name__}
+        return {"status": "ok", "database": answer["database"], "broker": "ok"}
+
+
+@cache
+def _document():
+    return document(GatewayService)

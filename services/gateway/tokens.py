@@ -1,0 +1,74 @@
+"""Bearer tokens: JWTs signed with HS256, carrying `sub` (the user id),
+`iat` and `exp`.
+
+A token is refused (Unauthenticated) when it is missing, expired, signed
+with another secret or another algorithm (`none` included), or lacks a
+claim. In production the development secret, or any secret shorter than
+32 bytes, refuses to start the gateway.
+"""
+import time
+from dataclasses import dataclass
+
+import jwt
+from nameko.exceptions import ConfigurationError
+from nameko.extensions import DependencyProvider
+
+from services.gateway.exceptions import Unauthenticated
+from shared.ids import as_id
+
+ALGORITHM = "HS256"
+DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
+MIN_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True)
+class TokenCodec:
+    secret: str
+    lifetime: int
+
+    def issue(self, user_id):
+        """`{access_token, token_type, expires_in}` for the user."""
+        now = int(time.time())
+        claims = {"sub": str(user_id), "iat": now, "exp": now + self.lifetime}
+        return {"access_token": jwt.encode(claims, self.secret, algorithm=ALGORITHM),
+                "token_type": "bearer", "expires_in": self.lifetime}
+
+    def user_id(self, authorization):
+        """The user id an `Authorization: Bearer …` header value proves."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthenticated("sign in: send 'Authorization: Bearer <token>'")
+        try:
+            claims = jwt.decode(token.strip(), self.secret, algorithms=[ALGORITHM],
+                                options={"require": ["sub", "iat", "exp"]})
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("the token has expired: sign in again") from None
+        except jwt.InvalidTokenError:
+            raise Unauthenticated("the token is not valid") from None
+        user_id = as_id(claims["sub"])
+        if user_id is None:
+            raise Unauthenticated("the token is not valid")
+        return user_id
+
+
+def codec_from(config):
+    """The codec the configuration describes; ConfigurationError for a
+    production setting with a weak or development secret."""
+    secret = str(config.get("JWT_SECRET", DEVELOPMENT_SECRET))
+    if config.get("ENVIRONMENT", "development") == "production" and (
+        secret == DEVELOPMENT_SECRET or len(secret.encode()) < MIN_SECRET_BYTES
+    ):
+        raise ConfigurationError(
+            f"JWT_SECRET: production needs a secret of its own, at least {MIN_SECRET_BYTES} bytes"
+        )
+    return TokenCodec(secret, int(config.get("TOKEN_LIFETIME_SECONDS", 3600)))
+
+
+class Tokens(DependencyProvider):
+    """The token codec, checked when the service starts."""
+
+    def setup(self):
+        self.codec = codec_from(self.container.config)
+
+    def get_dependency(self, worker_ctx):
+        return self.codec
