@@ -6,7 +6,7 @@ SERVICES := $(patsubst services/%/service.py,%,$(wildcard services/*/service.py)
 DATABASES := $(patsubst services/%/migrations,%,$(wildcard services/*/migrations))
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install db run test test-unit test-integration bench bench-copy bench-media lint dead-letters replay \
+.PHONY: install db run demo test test-e2e test-unit test-integration bench bench-copy bench-media lint dead-letters replay \
 	admin media-gc
 
 install: $(VENV)/.installed
@@ -24,6 +24,10 @@ db: install
 run: install db
 	scripts/run.sh $(SERVICES)
 
+# the whole story against a running system (make run in another terminal)
+demo: install
+	$(PY) scripts/demo.py
+
 test: install
 	@$(PY) scripts/preflight.py --management
 	$(PY) -m pytest
@@ -34,6 +38,10 @@ test-unit: install
 test-integration: install
 	@$(PY) scripts/preflight.py --management
 	$(PY) -m pytest tests/integration
+
+test-e2e: install
+	@$(PY) scripts/preflight.py --management
+	$(PY) -m pytest tests/e2e
 
 bench: bench-copy bench-media
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start each named service with `nameko run` in its own process, in the
-# foreground. Ctrl-C (or any service exiting) stops them all.
+# foreground, and say where the gateway answers once every service is
+# healthy. Ctrl-C (or any service exiting) stops them all.
 #
 # Each service runs in a process group of its own (job control), so that
 # only this script signals it, once: `nameko run` hangs when a second stop
@@ -11,9 +12,10 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 
 pids=()
+waiter=
 stop_all() {
   trap - INT TERM
-  kill -TERM "${pids[@]}" 2>/dev/null
+  kill -TERM "${pids[@]}" $waiter 2>/dev/null
   wait
 }
 trap 'stop_all; exit 0' INT TERM
@@ -22,8 +24,11 @@ for service in "$@"; do
   .venv/bin/nameko run --config "services/$service/config.yml" "services.$service.service" &
   pids+=($!)
 done
-echo "running: $* (Ctrl-C stops them all)"
-wait -n
+echo "starting: $* (Ctrl-C stops them all)"
+port=${GATEWAY_ADDRESS:-0.0.0.0:8000}; port=${port##*:}
+.venv/bin/python scripts/await_health.py "http://localhost:$port" &
+waiter=$!
+wait -n "${pids[@]}"
 status=$?
 echo "a service exited (status $status); stopping the others" >&2
 stop_all
