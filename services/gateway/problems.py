@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from services.events.exceptions import CopyFailed
-from services.gateway.exceptions import Unauthenticated
+from services.gateway.exceptions import MalformedBody, Unauthenticated
 from services.media.exceptions import ImageTooLarge
 from services.roles.exceptions import InvalidCredentials
 from shared import errors
@@ -27,6 +27,7 @@ CONTENT_TYPE = "application/problem+json"
 STATUS = (
     (Unauthenticated, 401),
     (InvalidCredentials, 401),
+    (MalformedBody, 400),
     (ImageTooLarge, 413),
     (errors.InvalidInput, 422),
     (errors.PermissionDenied, 403),

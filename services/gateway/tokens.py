@@ -10,7 +10,6 @@ import time
 from dataclasses import dataclass
 
 import jwt
-from nameko.exceptions import ConfigurationError
 from nameko.extensions import DependencyProvider
 
 from services.gateway.exceptions import Unauthenticated
@@ -19,6 +18,12 @@ from shared.ids import as_id
 ALGORITHM = "HS256"
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
 MIN_SECRET_BYTES = 32
+
+
+class WeakSecret(Exception):
+    """A production setting with the development secret or a short one.
+    (Not nameko's ConfigurationError: `nameko run` prints that one and
+    exits with status 0, so a supervisor would not notice.)"""
 
 
 @dataclass(frozen=True)
@@ -52,13 +57,13 @@ class TokenCodec:
 
 
 def codec_from(config):
-    """The codec the configuration describes; ConfigurationError for a
-    production setting with a weak or development secret."""
+    """The codec the configuration describes; WeakSecret for a production
+    setting with a weak or development secret."""
     secret = str(config.get("JWT_SECRET", DEVELOPMENT_SECRET))
     if config.get("ENVIRONMENT", "development") == "production" and (
         secret == DEVELOPMENT_SECRET or len(secret.encode()) < MIN_SECRET_BYTES
     ):
-        raise ConfigurationError(
+        raise WeakSecret(
             f"JWT_SECRET: production needs a secret of its own, at least {MIN_SECRET_BYTES} bytes"
         )
     return TokenCodec(secret, int(config.get("TOKEN_LIFETIME_SECONDS", 3600)))

@@ -58,8 +58,8 @@ class Person:
 def system(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("e2e")
     vhost = f"e2e-{uuid.uuid4().hex[:8]}"
-    _create_vhost(vhost)
-    port = _free_port()
+    create_vhost(vhost)
+    port = free_port()
     env = {**os.environ, **_database_env(), **{
         "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}",
         "GATEWAY_ADDRESS": f"127.0.0.1:{port}",
@@ -127,13 +127,13 @@ def _database_env():
     return env
 
 
-def _create_vhost(vhost):
+def create_vhost(vhost):
     requests.put(f"{MANAGEMENT}/vhosts/{vhost}", auth=BROKER_AUTH, timeout=10).raise_for_status()
     requests.put(f"{MANAGEMENT}/permissions/{vhost}/guest", auth=BROKER_AUTH, timeout=10,
                  json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
 
 
-def _free_port():
+def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
