@@ -36,7 +36,9 @@ class Owner:
 
 
 def new_public_key():
-    return secrets.token_urlsafe(32)
+    """64 hex digits from `secrets`; a copy's keys (copies.py) are drawn in
+    SQL in the same shape, from two random UUIDs (244 random bits)."""
+    return secrets.token_hex(32)
 
 
 def next_version(session, event_id):
