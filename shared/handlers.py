@@ -24,6 +24,7 @@ from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.events import EventHandler
 
+from shared.context import HEADER, bound_request_id, valid_request_id
 from shared.messages import InvalidMessage
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,9 @@ class MessageConsumer(EventHandler):
         try:
             parsed = self.message_type.parse(body)
         except InvalidMessage as exc:
-            self._dead_letter(message, exc)
+            # no worker runs for it: log with the request id it came with
+            with bound_request_id(valid_request_id(message.headers.get(HEADER))):
+                self._dead_letter(message, exc)
             return
         super().handle_message(parsed, message)
 

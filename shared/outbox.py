@@ -4,9 +4,13 @@ transaction as the change it announces, so it exists iff the change commits.
 `OutboxRelay` publishes the rows; `NOTIFY` (delivered by PostgreSQL only on
 commit) wakes it at once, so a committed message goes out within
 milliseconds.
+
+A row's headers go out with its message. The current request id
+(`shared.context`) is one of them, so the consuming worker carries it on.
 """
 from sqlalchemy import insert, text
 
+from shared.context import message_headers
 from shared.tables import outbox
 
 CHANNEL = "outbox"
@@ -14,13 +18,14 @@ CHANNEL = "outbox"
 
 def add(session, message, headers=None):
     """Record `message` (a `shared.messages.Message`) for publication when
-    `session`'s transaction commits."""
+    `session`'s transaction commits, with the current request id and
+    `headers` (which win) as its AMQP headers."""
     session.execute(
         insert(outbox).values(
             message_id=message.message_id,
             event_type=message.event_type,
             payload=message.to_payload(),
-            headers=headers or {},
+            headers={**message_headers(), **(headers or {})},
         )
     )
     session.execute(text(f"NOTIFY {CHANNEL}"))

@@ -48,6 +48,7 @@ from services.gateway.schemas import (
 from services.gateway.tokens import Tokens
 from services.roles.exceptions import UserNotFound
 from services.roles.schemas import Credentials, InviteIn, InviteUpdate, SignUp
+from shared.context import RequestContext
 from shared.rpc import Rpc
 from shared.validation import Page
 
@@ -66,6 +67,7 @@ class GatewayService:
     media = Rpc("media")
     tokens = Tokens()
     config = Config()
+    request_context = RequestContext()
 
     # users and tokens
 

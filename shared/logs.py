@@ -1,0 +1,44 @@
+"""JSON logs: one object per line, for a log collector to index.
+
+Every line has `time` (ISO 8601, UTC), `level`, `logger`, `message` and
+`service`; `request_id` when it was logged for a request (the current one,
+see `shared.context`, or a record's own `request_id` attribute, given with
+`extra=`); `exception` when it comes with a traceback. A service selects it
+in the LOGGING section of its config.yml, which `nameko run` applies with
+`logging.config.dictConfig`::
+
+    formatters:
+      json:
+        "()": shared.logs.JsonFormatter
+        service: events
+"""
+import json
+import logging
+from datetime import UTC, datetime
+
+from shared.context import current_request_id
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service=None):
+        super().__init__()
+        self.service = service
+
+    def format(self, record):
+        line = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "service": self.service,
+        }
+        request_id = getattr(record, "request_id", None) or current_request_id()
+        if request_id:
+            line["request_id"] = request_id
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line["exception"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(line, default=str)
