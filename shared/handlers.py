@@ -76,6 +76,8 @@ class MessageConsumer(EventHandler):
 
     def handle_message_processed(self, message, result=None, exc_info=None):
         if exc_info is None:
+            log.info("%s handled %s %s", self.method_name, self.event_type,
+                     message.properties.get("message_id"))
             self.queue_consumer.ack_message(message)
             return
         attempt = int(message.headers.get(ATTEMPT_HEADER, 0)) + 1

@@ -3,8 +3,8 @@ update, soft delete.
 
 `kind` is a URL segment of `schemas.KINDS`. A child of a deleted event is
 gone with it. Ids a child refers to (`track_id`, `ticket_ids`, …) must be
-live rows of the same event. `actor_id` is taken for the authorization
-that arrives with the roles service.
+live rows of the same event. The service authorizes `actor_id` on the
+child's event (`find_event_id`) before it calls a change here.
 """
 from collections import defaultdict
 from functools import cache
@@ -70,6 +70,12 @@ def delete_child(session, kind, child_id, actor_id):
     child = _find_child(session, spec, kind, child_id, lock=True)
     child.deleted_at = func.now()
     return {"id": child.id, "deleted": True}
+
+
+def find_event_id(session, kind, child_id):
+    """The id of the event the live child belongs to: what its changes are
+    authorized on."""
+    return _find_child(session, _spec(kind), kind, child_id).event_id
 
 
 def _spec(kind):

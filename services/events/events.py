@@ -36,6 +36,11 @@ def find_event(session, ref, lock=None):
     return event
 
 
+def find_event_id(session, ref):
+    """The id of the live event `ref`: what its changes are authorized on."""
+    return find_event(session, ref).id
+
+
 def new_identifier(session):
     """A fresh identifier: 8 hex digits, never all digits (so it never reads
     as an id), used by no event yet. Only the unique constraint makes it

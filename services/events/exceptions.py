@@ -1,5 +1,5 @@
 """The events service's errors; each crosses RPC as itself (shared.errors)."""
-from shared.errors import Conflict, InvalidInput, NotFound, ServiceError
+from shared.errors import Conflict, InvalidInput, NotFound, PermissionDenied, ServiceError
 
 
 class EventNotFound(NotFound):
@@ -16,6 +16,12 @@ class UnknownKind(NotFound):
 
 class InvalidEventData(InvalidInput):
     code = "invalid_input"
+
+
+class AccessDenied(PermissionDenied):
+    """The actor lacks the permission the change needs (roles.has_access)."""
+
+    code = "permission_denied"
 
 
 class IdempotencyKeyReused(Conflict):

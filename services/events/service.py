@@ -2,19 +2,32 @@
 event with one call.
 
 RPC methods take and return plain data (ids, strings, JSON-ready dicts);
-`ref` is an event's numeric id or its identifier. Each method runs in one
+`ref` is an event's numeric id or its identifier. Each change runs in one
 transaction; the messages it announces go out through the outbox.
 Bad input raises `InvalidEventData`, a missing object `EventNotFound` /
-`ChildNotFound` / `UnknownKind` (services.events.exceptions).
+`ChildNotFound` / `UnknownKind`, a denied actor `AccessDenied`
+(services.events.exceptions).
+
+Authorization (defence in depth, behind the gateway's own checks): every
+change is authorized against the roles service for its `actor_id`, which
+must be a user id (else `InvalidEventData`). The event is found in a short
+read, the roles service asked with no transaction open, and the change
+made in a transaction of its own. Reads (`get_event`, `list_children`,
+`get_child`) take no actor: they are internal reads that other services
+rely on, and the gateway decides who may see what.
 """
 from nameko.rpc import rpc
 from sqlalchemy import text
 
 from services.events import children, copy, events, media_urls
+from services.events.exceptions import AccessDenied
+from services.roles import exceptions as roles_errors  # noqa: F401  (they arrive as themselves)
+from shared.context import RequestContext
 from shared.db import Database
 from shared.handlers import consume
 from shared.inbox import apply_once
 from shared.messages import MediaChanged, MediaCopied
+from shared.permissions import Permissions
 from shared.relay import OutboxRelay
 
 
@@ -23,10 +36,14 @@ class EventsService:
 
     db = Database()
     relay = OutboxRelay()
+    permissions = Permissions(denied=AccessDenied)
+    request_context = RequestContext()
 
     @rpc
     def create_event(self, actor_id, data):
-        """Create an event owned by `actor_id`; emits `event.created`."""
+        """Create an event owned by `actor_id`, who must be a signed-up
+        user; emits `event.created`."""
+        self.permissions.require_user(events.user_id(actor_id))
         with self.db.transaction() as session:
             return events.create_event(session, actor_id, data)
 
@@ -37,20 +54,25 @@ class EventsService:
 
     @rpc
     def update_event(self, ref, actor_id, data):
+        """Organizer+ (`is_organizer`)."""
+        event_id = self._authorize(actor_id, "is_organizer", events.find_event_id, ref)
         with self.db.transaction() as session:
-            return events.update_event(session, ref, actor_id, data)
+            return events.update_event(session, event_id, actor_id, data)
 
     @rpc
     def delete_event(self, ref, actor_id):
-        """Soft delete; emits `event.deleted`."""
+        """Soft delete, by the owner (`is_owner`); emits `event.deleted`."""
+        event_id = self._authorize(actor_id, "is_owner", events.find_event_id, ref)
         with self.db.transaction() as session:
-            return events.delete_event(session, ref, actor_id)
+            return events.delete_event(session, event_id, actor_id)
 
     @rpc
     def create_child(self, ref, kind, actor_id, data):
-        """Create a child of `kind` (a URL segment: tracks, sponsors, …)."""
+        """Create a child of `kind` (a URL segment: tracks, sponsors, …);
+        organizer+ of the event."""
+        event_id = self._authorize(actor_id, "is_organizer", events.find_event_id, ref)
         with self.db.transaction() as session:
-            return children.create_child(session, ref, kind, actor_id, data)
+            return children.create_child(session, event_id, kind, actor_id, data)
 
     @rpc
     def list_children(self, ref, kind, limit=50, offset=0):
@@ -65,11 +87,15 @@ class EventsService:
 
     @rpc
     def update_child(self, kind, child_id, actor_id, data):
+        """Organizer+ of the child's event."""
+        self._authorize(actor_id, "is_organizer", children.find_event_id, kind, child_id)
         with self.db.transaction() as session:
             return children.update_child(session, kind, child_id, actor_id, data)
 
     @rpc
     def delete_child(self, kind, child_id, actor_id):
+        """Soft delete, by an organizer+ of the child's event."""
+        self._authorize(actor_id, "is_organizer", children.find_event_id, kind, child_id)
         with self.db.transaction() as session:
             return children.delete_child(session, kind, child_id, actor_id)
 
@@ -86,9 +112,11 @@ class EventsService:
         `event.copied` with the old → new sponsor ids. The same
         `idempotency_key` from the same actor returns the first copy.
         Returns `{id, identifier, copied: true, copied_from: {id, identifier}}`.
+        The actor must be coorganizer+ of the source (`is_coorganizer`).
         """
+        event_id = self._authorize(actor_id, "is_coorganizer", events.find_event_id, ref)
         with self.db.transaction() as session:
-            return copy.copy_event(session, ref, actor_id, name, include, idempotency_key)
+            return copy.copy_event(session, event_id, actor_id, name, include, idempotency_key)
 
     @rpc
     def apply_media_urls(self, event_id, version, event_urls, sponsor_urls):
@@ -115,3 +143,13 @@ class EventsService:
         with self.db.transaction() as session:
             session.execute(text("SELECT 1"))
         return {"service": self.name, "database": "ok"}
+
+    def _authorize(self, actor_id, permission, find_event_id, *where):
+        """The id of the event `find_event_id(session, *where)` finds, once
+        the actor passes `permission` on it. The event is read in a short
+        transaction of its own; the roles service is asked after it ends."""
+        actor_id = events.user_id(actor_id)
+        with self.db.transaction() as session:
+            event_id = find_event_id(session, *where)
+        self.permissions.require(actor_id, permission, event_id)
+        return event_id

@@ -8,6 +8,7 @@ A route's path is written as OpenAPI writes it (`/v1/events/{event}`); each
 OpenAPI schema, so the URL map and the document come from one place.
 """
 import json
+import logging
 import re
 import uuid
 from functools import partial
@@ -25,7 +26,10 @@ from services.gateway.exceptions import InvalidRequest, MalformedBody
 from services.gateway.problems import problem_response
 from services.gateway.tokens import codec_from
 from services.media.uploads import EVENT_SLOTS
+from shared.context import bound_request_id
 from shared.validation import describe
+
+log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -109,6 +113,8 @@ class Route(HttpRequestHandler):
         except Exception as exc:
             response = problem_response(exc)
         response.headers[REQUEST_ID_HEADER] = request_id
+        with bound_request_id(request_id):
+            log.info("%s %s %s", request.method, request.path, response.status_code)
         return response
 
     def _actor(self, request):

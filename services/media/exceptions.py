@@ -1,5 +1,5 @@
 """The media service's errors; each crosses RPC as itself (shared.errors)."""
-from shared.errors import InvalidInput, NotFound
+from shared.errors import InvalidInput, NotFound, PermissionDenied
 
 
 class InvalidImage(InvalidInput):
@@ -32,3 +32,9 @@ class EventNotFound(NotFound):
 
 class SponsorNotFound(NotFound):
     code = "sponsor_not_found"
+
+
+class AccessDenied(PermissionDenied):
+    """The actor lacks the permission the change needs (roles.has_access)."""
+
+    code = "permission_denied"

@@ -13,6 +13,15 @@ same to the events service (`events.apply_media_urls`) before answering,
 so the next read of the event shows them (`event_updated` says it did; if
 not, the events service's handler of `media.changed` catches up). The
 events service never calls back: a busy media service cannot starve it.
+
+Authorization (defence in depth, behind the gateway's own checks): a
+change needs its `actor_id` (a user id, else `InvalidMediaData`) to be an
+organizer+ of the event the image belongs to (a sponsor's: the sponsor's
+event), as the roles service decides; else `AccessDenied`. The event is
+found through `events.get_event` / `get_child` and the roles service asked
+before any transaction opens, and before an upload is decoded.
+`list_event_media`, `read_media` and `health` take no actor: media URLs
+are unguessable, served to anyone who has them.
 """
 import logging
 
@@ -24,6 +33,7 @@ from services.events.exceptions import ChildNotFound
 from services.events.exceptions import EventNotFound as NoSuchEvent
 from services.media import copies, images, media, uploads
 from services.media.exceptions import (
+    AccessDenied,
     EventNotFound,
     InvalidMediaData,
     SponsorNotFound,
@@ -31,12 +41,15 @@ from services.media.exceptions import (
 )
 from services.media.media import Owner
 from services.media.storage import Storage
+from services.roles import exceptions as roles_errors  # noqa: F401  (they arrive as themselves)
+from shared.context import RequestContext
 from shared.db import Database
 from shared.errors import Unavailable
 from shared.handlers import consume
 from shared.ids import as_id
 from shared.inbox import apply_once
 from shared.messages import EventCopied
+from shared.permissions import Permissions
 from shared.relay import OutboxRelay
 from shared.rpc import Rpc
 
@@ -52,33 +65,41 @@ class MediaService:
     relay = OutboxRelay()
     storage = Storage()
     events = Rpc("events")
+    permissions = Permissions(denied=AccessDenied)
+    request_context = RequestContext()
     config = Config()
 
     @rpc
     def upload_event_image(self, actor_id, event_ref, slot, content):
         """Store `content` (base64) as the event's `slot` image (`original`,
         which also makes the renditions, or `logo`), replacing what was
-        there. `{event_id, media: [record], event_updated}`."""
-        owner = self._event_owner(event_ref)
+        there; organizer+ of the event. `{event_id, media: [record],
+        event_updated}`."""
+        owner = self._authorized(actor_id, self._event_owner(event_ref))
         return self._change(owner, uploads.event_images(slot, content, self._limits))
 
     @rpc
     def upload_sponsor_logo(self, actor_id, sponsor_id, content):
-        """Store `content` (base64) as the sponsor's logo; as above."""
-        owner = self._sponsor_owner(sponsor_id)
+        """Store `content` (base64) as the sponsor's logo; organizer+ of the
+        sponsor's event; answers as above."""
+        owner = self._authorized(actor_id, self._sponsor_owner(sponsor_id))
         return self._change(owner, uploads.sponsor_images(content, self._limits))
 
     @rpc
     def delete_event_image(self, actor_id, event_ref, slot):
-        """Retire the event's `slot` image (`original` with its renditions)."""
+        """Retire the event's `slot` image (`original` with its renditions);
+        organizer+ of the event."""
         if slot not in uploads.EVENT_SLOTS:
             raise UnknownSlot(f"no image slot {slot!r}")
         slots = ("original", *images.RENDITIONS) if slot == "original" else (slot,)
-        return self._change(self._event_owner(event_ref), dict.fromkeys(slots))
+        owner = self._authorized(actor_id, self._event_owner(event_ref))
+        return self._change(owner, dict.fromkeys(slots))
 
     @rpc
     def delete_sponsor_logo(self, actor_id, sponsor_id):
-        return self._change(self._sponsor_owner(sponsor_id), {"logo": None})
+        """Retire the sponsor's logo; organizer+ of the sponsor's event."""
+        owner = self._authorized(actor_id, self._sponsor_owner(sponsor_id))
+        return self._change(owner, {"logo": None})
 
     @rpc
     def list_event_media(self, event_id):
@@ -142,6 +163,13 @@ class MediaService:
             return False
         except NoSuchEvent:  # deleted meanwhile: nothing shows its URLs
             return False
+
+    def _authorized(self, actor_id, owner):
+        """The owner, once the actor passes `is_organizer` on its event."""
+        if as_id(actor_id) is None:
+            raise InvalidMediaData(f"actor_id must be a user id, not {actor_id!r}")
+        self.permissions.require(as_id(actor_id), "is_organizer", owner.event_id)
+        return owner
 
     def _event_owner(self, event_ref):
         try:

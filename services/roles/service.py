@@ -24,6 +24,7 @@ from services.events.exceptions import EventNotFound as NoSuchEvent
 from services.roles import access, invites, team, users
 from services.roles.exceptions import EventNotFound, EventNotReady
 from services.roles.passwords import Passwords
+from shared.context import RequestContext
 from shared.db import Database
 from shared.handlers import consume
 from shared.inbox import apply_once, handled
@@ -38,6 +39,7 @@ class RolesService:
 
     db = Database()
     relay = OutboxRelay()
+    request_context = RequestContext()
     passwords = Passwords()
     events = Rpc("events")
     config = Config()

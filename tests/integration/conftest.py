@@ -1,5 +1,10 @@
 """The services as integration tests start them: real containers on the
-test databases and a vhost of their own."""
+test databases and a vhost of their own.
+
+`events` and `media` run beside a stand-in roles service that lets every
+user do everything (`roles_stub` changes that): their tests are about
+events and media. `events_beside_roles`, `new_event` and
+`media_beside_roles` run beside the real roles service."""
 import itertools
 
 import pytest
@@ -7,6 +12,7 @@ import pytest
 from services.events.service import EventsService
 from services.media.service import MediaService
 from services.roles.service import RolesService
+from tests.support.roles_stub import Policy, RolesStub
 from tests.support.services import start_service
 
 EVENT = {"name": "FOSSASIA Summit", "starts_at": "2030-03-14T09:00:00+08:00",
@@ -50,7 +56,27 @@ def new_event(events_beside_roles, roles):
 
 
 @pytest.fixture
-def events(container_factory, events_config):
+def media_beside_roles(container_factory, media_config, events_beside_roles):
+    """The media service beside the events and the real roles service, on
+    their vhost."""
+    return start_service(container_factory, MediaService, {
+        **media_config, "AMQP_URI": events_beside_roles.container.config["AMQP_URI"]})
+
+
+@pytest.fixture
+def roles_stub(container_factory, service_config, monkeypatch):
+    """A stand-in roles service on the test's vhost; what it answers is the
+    `Policy` returned, which the test may change: add user ids to `refused`
+    (they pass no check) or `unknown` (not signed up)."""
+    policy = Policy()
+    monkeypatch.setattr(RolesStub, "policy", policy)
+    start_service(container_factory, RolesStub, service_config)
+    return policy
+
+
+@pytest.fixture
+def events(container_factory, events_config, roles_stub):
+    """The events service beside the stand-in roles service."""
     return start_service(container_factory, EventsService, events_config)
 
 

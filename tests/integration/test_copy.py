@@ -8,12 +8,12 @@ from sqlalchemy import text
 
 from services.events import children, events
 from services.events.exceptions import (
+    AccessDenied,
     CopyFailed,
     EventNotFound,
     IdempotencyKeyReused,
     InvalidEventData,
 )
-from services.events.service import EventsService
 from shared.messages import EventCopied
 from tests.support.tap import EventTap
 
@@ -26,8 +26,8 @@ NEVER_COPIED = ("orders", "attendees", "access-codes")
 
 
 @pytest.fixture
-def rpc(container_factory, events_config):
-    container_factory(EventsService, events_config).start()
+def rpc(events, events_config):
+    """The events service (beside the stand-in roles service), over RPC."""
     with ServiceRpcProxy("events", events_config) as proxy:
         yield proxy
 
@@ -206,6 +206,17 @@ def test_racing_requests_with_one_key_make_one_copy(rpc, source, events_session)
              for _ in range(10)]
     answers = [call.result() for call in calls]
     assert all(answer == answers[0] for answer in answers)
+    assert _copies_of(events_session, source["id"]) == 1
+
+
+def test_a_refused_copy_claims_no_idempotency_key(rpc, source, roles_stub, events_session):
+    roles_stub.refused.add(COPIER)
+    with pytest.raises(AccessDenied):
+        rpc.copy_event(source["id"], COPIER, idempotency_key="mine")
+    assert events_session.scalar(text("SELECT count(*) FROM copy_requests")) == 0
+
+    roles_stub.refused.clear()
+    assert rpc.copy_event(source["id"], COPIER, idempotency_key="mine")["copied"] is True
     assert _copies_of(events_session, source["id"]) == 1
 
 

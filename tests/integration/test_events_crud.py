@@ -10,6 +10,7 @@ from sqlalchemy import select
 from services.events import events as events_module
 from services.events import models
 from services.events.exceptions import (
+    AccessDenied,
     ChildNotFound,
     EventNotFound,
     InvalidEventData,
@@ -29,7 +30,7 @@ EVENT = {"name": "PyCon", "starts_at": "2030-05-01T09:00:00+02:00",
 
 
 @pytest.fixture
-def events_unrelayed(events_config, container_factory):
+def events_unrelayed(events_config, container_factory, roles_stub):
     """The service with its outbox relay stopped: messages stay in the outbox."""
     return start_service(container_factory, EventsService, events_config, without=["relay"])
 
@@ -104,7 +105,11 @@ def test_an_unknown_event_is_not_found(events):
         events.get_event("abcdef12")
 
 
-def test_creating_an_event_refuses_bad_data_and_writes_nothing(events, events_session):
+def test_creating_an_event_refuses_bad_data_and_writes_nothing(events, events_session,
+                                                               roles_stub):
+    roles_stub.unknown.add(99)
+    with pytest.raises(AccessDenied, match="not signed up"):
+        events.create_event(99, EVENT)
     with pytest.raises(InvalidEventData, match="colour: unknown field"):
         events.create_event(OWNER, {**EVENT, "colour": "red"})
     with pytest.raises(InvalidEventData, match="ends_at must be after starts_at"):

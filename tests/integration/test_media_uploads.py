@@ -21,6 +21,7 @@ from services.events.exceptions import InvalidEventData
 from services.events.media_urls import EVENT_URL_FIELDS
 from services.media import gc
 from services.media.exceptions import (
+    AccessDenied,
     EventNotFound,
     ImageTooLarge,
     InvalidImage,
@@ -289,6 +290,18 @@ def test_a_refused_request_raises_its_error_and_writes_nothing(
         with pytest.raises(error):
             refused(strict_media, event, sponsor)
         assert everything() == before, case
+
+
+def test_an_actor_without_the_right_is_refused_before_the_upload_is_decoded(
+        media, events, event, roles_stub, media_db, media_root):
+    roles_stub.refused.add(ACTOR)
+
+    with pytest.raises(AccessDenied):
+        upload(media, event, b"not an image")
+
+    assert stored(media_db, media_root) == {"records": [], "blobs": [], "versions": [],
+                                            "files": []}
+    assert event_urls(events, event["id"]) == NO_URLS
 
 
 def test_a_refused_first_upload_leaves_no_record_blob_or_file(

@@ -97,7 +97,7 @@ def received(monkeypatch):
 
 
 def test_a_consumer_gets_ids_and_loads_the_event_in_its_own_transaction(
-        container_factory, events_config, received):
+        container_factory, events_config, received, roles_stub):
     container_factory(EventNameRecorder, events_config).start()
     container_factory(EventsService, events_config).start()
 
@@ -144,7 +144,7 @@ def test_a_message_refuses_an_orm_object_as_a_field_value(events_db):
 # (d) RPC answers are plain data
 
 
-def test_rpc_answers_are_plain_json_data(container_factory, events_config):
+def test_rpc_answers_are_plain_json_data(container_factory, events_config, roles_stub):
     container = container_factory(EventsService, events_config)
     container.start()
 

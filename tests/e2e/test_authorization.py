@@ -1,0 +1,668 @@
+"""The route table's "who may", end to end: every route the gateway serves,
+asked over HTTP by each kind of caller, answers as the tables below say.
+
+The callers: `anonymous` (no token), a `stranger` (signed in, no role), the
+event's `coorganizer`, `organizer` and `owner`, and an `admin` (the admin
+flag, no role on the event). Roles are got as a user gets them: the owner
+creates the event, invites an email, and its user accepts.
+
+Allowed: the route's success status, and it did its job. Anonymous where a
+sign-in or a role is needed: 401 problem+json with `WWW-Authenticate`.
+Signed in without the role: 403 problem+json, code `permission_denied`.
+A refused request changes nothing: the owner reads the same before and
+after.
+
+The reads share one read-only world per module (a draft, a published public
+and a published private event, each with the team and one child of every
+kind); every case of a route that changes something gets things of its
+own to change (an event of its own when the change is the event's).
+"""
+import uuid
+from functools import cached_property
+
+import pytest
+
+from tests.e2e.helpers import CHILD_UPDATES, KINDS, assert_problem, child_body, png
+from tests.support.http import ok
+
+pytestmark = pytest.mark.e2e
+
+CALLERS = ("anonymous", "stranger", "coorganizer", "organizer", "owner", "admin")
+INVITED = ("coorganizer", "organizer")  # the callers whose role comes by an invite
+SLOTS = ("original", "logo")
+SLOT_FIELDS = {"original": "original_image_url", "logo": "logo_url"}
+PUBLIC_KINDS = {"tracks", "microlocations", "sponsors", "tickets", "social-links",
+                "speakers-calls", "session-types", "sessions", "speakers"}
+
+# route → the status each caller gets. A route with {kind} is asked for
+# every kind, one with {slot} for every image slot.
+#                                                         anon stranger coorg org owner admin
+MATRIX = {
+    "POST /v1/users":                                     (201, 201,     201, 201, 201, 201),
+    "POST /v1/auth/token":                                (200, 200,     200, 200, 200, 200),
+    "GET /v1/users/me":                                   (401, 200,     200, 200, 200, 200),
+    "POST /v1/events":                                    (401, 201,     201, 201, 201, 201),
+    "GET /v1/events/{event} (a draft)":                   (401, 403,     200, 200, 200, 200),
+    "GET /v1/events/{event} (published, public)":         (200, 200,     200, 200, 200, 200),
+    "GET /v1/events/{event} (published, private)":        (401, 403,     200, 200, 200, 200),
+    "PATCH /v1/events/{event}":                           (401, 403,     403, 200, 200, 200),
+    "DELETE /v1/events/{event}":                          (401, 403,     403, 403, 204, 204),
+    "POST /v1/events/{event}/{kind}":                     (401, 403,     403, 201, 201, 201),
+    "PATCH /v1/{kind}/{child_id}":                        (401, 403,     403, 200, 200, 200),
+    "DELETE /v1/{kind}/{child_id}":                       (401, 403,     403, 204, 204, 204),
+    "POST /v1/events/{event}/copy":                       (401, 403,     201, 201, 201, 201),
+    "PUT /v1/events/{event}/images/{slot}":               (401, 403,     403, 200, 200, 200),
+    "DELETE /v1/events/{event}/images/{slot}":            (401, 403,     403, 204, 204, 204),
+    "PUT /v1/sponsors/{sponsor_id}/logo":                 (401, 403,     403, 200, 200, 200),
+    "DELETE /v1/sponsors/{sponsor_id}/logo":              (401, 403,     403, 204, 204, 204),
+    "GET /media/{key}":                                   (200, 200,     200, 200, 200, 200),
+    "POST /v1/events/{event}/role-invites (coorganizer)": (401, 403,     403, 201, 201, 201),
+    "POST /v1/events/{event}/role-invites (organizer)":   (401, 403,     403, 201, 201, 201),
+    "POST /v1/events/{event}/role-invites (owner)":       (401, 403,     403, 403, 201, 201),
+    "GET /v1/events/{event}/role-invites":                (401, 403,     200, 200, 200, 200),
+    "GET /v1/events/{event}/roles":                       (401, 403,     200, 200, 200, 200),
+    "GET /v1/health":                                     (200, 200,     200, 200, 200, 200),
+    "GET /v1/openapi.json":                               (200, 200,     200, 200, 200, 200),
+}
+
+# Reading an event's children, as a list (GET /v1/events/{event}/{kind})
+# and one by one (GET /v1/{kind}/{child_id}).
+TEAM = (401, 403, 200, 200, 200, 200)  # coorganizer+, and admin
+ANYONE = (200, 200, 200, 200, 200, 200)
+#                                 on a published, public event
+ON_A_PUBLIC_EVENT = {
+    "tracks":                     ANYONE,
+    "microlocations":             ANYONE,
+    "sponsors":                   ANYONE,
+    "tickets":                    ANYONE,
+    "taxes":                      TEAM,
+    "social-links":               ANYONE,
+    "speakers-calls":             ANYONE,
+    "discount-codes":             TEAM,
+    "custom-forms":               TEAM,
+    "session-types":              ANYONE,
+    "sessions":                   ANYONE,
+    "speakers":                   ANYONE,
+    "orders":                     TEAM,
+    "attendees":                  TEAM,
+    "access-codes":               TEAM,
+}
+# on a draft and on a published private event: every kind TEAM
+READERS = {"draft": dict.fromkeys(KINDS, TEAM), "public": ON_A_PUBLIC_EVENT,
+           "private": dict.fromkeys(KINDS, TEAM)}
+CHILD_READS = ("GET /v1/events/{event}/{kind}", "GET /v1/{kind}/{child_id}")
+
+# The invite routes, whose rules live in the roles service; `invitee` is
+# the user whose email the invite names (signed in, no role); "owner": the
+# invite offers the owner role.
+INVITE_CALLERS = (*CALLERS, "invitee")
+#        columns: anonymous, stranger, coorganizer, organizer, owner, admin, invitee
+INVITE_MATRIX = {
+    "GET /v1/role-invites/{invite_id}":                       (401, 403, 200, 200, 200, 200, 200),
+    "PATCH /v1/role-invites/{invite_id} accept":              (401, 403, 403, 403, 403, 403, 200),
+    "PATCH /v1/role-invites/{invite_id} decline":             (401, 403, 403, 403, 403, 403, 200),
+    "PATCH /v1/role-invites/{invite_id} accept, owner":       (401, 403, 403, 403, 403, 403, 200),
+    "PATCH /v1/role-invites/{invite_id} amend role":          (401, 403, 403, 200, 200, 200, 403),
+    "PATCH /v1/role-invites/{invite_id} amend email":         (401, 403, 403, 200, 200, 200, 403),
+    "PATCH /v1/role-invites/{invite_id} amend role to owner": (401, 403, 403, 403, 200, 200, 403),
+    "PATCH /v1/role-invites/{invite_id} amend, owner":        (401, 403, 403, 403, 200, 200, 403),
+    "DELETE /v1/role-invites/{invite_id}":                    (401, 403, 403, 204, 204, 204, 403),
+    "DELETE /v1/role-invites/{invite_id} owner":              (401, 403, 403, 403, 204, 204, 403),
+}
+
+EVENT = {"name": "Matrix Summit", "starts_at": "2030-03-14T09:00:00+08:00",
+         "ends_at": "2030-03-16T18:00:00+08:00", "timezone": "Asia/Singapore"}
+WORLD_STATES = {"draft": {}, "public": {"state": "published"},
+                "private": {"state": "published", "privacy": "private"}}
+
+
+def _variants(route):
+    if "{kind}" in route:
+        return KINDS
+    if "{slot}" in route:
+        return SLOTS
+    return (None,)
+
+
+def _cases(matrix, callers):
+    return [pytest.param(route, variant, caller, status,
+                         id=f"{route}{f' [{variant}]' if variant else ''} by {caller}")
+            for route, statuses in matrix.items()
+            for variant in _variants(route)
+            for caller, status in zip(callers, statuses, strict=True)]
+
+
+def _read_cases():
+    return [pytest.param(route, state, kind, caller, status,
+                         id=f"{route} [{kind}] of a {state} event by {caller}")
+            for route in CHILD_READS
+            for state, kinds in READERS.items()
+            for kind, statuses in kinds.items()
+            for caller, status in zip(CALLERS, statuses, strict=True)]
+
+
+class Stage:
+    """The people, and the events they act on. `world` (read-only) and
+    `workbench` (an event that gathers fresh children and invites) are
+    built when first asked for."""
+
+    def __init__(self, anonymous, cast, new_user):
+        self.anonymous, self.cast, self.new_user = anonymous, cast, new_user
+        self.owner = cast["owner"].api
+
+    def api(self, caller, invitee=None):
+        if caller == "anonymous":
+            return self.anonymous
+        if caller == "invitee":
+            return invitee.api
+        return self.cast[caller].api
+
+    def seen(self, path):
+        """What the owner reads at `path`: (status, body)."""
+        response = self.owner.get(path)
+        return response.status_code, response.json() if response.content else None
+
+    def serves(self, url):
+        """The status of a media URL, asked anonymously."""
+        return self.anonymous.get(url[url.index("/media/"):]).status_code
+
+    def event(self, team=(), **fields):
+        """A new event of the owner's, with `team` (the cast's members of
+        those roles) invited and accepted."""
+        event = ok(self.owner.post("/v1/events", {**EVENT, **fields}), 201)
+        for role in team:
+            self.give_role(event, self.cast[role], role)
+        return event
+
+    def fresh_event(self, caller, **fields):
+        """A new event on which `caller` holds the role it is named for."""
+        return self.event(team=[caller] if caller in INVITED else [], **fields)
+
+    def give_role(self, event, person, role):
+        invite = self.invite(event, person.email, role)
+        accepted = ok(person.api.patch(f"/v1/role-invites/{invite['id']}",
+                                       {"status": "accepted"}))
+        assert accepted["role_granted"] is True, accepted
+
+    def invite(self, event, email, role):
+        return ok(self.owner.post(f"/v1/events/{event['id']}/role-invites",
+                                  {"email": email, "role": role}), 201)
+
+    def child(self, event, kind, ticket_id=None):
+        if kind == "attendees" and ticket_id is None:
+            ticket_id = self.child(event, "tickets")["id"]
+        return ok(self.owner.post(f"/v1/events/{event['id']}/{kind}",
+                                  child_body(kind, ticket_id)), 201)
+
+    def upload(self, path):
+        return ok(self.owner.put(path, data=png(), headers={"Content-Type": "image/png"}))
+
+    @cached_property
+    def world(self):
+        """state → (event, {kind: child}), each event with the coorganizer
+        and organizer on its team; the public one has an image."""
+        world = {}
+        for state, fields in WORLD_STATES.items():
+            event = self.event(team=INVITED)
+            children = {}
+            for kind in KINDS:
+                children[kind] = self.child(event, kind, children.get("tickets", {}).get("id"))
+            if state == "public":
+                self.upload(f"/v1/events/{event['id']}/images/original")
+            if fields:
+                event = ok(self.owner.patch(f"/v1/events/{event['id']}", fields))
+            world[state] = event, children
+        return world
+
+    @cached_property
+    def workbench(self):
+        return self.event(team=INVITED)
+
+
+@pytest.fixture(scope="module")
+def cast(new_user, make_admin):
+    people = {role: new_user(role) for role in ("stranger", "coorganizer", "organizer", "owner")}
+    people["admin"] = make_admin(new_user("admin"))
+    return people
+
+
+@pytest.fixture(scope="module")
+def stage(api, cast, new_user):
+    return Stage(api, cast, new_user)
+
+
+def judge(response, expected, *, shows=None, state=None, before=None, then=None):
+    """`response` is `expected`. Allowed: its body holds `shows` and `then()`
+    passes. Refused: a problem, and `state()` is still `before`."""
+    assert response.status_code == expected, (
+        f"expected {expected}, got {response.status_code}: {response.text}")
+    if expected >= 400:
+        assert_problem(response, expected, "permission_denied" if expected == 403 else None)
+        if state is not None:
+            assert state() == before, "a refused request changed something"
+        return
+    if shows:
+        body = response.json()
+        assert {field: body.get(field) for field in shows} == shows, body
+    if then is not None:
+        then()
+
+
+# the routes of MATRIX: each scenario asks its route as `caller`
+
+SCENARIOS = {}
+
+
+def scenario(*routes):
+    def register(function):
+        SCENARIOS.update(dict.fromkeys(routes, function))
+        return function
+    return register
+
+
+@scenario("POST /v1/users")
+def _sign_up(stage, route, caller, expected, variant):
+    email = f"signup.{uuid.uuid4().hex[:12]}@example.org"
+    response = stage.api(caller).post("/v1/users", {"email": email, "password": "s3cret-enough",
+                                                    "name": "New"})
+    judge(response, expected, shows={"email": email})
+
+
+@scenario("POST /v1/auth/token")
+def _sign_in(stage, route, caller, expected, variant):
+    credentials = {"email": f"signin.{uuid.uuid4().hex[:12]}@example.org",
+                   "password": "s3cret-enough"}
+    ok(stage.anonymous.post("/v1/users", {**credentials, "name": "Signer"}), 201)
+    response = stage.api(caller).post("/v1/auth/token", credentials)
+
+    def a_token_that_works():
+        token = response.json()["access_token"]
+        me = ok(stage.anonymous.as_user(token).get("/v1/users/me"))
+        assert me["email"] == credentials["email"]
+
+    judge(response, expected, shows={"token_type": "bearer"}, then=a_token_that_works)
+
+
+@scenario("GET /v1/users/me")
+def _me(stage, route, caller, expected, variant):
+    response = stage.api(caller).get("/v1/users/me")
+    judge(response, expected,
+          shows=None if caller == "anonymous" else {"id": stage.cast[caller].id})
+
+
+@scenario("POST /v1/events")
+def _create_event(stage, route, caller, expected, variant):
+    response = stage.api(caller).post("/v1/events", {**EVENT, "name": f"By {caller}"})
+
+    def creator_owns_it():
+        event = response.json()
+        team = ok(stage.api(caller).get(f"/v1/events/{event['id']}/roles"))["items"]
+        assert [(m["user_id"], m["role"]) for m in team] == [(stage.cast[caller].id, "owner")]
+
+    judge(response, expected, shows={"name": f"By {caller}", "state": "draft"},
+          then=creator_owns_it)
+
+
+@scenario("GET /v1/events/{event} (a draft)", "GET /v1/events/{event} (published, public)",
+          "GET /v1/events/{event} (published, private)")
+def _read_event(stage, route, caller, expected, variant):
+    state = {"draft)": "draft", "public)": "public", "private)": "private"}[route.split()[-1]]
+    event, _ = stage.world[state]
+    response = stage.api(caller).get(f"/v1/events/{event['identifier']}")
+    judge(response, expected, shows={"id": event["id"], "state": event["state"],
+                                     "privacy": event["privacy"]})
+
+
+@scenario("PATCH /v1/events/{event}")
+def _update_event(stage, route, caller, expected, variant):
+    event = stage.fresh_event(caller)
+    path = f"/v1/events/{event['id']}"
+    before = stage.seen(path)
+    change = {"name": "Renamed", "description": f"by {caller}"}
+    response = stage.api(caller).patch(path, change)
+    judge(response, expected, shows=change, state=lambda: stage.seen(path), before=before,
+          then=lambda: _holds(stage.seen(path), change))
+
+
+@scenario("DELETE /v1/events/{event}")
+def _delete_event(stage, route, caller, expected, variant):
+    event = stage.fresh_event(caller)
+    path = f"/v1/events/{event['identifier']}"
+    before = stage.seen(path)
+    response = stage.api(caller).delete(path)
+    judge(response, expected, state=lambda: stage.seen(path), before=before,
+          then=lambda: _status(stage.seen(path), 404))
+
+
+@scenario("POST /v1/events/{event}/{kind}")
+def _create_child(stage, route, caller, expected, kind):
+    event = stage.workbench
+    ticket_id = stage.child(event, "tickets")["id"] if kind == "attendees" else None
+    listing = f"/v1/events/{event['id']}/{kind}?limit=200"
+    before = stage.seen(listing)
+    response = stage.api(caller).post(f"/v1/events/{event['id']}/{kind}",
+                                      child_body(kind, ticket_id))
+
+    def listed():
+        _, page = stage.seen(listing)
+        assert response.json()["id"] in [child["id"] for child in page["items"]]
+
+    judge(response, expected, shows={"event_id": event["id"]},
+          state=lambda: stage.seen(listing), before=before, then=listed)
+
+
+@scenario("PATCH /v1/{kind}/{child_id}")
+def _update_child(stage, route, caller, expected, kind):
+    child = stage.child(stage.workbench, kind)
+    path = f"/v1/{kind}/{child['id']}"
+    before = stage.seen(path)
+    change = CHILD_UPDATES[kind]
+    response = stage.api(caller).patch(path, change)
+    judge(response, expected, shows={"id": child["id"], **change},
+          state=lambda: stage.seen(path), before=before,
+          then=lambda: _holds(stage.seen(path), change))
+
+
+@scenario("DELETE /v1/{kind}/{child_id}")
+def _delete_child(stage, route, caller, expected, kind):
+    child = stage.child(stage.workbench, kind)
+    path = f"/v1/{kind}/{child['id']}"
+    before = stage.seen(path)
+    response = stage.api(caller).delete(path)
+    judge(response, expected, state=lambda: stage.seen(path), before=before,
+          then=lambda: _status(stage.seen(path), 404))
+
+
+@scenario("POST /v1/events/{event}/copy")
+def _copy_event(stage, route, caller, expected, variant):
+    source = stage.workbench
+    path = f"/v1/events/{source['id']}"
+    before = stage.seen(path)
+    response = stage.api(caller).post(f"{path}/copy", {"name": f"Copied by {caller}"})
+
+    def caller_reads_the_copy():
+        copied = response.json()
+        assert copied["copied_from"] == {"id": source["id"], "identifier": source["identifier"]}
+        ok(stage.api(caller).get(f"/v1/events/{copied['id']}"))
+        assert stage.seen(path) == before  # the source is as it was
+
+    judge(response, expected, shows={"copied": True}, state=lambda: stage.seen(path),
+          before=before, then=caller_reads_the_copy)
+
+
+@scenario("PUT /v1/events/{event}/images/{slot}")
+def _upload_event_image(stage, route, caller, expected, slot):
+    event = stage.fresh_event(caller)
+    path = f"/v1/events/{event['id']}"
+    before = stage.seen(path)
+    response = stage.api(caller).put(f"{path}/images/{slot}", data=png(),
+                                     headers={"Content-Type": "image/png"})
+
+    def shown_and_served():
+        url = stage.seen(path)[1][SLOT_FIELDS[slot]]
+        assert url and stage.serves(url) == 200
+
+    judge(response, expected, shows={"event_id": event["id"]}, state=lambda: stage.seen(path),
+          before=before, then=shown_and_served)
+
+
+@scenario("DELETE /v1/events/{event}/images/{slot}")
+def _delete_event_image(stage, route, caller, expected, slot):
+    event = stage.fresh_event(caller)
+    path = f"/v1/events/{event['id']}"
+    stage.upload(f"{path}/images/{slot}")
+    url = stage.seen(path)[1][SLOT_FIELDS[slot]]
+    assert url, "the owner's upload shows no URL"
+
+    def state():
+        return stage.seen(path), stage.serves(url)
+
+    before = state()
+    response = stage.api(caller).delete(f"{path}/images/{slot}")
+
+    def gone():
+        event_now, served = state()
+        assert event_now[1][SLOT_FIELDS[slot]] is None and served == 404
+
+    judge(response, expected, state=state, before=before, then=gone)
+
+
+@scenario("PUT /v1/sponsors/{sponsor_id}/logo")
+def _upload_sponsor_logo(stage, route, caller, expected, variant):
+    sponsor = stage.child(stage.workbench, "sponsors")
+    path = f"/v1/sponsors/{sponsor['id']}"
+    before = stage.seen(path)
+    response = stage.api(caller).put(f"{path}/logo", data=png(),
+                                     headers={"Content-Type": "image/png"})
+
+    def shown_and_served():
+        url = stage.seen(path)[1]["logo_url"]
+        assert url and stage.serves(url) == 200
+
+    judge(response, expected, shows={"event_id": stage.workbench["id"]},
+          state=lambda: stage.seen(path), before=before, then=shown_and_served)
+
+
+@scenario("DELETE /v1/sponsors/{sponsor_id}/logo")
+def _delete_sponsor_logo(stage, route, caller, expected, variant):
+    sponsor = stage.child(stage.workbench, "sponsors")
+    path = f"/v1/sponsors/{sponsor['id']}"
+    stage.upload(f"{path}/logo")
+    url = stage.seen(path)[1]["logo_url"]
+    assert url, "the owner's upload shows no URL"
+
+    def state():
+        return stage.seen(path), stage.serves(url)
+
+    before = state()
+    response = stage.api(caller).delete(f"{path}/logo")
+
+    def gone():
+        sponsor_now, served = state()
+        assert sponsor_now[1]["logo_url"] is None and served == 404
+
+    judge(response, expected, state=state, before=before, then=gone)
+
+
+@scenario("GET /media/{key}")
+def _read_media(stage, route, caller, expected, variant):
+    event, _ = stage.world["public"]
+    url = stage.seen(f"/v1/events/{event['id']}")[1]["original_image_url"]
+    response = stage.api(caller).get(url[url.index("/media/"):])
+    judge(response, expected)
+    assert response.headers["Content-Type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG")
+
+
+@scenario("POST /v1/events/{event}/role-invites (coorganizer)",
+          "POST /v1/events/{event}/role-invites (organizer)",
+          "POST /v1/events/{event}/role-invites (owner)")
+def _create_invite(stage, route, caller, expected, variant):
+    role = route.split()[-1].strip("()")
+    event = stage.workbench
+    listing = f"/v1/events/{event['id']}/role-invites?limit=200"
+    before = stage.seen(listing)
+    email = stage.new_user("invited").email
+    response = stage.api(caller).post(f"/v1/events/{event['id']}/role-invites",
+                                      {"email": email, "role": role})
+    judge(response, expected, shows={"email": email, "role": role, "status": "pending"},
+          state=lambda: stage.seen(listing), before=before)
+
+
+@scenario("GET /v1/events/{event}/role-invites")
+def _list_invites(stage, route, caller, expected, variant):
+    event, _ = stage.world["draft"]
+    response = stage.api(caller).get(f"/v1/events/{event['identifier']}/role-invites")
+
+    def the_teams_invites():
+        items = response.json()["items"]
+        assert sorted((i["email"], i["role"], i["status"]) for i in items) == sorted(
+            (stage.cast[role].email, role, "accepted") for role in INVITED)
+        assert all("token" not in item for item in items)
+
+    judge(response, expected, shows={"total": 2}, then=the_teams_invites)
+
+
+@scenario("GET /v1/events/{event}/roles")
+def _list_team(stage, route, caller, expected, variant):
+    event, _ = stage.world["draft"]
+    response = stage.api(caller).get(f"/v1/events/{event['identifier']}/roles")
+
+    def the_team():
+        team = {(m["user_id"], m["email"], m["role"]) for m in response.json()["items"]}
+        assert team == {(stage.cast[role].id, stage.cast[role].email, role)
+                        for role in ("owner", *INVITED)}
+
+    judge(response, expected, shows={"total": 3}, then=the_team)
+
+
+@scenario("GET /v1/health")
+def _health(stage, route, caller, expected, variant):
+    judge(stage.api(caller).get("/v1/health"), expected, shows={"status": "ok"})
+
+
+@scenario("GET /v1/openapi.json")
+def _openapi(stage, route, caller, expected, variant):
+    response = stage.api(caller).get("/v1/openapi.json")
+    judge(response, expected)
+    assert response.json()["openapi"].startswith("3.1")
+
+
+def _holds(seen, change):
+    status, body = seen
+    assert status == 200 and {field: body[field] for field in change} == change, seen
+
+
+def _status(seen, expected):
+    assert seen[0] == expected, seen
+
+
+# the invite routes: each case gets an invite of its own, to a new user
+
+def _invite_case(stage, caller, role="coorganizer", event=None):
+    """(invite path, the caller's api, the invitee, the event) for a new
+    pending invite of `role` on `event` (the workbench when None)."""
+    event = event or stage.workbench
+    invitee = stage.new_user("invitee")
+    invite = stage.invite(event, invitee.email, role)
+    return f"/v1/role-invites/{invite['id']}", stage.api(caller, invitee), invitee, event
+
+
+def _team(stage, event):
+    team = ok(stage.owner.get(f"/v1/events/{event['id']}/roles?limit=200"))["items"]
+    return {member["user_id"]: member["role"] for member in team}
+
+
+def _read_invite(stage, route, caller, expected):
+    path, api, invitee, _ = _invite_case(stage, caller)
+    response = api.get(path)
+    judge(response, expected, shows={"email": invitee.email, "status": "pending"},
+          then=lambda: _never_the_token(response.json()))
+
+
+def _never_the_token(invite):
+    assert not {"token", "token_hash", "accept_path"} & invite.keys(), invite
+
+
+def _respond(stage, route, caller, expected):
+    status = "declined" if route.endswith("decline") else "accepted"
+    owner_invite = route.endswith("owner")
+    event = stage.fresh_event(caller) if owner_invite else None  # ownership moves
+    role = "owner" if owner_invite else "coorganizer"
+    path, api, invitee, event = _invite_case(stage, caller, role, event)
+    before = stage.seen(path), _team(stage, event)
+    response = api.patch(path, {"status": status})
+
+    def granted():
+        team = _team(stage, event)
+        if status == "declined":
+            assert invitee.id not in team
+            return
+        assert response.json()["role_granted"] is True
+        assert team[invitee.id] == role
+        if owner_invite:
+            assert team[stage.cast["owner"].id] == "organizer"
+
+    judge(response, expected, shows={"status": status},
+          state=lambda: (stage.seen(path), _team(stage, event)), before=before, then=granted)
+
+
+AMENDMENTS = {  # route → (the invite's role, the change)
+    "PATCH /v1/role-invites/{invite_id} amend role": ("coorganizer", {"role": "organizer"}),
+    "PATCH /v1/role-invites/{invite_id} amend email": ("coorganizer", {"email": None}),
+    "PATCH /v1/role-invites/{invite_id} amend role to owner": ("coorganizer", {"role": "owner"}),
+    "PATCH /v1/role-invites/{invite_id} amend, owner": ("owner", {"role": "organizer"}),
+}
+
+
+def _amend(stage, route, caller, expected):
+    role, change = AMENDMENTS[route]
+    if "email" in change:
+        change = {"email": stage.new_user("amended").email}
+    path, api, _, _ = _invite_case(stage, caller, role)
+    before = stage.seen(path)
+    response = api.patch(path, change)
+    judge(response, expected, shows={**change, "status": "pending"},
+          state=lambda: stage.seen(path), before=before,
+          then=lambda: _holds(stage.seen(path), change))
+
+
+def _withdraw(stage, route, caller, expected):
+    role = "owner" if route.endswith("owner") else "coorganizer"
+    path, api, _, _ = _invite_case(stage, caller, role)
+    before = stage.seen(path)
+    response = api.delete(path)
+    judge(response, expected, state=lambda: stage.seen(path), before=before,
+          then=lambda: _status(stage.seen(path), 404))
+
+
+INVITE_SCENARIOS = {
+    "GET /v1/role-invites/{invite_id}": _read_invite,
+    "PATCH /v1/role-invites/{invite_id} accept": _respond,
+    "PATCH /v1/role-invites/{invite_id} decline": _respond,
+    "PATCH /v1/role-invites/{invite_id} accept, owner": _respond,
+    **dict.fromkeys(AMENDMENTS, _amend),
+    "DELETE /v1/role-invites/{invite_id}": _withdraw,
+    "DELETE /v1/role-invites/{invite_id} owner": _withdraw,
+}
+
+
+# the tests
+
+@pytest.mark.parametrize("route, variant, caller, expected", _cases(MATRIX, CALLERS))
+def test_each_route_answers_each_caller_as_the_table_says(stage, route, variant, caller,
+                                                         expected):
+    SCENARIOS[route](stage, route, caller, expected, variant)
+
+
+@pytest.mark.parametrize("route, state, kind, caller, expected", _read_cases())
+def test_an_events_children_are_read_by_whom_the_table_says(stage, route, state, kind, caller,
+                                                           expected):
+    event, children = stage.world[state]
+    child = children[kind]
+    if route == "GET /v1/events/{event}/{kind}":
+        response = stage.api(caller).get(f"/v1/events/{event['identifier']}/{kind}")
+        judge(response, expected, shows={"total": 1, "items": [child]})
+    else:
+        response = stage.api(caller).get(f"/v1/{kind}/{child['id']}")
+        judge(response, expected, shows=child)
+
+
+@pytest.mark.parametrize("route, variant, caller, expected",
+                         _cases(INVITE_MATRIX, INVITE_CALLERS))
+def test_each_invite_route_answers_each_caller_as_the_table_says(stage, route, variant, caller,
+                                                                expected):
+    INVITE_SCENARIOS[route](stage, route, caller, expected)
+
+
+def test_the_tables_cover_every_route_the_gateway_serves(api):
+    document = ok(api.get("/v1/openapi.json"))
+    served = {(method.upper(), path) for path, item in document["paths"].items()
+              for method in item if method in {"get", "post", "put", "patch", "delete"}}
+    tabled = {(method, path.replace("{kind}", kind))  # the document names each kind
+              for method, path in (route.split()[:2]
+                                   for route in (*MATRIX, *CHILD_READS, *INVITE_MATRIX))
+              for kind in KINDS}
+    assert served - tabled == set(), "routes no table asks"
+    assert tabled - served == set(), "tabled routes the gateway does not serve"
+    assert set(SCENARIOS) == set(MATRIX) and set(INVITE_SCENARIOS) == set(INVITE_MATRIX)

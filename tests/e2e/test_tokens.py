@@ -1,0 +1,162 @@
+"""Signing in, end to end: which bearer tokens the gateway takes, what bad
+credentials answer, and that a password is never given back or logged.
+
+Tokens are minted here with PyJWT, with the system's own secret
+(`JWT_SECRET` of the running system) where a test needs a well-signed one.
+"""
+import base64
+import json
+import time
+import uuid
+
+import jwt
+import pytest
+
+from tests.e2e.helpers import assert_problem
+from tests.support.http import Api, ok
+
+pytestmark = pytest.mark.e2e
+
+ME = "/v1/users/me"
+OTHER_SECRET = "another-secret-" + "y" * 32
+
+
+@pytest.fixture(scope="module")
+def person(new_user):
+    return new_user("tokens")
+
+
+@pytest.fixture(scope="module")
+def other(new_user):
+    return new_user("other")
+
+
+@pytest.fixture(scope="module")
+def secret(system):
+    return system.env["JWT_SECRET"]
+
+
+def claims(user_id, issued=None, lifetime=3600):
+    issued = int(time.time()) if issued is None else issued
+    return {"sub": str(user_id), "iat": issued, "exp": issued + lifetime}
+
+
+def mint(payload, secret, algorithm="HS256"):
+    return jwt.encode(payload, secret, algorithm=algorithm)
+
+
+def unsigned(payload):
+    """A token with `alg: none` and no signature."""
+    def part(data):
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(payload)}."
+
+
+def me_with(api, authorization):
+    headers = {} if authorization is None else {"Authorization": authorization}
+    return Api(api.base_url).get(ME, headers=headers)
+
+
+# name → the Authorization header (None: not sent), given the person, the
+# other user and the system's secret
+REFUSED = {
+    "no token": lambda p, o, s: None,
+    "an empty header": lambda p, o, s: "",
+    "the scheme alone": lambda p, o, s: "Bearer",
+    "the scheme and blanks": lambda p, o, s: "Bearer    ",
+    "another scheme": lambda p, o, s: "Basic " + base64.b64encode(b"a@b.org:pw").decode(),
+    "a valid token without the scheme": lambda p, o, s: p.token,
+    "not a JWT": lambda p, o, s: "Bearer not-a-jwt",
+    "a tampered signature": lambda p, o, s: "Bearer " + p.token[:-4] + (
+        "AAAA" if not p.token.endswith("AAAA") else "BBBB"),
+    "an expired token": lambda p, o, s: "Bearer " + mint(
+        claims(p.id, issued=int(time.time()) - 7200), s),
+    "another secret": lambda p, o, s: "Bearer " + mint(claims(p.id), OTHER_SECRET),
+    "alg none": lambda p, o, s: "Bearer " + unsigned(claims(p.id)),
+    "another algorithm (HS512)": lambda p, o, s: "Bearer " + mint(claims(p.id), s, "HS512"),
+    "another user's id, wrong secret": lambda p, o, s: "Bearer " + mint(claims(o.id),
+                                                                        OTHER_SECRET),
+    "no exp claim": lambda p, o, s: "Bearer " + mint({"sub": str(p.id),
+                                                      "iat": int(time.time())}, s),
+    "a sub that is no user id": lambda p, o, s: "Bearer " + mint({**claims(p.id),
+                                                                  "sub": "admin"}, s),
+    "a user that does not exist": lambda p, o, s: "Bearer " + mint(claims(2**31 - 7), s),
+}
+
+
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+@pytest.mark.parametrize("authorization", REFUSED.values(), ids=REFUSED.keys())
+def test_a_missing_or_bad_token_is_refused_with_401(api, person, other, secret, authorization):
+    response = me_with(api, authorization(person, other, secret))
+
+    body = assert_problem(response, 401)
+    assert not {"id", "email"} & body.keys()  # no user's data
+
+
+def test_the_issued_token_answers_its_user(api, person):
+    me = ok(me_with(api, f"Bearer {person.token}"))
+
+    assert (me["id"], me["email"]) == (person.id, person.email)
+
+
+def test_a_token_signed_with_the_systems_secret_answers_its_user(api, person, other, secret):
+    """The control for the refusals above: the secret is the system's."""
+    assert ok(me_with(api, "Bearer " + mint(claims(other.id), secret)))["id"] == other.id
+    assert ok(me_with(api, "bearer " + mint(claims(person.id), secret)))["id"] == person.id
+
+
+def test_a_bad_token_is_refused_on_a_route_where_signing_in_is_optional(api, person, secret):
+    owner = person.api
+    event = ok(owner.post("/v1/events", {
+        "name": "Open", "starts_at": "2030-01-01T09:00:00+00:00",
+        "ends_at": "2030-01-01T18:00:00+00:00", "state": "published"}), 201)
+    path = f"/v1/events/{event['id']}"
+    assert ok(Api(api.base_url).get(path))["id"] == event["id"]  # anyone may read it
+
+    for token in (mint(claims(person.id, issued=int(time.time()) - 7200), secret),
+                  mint(claims(person.id), OTHER_SECRET), unsigned(claims(person.id))):
+        assert_problem(Api(api.base_url).get(path, headers={"Authorization": f"Bearer {token}"}),
+                       401)
+
+
+def test_a_wrong_password_and_an_unknown_email_answer_alike(api, person):
+    wrong_password = api.post("/v1/auth/token", {"email": person.email,
+                                                 "password": "not the password"})
+    unknown_email = api.post("/v1/auth/token", {"email": f"nobody.{uuid.uuid4().hex}@example.org",
+                                                "password": "not the password"})
+
+    first = assert_problem(wrong_password, 401, "invalid_credentials")
+    second = assert_problem(unknown_email, 401, "invalid_credentials")
+    assert first == second  # nothing tells a known email from an unknown one
+    assert "access_token" not in first
+
+
+def test_a_password_is_in_no_answer_and_nowhere_in_the_log(api, system):
+    password = f"pw-{uuid.uuid4().hex}"
+    wrong = f"wrong-{uuid.uuid4().hex}"
+    email = f"secret.{uuid.uuid4().hex[:8]}@example.org"
+    responses = [
+        api.post("/v1/users", {"email": email, "password": password, "name": "Secret"}),
+        api.post("/v1/users", {"email": email, "password": password, "name": "Again"}),
+        api.post("/v1/users", {"email": "not-an-email", "password": password, "name": "Bad"}),
+        api.post("/v1/users", {"email": email, "password": password, "name": "X",
+                               "is_admin": True}),
+        api.post("/v1/auth/token", {"email": email, "password": password}),
+        api.post("/v1/auth/token", {"email": email, "password": wrong}),
+        api.post("/v1/auth/token", {"email": f"x{email}", "password": password}),
+        api.post("/v1/auth/token", {"email": email, "password": password, "extra": 1}),
+    ]
+    assert [r.status_code for r in responses[:2]] == [201, 409]
+    assert responses[4].status_code == 200 and responses[5].status_code == 401
+    token = responses[4].json()["access_token"]
+    responses.append(Api(api.base_url, token).get(ME))
+    assert responses[-1].status_code == 200
+
+    for response in responses:
+        seen = response.text + json.dumps(dict(response.headers))
+        assert password not in seen and wrong not in seen, (
+            f"{response.request.method} {response.url}: {response.text}")
+        assert "password" not in (response.json() if response.status_code < 300 else {})
+    log = system.log_text()
+    assert "/v1/auth/token" in log  # the log does record these requests
+    assert password not in log and wrong not in log
