@@ -10,7 +10,6 @@ OpenAPI schema, so the URL map and the document come from one place.
 import json
 import logging
 import re
-import uuid
 from functools import partial
 
 from eventlet.event import Event
@@ -26,13 +25,12 @@ from services.gateway.exceptions import InvalidRequest, MalformedBody
 from services.gateway.problems import problem_response
 from services.gateway.tokens import codec_from
 from services.media.uploads import EVENT_SLOTS
-from shared.context import bound_request_id
+from shared.context import bound_request_id, new_request_id, valid_request_id
 from shared.validation import describe
 
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
-REQUEST_ID_SHAPE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def _any(names):
@@ -133,8 +131,7 @@ def _werkzeug_path(path):
 
 def _request_id(request):
     """The caller's `X-Request-Id` when it is a sensible token, else a new one."""
-    sent = request.headers.get(REQUEST_ID_HEADER, "")
-    return sent if REQUEST_ID_SHAPE.fullmatch(sent) else uuid.uuid4().hex
+    return valid_request_id(request.headers.get(REQUEST_ID_HEADER)) or new_request_id()
 
 
 # reading requests
