@@ -75,6 +75,17 @@ def roles_stub(container_factory, service_config, monkeypatch):
 
 
 @pytest.fixture
+def owner(sign_up):
+    return sign_up("owner")
+
+
+@pytest.fixture
+def event(new_event, owner):
+    """An event of `owner`'s, its team in place."""
+    return new_event(owner, name="Open Tech Summit")
+
+
+@pytest.fixture
 def events(container_factory, events_config, roles_stub):
     """The events service beside the stand-in roles service."""
     return start_service(container_factory, EventsService, events_config)

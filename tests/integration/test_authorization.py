@@ -31,16 +31,6 @@ NO_URLS = dict.fromkeys(EVENT_URL_FIELDS)
 
 
 @pytest.fixture
-def owner(sign_up):
-    return sign_up("owner")
-
-
-@pytest.fixture
-def event(new_event, owner):
-    return new_event(owner, name="Open Tech Summit")
-
-
-@pytest.fixture
 def user(roles, sign_up, owner, event, roles_db_url):
     """`user("organizer")` → a new user holding that role on the event: the
     owner invited them and they accepted. `user("admin")` → a new user with

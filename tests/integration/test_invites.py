@@ -27,16 +27,6 @@ ACCEPT = {"status": "accepted"}
 
 
 @pytest.fixture
-def owner(sign_up):
-    return sign_up("owner")
-
-
-@pytest.fixture
-def event(new_event, owner):
-    return new_event(owner, name="Open Tech Summit")
-
-
-@pytest.fixture
 def invitee(sign_up):
     return sign_up("ina")
 
