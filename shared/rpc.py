@@ -2,10 +2,13 @@
 
 nameko's `RpcProxy` waits for a reply forever. `Rpc` is the same
 dependency whose calls give up after `RPC_TIMEOUT` seconds (default 10)
-with `Unavailable`, as they do when the target service is not running.
+with `Unavailable`, as they do when the target service is not running or
+the broker cannot be reached.
 Errors the target raises arrive as themselves (shared.errors).
 """
 import eventlet
+from amqp.exceptions import AMQPError
+from kombu.exceptions import KombuError
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
@@ -42,6 +45,8 @@ class TimedServiceProxy:
                 reply = getattr(self._proxy, method).call_async(*args, **kwargs)
             except UnknownService:
                 raise Unavailable(f"{what}: the service is not running") from None
+            except (OSError, KombuError, AMQPError) as exc:
+                raise Unavailable(f"{what}: the broker is unreachable ({exc})") from None
             with eventlet.Timeout(self._timeout, False):
                 return reply.result()
             raise Unavailable(f"{what} did not answer within {self._timeout:g}s")

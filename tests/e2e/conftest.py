@@ -8,7 +8,6 @@ signing up users of their own (`new_user`) and creating their own events.
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import time
 import uuid
@@ -16,17 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 from sqlalchemy import create_engine
 
 from shared.migrate import migrate
 from tests.conftest import ROOT, TEST_DATABASE_URL, _empty
 from tests.support.http import Api, ok
+from tests.support.system import create_vhost, delete_vhost, free_port
 
 SERVICES = ("events", "roles", "media", "gateway")
 DATABASES = ("events", "roles", "media")
-MANAGEMENT = "http://127.0.0.1:15672/api"
-BROKER_AUTH = ("guest", "guest")
 START_DEADLINE_SECONDS = 60
 PASSWORD = "correct horse battery"
 JWT_SECRET = "e2e-secret-" + "x" * 32
@@ -80,7 +77,7 @@ def system(tmp_path_factory):
         yield system
     finally:
         _stop(process)
-        requests.delete(f"{MANAGEMENT}/vhosts/{vhost}", auth=BROKER_AUTH, timeout=10)
+        delete_vhost(vhost)
 
 
 @pytest.fixture(scope="session")
@@ -125,18 +122,6 @@ def _database_env():
         engine.dispose()
         env[f"{service.upper()}_DATABASE_URL"] = url
     return env
-
-
-def create_vhost(vhost):
-    requests.put(f"{MANAGEMENT}/vhosts/{vhost}", auth=BROKER_AUTH, timeout=10).raise_for_status()
-    requests.put(f"{MANAGEMENT}/permissions/{vhost}/guest", auth=BROKER_AUTH, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _await_ready(process, system):

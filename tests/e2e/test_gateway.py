@@ -19,8 +19,8 @@ from PIL import Image
 from services.gateway.openapi import document
 from services.gateway.service import GatewayService
 from tests.conftest import ROOT
-from tests.e2e.conftest import create_vhost, free_port
 from tests.support.http import ok
+from tests.support.system import create_vhost, free_port
 
 EVENT = {"name": "PyCon", "starts_at": "2030-05-01T09:00:00+02:00",
          "ends_at": "2030-05-03T18:00:00+02:00"}

@@ -1,5 +1,5 @@
-"""A TCP proxy the tests control, to cut and restore a service's connection
-to RabbitMQ or PostgreSQL without touching the shared servers."""
+"""A TCP proxy the tests control, to cut, delay and restore a service's
+connection to RabbitMQ or PostgreSQL without touching the shared servers."""
 import eventlet
 from eventlet.green import socket
 
@@ -11,6 +11,7 @@ class TcpProxy:
         self.port = self.listener.getsockname()[1]
         self.connections = set()
         self.open = True
+        self.latency = 0.0
         self._acceptor = eventlet.spawn(self._accept)
 
     def cut(self):
@@ -21,6 +22,11 @@ class TcpProxy:
 
     def restore(self):
         self.open = True
+        self.latency = 0.0
+
+    def delay(self, seconds):
+        """Hold every chunk of data `seconds` before passing it on."""
+        self.latency = seconds
 
     def close(self):
         self.cut()
@@ -47,6 +53,8 @@ class TcpProxy:
         # the other side is woken by a shutdown, never closed under it.
         try:
             while data := source.recv(65536):
+                if self.latency:
+                    eventlet.sleep(self.latency)
                 sink.sendall(data)
         except OSError:
             pass

@@ -1,0 +1,161 @@
+"""The whole system as real `nameko run` processes, one per service, with
+TCP proxies the tests control between the services and RabbitMQ and
+between the services and PostgreSQL: cut, delay or restore either, stop,
+kill or restart any service.
+
+Everything is the system's own: databases named `{service}_{name}` after
+TEST_DATABASE_URL, a RabbitMQ vhost, a free port for the gateway. Checks
+read the databases directly (`engine(service)`), not through the proxy.
+"""
+import os
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+import requests
+from sqlalchemy import create_engine, make_url
+
+from shared.migrate import migrate
+from tests.conftest import _empty as empty
+from tests.support.http import Api
+from tests.support.proxy import TcpProxy
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVICES = ("events", "roles", "media", "gateway")
+DATABASES = ("events", "roles", "media")
+MANAGEMENT = "http://127.0.0.1:15672/api"
+BROKER_AUTH = ("guest", "guest")
+JWT_SECRET = "system-test-secret-" + "x" * 32
+TEST_DATABASE_URL = os.environ.get(
+    "TEST_DATABASE_URL", "postgresql+psycopg2://root@127.0.0.1:5432/{service}_test"
+)
+
+
+class System:
+    def __init__(self, name, workdir, env=None):
+        self.name = name
+        self.workdir = Path(workdir)
+        self.vhost = f"{name}-{uuid.uuid4().hex[:8]}"
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.api = Api(self.base_url)
+        self.urls = {service: TEST_DATABASE_URL.format(service=f"{service}_{name}")
+                     for service in DATABASES}
+        self.extra_env = env or {}
+        self.processes = {}
+        self._engines = {}
+
+    # lifecycle
+
+    def start(self):
+        create_vhost(self.vhost)
+        for service, url in self.urls.items():
+            migrate(ROOT / "services" / service, url)
+            empty(self.engine(service))
+        self.broker = TcpProxy(5672)
+        self.database = TcpProxy(make_url(self.urls["events"]).port or 5432)
+        self.env = self._env()
+        for service in SERVICES:
+            self.start_service(service)
+        self.await_healthy()
+        return self
+
+    def close(self):
+        for service in list(self.processes):
+            self.stop_service(service)
+        self.broker.close()
+        self.database.close()
+        for engine in self._engines.values():
+            engine.dispose()
+        delete_vhost(self.vhost)
+
+    def start_service(self, service):
+        log = open(self.log_path(service), "a")
+        self.processes[service] = subprocess.Popen(
+            [str(ROOT / ".venv/bin/nameko"), "run", "--config", f"services/{service}/config.yml",
+             f"services.{service}.service"],
+            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+
+    def stop_service(self, service, sig=signal.SIGTERM, timeout=60):
+        """Signal the service and wait for it to end (SIGKILL after `timeout`)."""
+        process = self.processes.pop(service)
+        process.send_signal(sig)
+        try:
+            return process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+
+    def restart_service(self, service):
+        self.stop_service(service)
+        self.start_service(service)
+
+    def await_healthy(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.base_url}/v1/health", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name}: not healthy after {timeout} s\n{self.log_tail()}")
+
+    # what tests look at
+
+    def engine(self, service):
+        """Straight to the service's database, past the proxy."""
+        if service not in self._engines:
+            self._engines[service] = create_engine(self.urls[service], pool_size=2)
+        return self._engines[service]
+
+    def pid(self, service):
+        return self.processes[service].pid
+
+    def log_path(self, service):
+        return self.workdir / f"{service}.log"
+
+    def log_text(self, service=None):
+        services = [service] if service else SERVICES
+        return "".join(self.log_path(name).read_text(errors="replace") for name in services
+                       if self.log_path(name).exists())
+
+    def log_tail(self, lines=60):
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def _env(self):
+        """The services reach RabbitMQ and PostgreSQL through the proxies."""
+        proxied = {f"{service.upper()}_DATABASE_URL":
+                   make_url(url).set(port=self.database.port).render_as_string(hide_password=False)
+                   for service, url in self.urls.items()}
+        return {**os.environ, **proxied,
+                "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:{self.broker.port}/{self.vhost}",
+                "GATEWAY_ADDRESS": f"127.0.0.1:{self.port}",
+                "PUBLIC_BASE_URL": self.base_url,
+                "MEDIA_ROOT": str(self.workdir / "media"),
+                "JWT_SECRET": JWT_SECRET,
+                "PASSWORD_TIME_COST": "1", "PASSWORD_MEMORY_KIB": "1024",
+                "HANDLER_RETRY_DELAYS": "[0.2, 0.5, 1]", "OUTBOX_POLL_INTERVAL": "0.2",
+                "RPC_TIMEOUT": "5", "HEALTH_TIMEOUT": "1",
+                **self.extra_env}
+
+
+def create_vhost(vhost):
+    requests.put(f"{MANAGEMENT}/vhosts/{vhost}", auth=BROKER_AUTH, timeout=10).raise_for_status()
+    requests.put(f"{MANAGEMENT}/permissions/{vhost}/guest", auth=BROKER_AUTH, timeout=10,
+                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+
+
+def delete_vhost(vhost):
+    requests.delete(f"{MANAGEMENT}/vhosts/{vhost}", auth=BROKER_AUTH, timeout=10)
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
