@@ -20,10 +20,10 @@ from contextlib import contextmanager
 
 from nameko_sqlalchemy import Database as NamekoDatabase
 from sqlalchemy import create_engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
-from shared.errors import Unavailable
+from shared.errors import Outage
 from shared.green import make_psycopg2_green
 
 DATABASE_URL_KEY = "DATABASE_URL"
@@ -49,9 +49,11 @@ class UnitOfWork:
         try:
             yield session
             session.commit()
-        except OperationalError as exc:
+        except DBAPIError as exc:
             session.rollback()
-            raise Unavailable("the database is unavailable") from exc
+            if _lost_connection(exc):
+                raise Outage("the database is unavailable") from exc
+            raise
         except BaseException:
             session.rollback()
             raise
@@ -62,6 +64,10 @@ class UnitOfWork:
     def close(self):
         if self._session is not None:
             self._session.close()
+
+
+def _lost_connection(exc):
+    return exc.connection_invalidated or isinstance(exc, OperationalError | InterfaceError)
 
 
 class Database(NamekoDatabase):

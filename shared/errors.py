@@ -40,4 +40,10 @@ class Unavailable(ServiceError):
     code = "unavailable"
 
 
+class Outage(Unavailable):
+    """The database or the broker cannot be reached: it will pass, and the
+    request or message that met it is not at fault (handlers retry it
+    without counting the attempt, see shared.handlers)."""
+
+
 deserialize_to_instance(ServiceError)

@@ -7,6 +7,9 @@ nameko acks a message whose handler raised, and it is lost. Here:
 - a handler that raises is retried after each delay of
   `HANDLER_RETRY_DELAYS` (seconds, default 1, 5, 25): the message waits in
   `{queue}.retry.{n}`, whose TTL dead-letters it back to the handler's queue;
+- an `Outage` (the database or broker away) is retried after the first
+  delay as often as it takes, without counting: an outage is nobody's
+  poison, and dead-lettering it would only leave work for an operator;
 - after the last retry it goes to the service's dead-letter queue
   `{service}.dead-letters`, with the original queue and the error in its
   headers, where `python -m shared.deadletters` lists and replays it.
@@ -25,6 +28,7 @@ from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.events import EventHandler
 
 from shared.context import HEADER, bound_request_id, valid_request_id
+from shared.errors import Outage
 from shared.messages import InvalidMessage
 
 log = logging.getLogger(__name__)
@@ -80,6 +84,9 @@ class MessageConsumer(EventHandler):
                      message.properties.get("message_id"))
             self.queue_consumer.ack_message(message)
             return
+        if isinstance(exc_info[1], Outage):
+            self._wait_out(message, exc_info[1])
+            return
         attempt = int(message.headers.get(ATTEMPT_HEADER, 0)) + 1
         if attempt <= len(self.retry_delays):
             self._retry(message, attempt, exc_info[1])
@@ -90,6 +97,15 @@ class MessageConsumer(EventHandler):
         delay = self.retry_delays[attempt - 1]
         log.warning("%s failed (%r); retry %d in %ss", self.method_name, exc, attempt, delay)
         self._park(message, retry_queue(self.queue.name, attempt, delay), {ATTEMPT_HEADER: attempt})
+
+    def _wait_out(self, message, exc):
+        """The database or broker is away: not the message's fault. Retry
+        after the first delay, without counting the attempt."""
+        delay = self.retry_delays[0]
+        log.warning("%s met an outage (%r); retry in %ss, not counted", self.method_name, exc,
+                    delay)
+        attempts = int(message.headers.get(ATTEMPT_HEADER, 0))
+        self._park(message, retry_queue(self.queue.name, 1, delay), {ATTEMPT_HEADER: attempts})
 
     def _dead_letter(self, message, exc):
         log.error("%s gave up on a message (%r): dead-lettered", self.method_name, exc)

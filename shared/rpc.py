@@ -12,7 +12,7 @@ from kombu.exceptions import KombuError
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
-from shared.errors import Unavailable
+from shared.errors import Outage, Unavailable
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -46,7 +46,7 @@ class TimedServiceProxy:
             except UnknownService:
                 raise Unavailable(f"{what}: the service is not running") from None
             except (OSError, KombuError, AMQPError) as exc:
-                raise Unavailable(f"{what}: the broker is unreachable ({exc})") from None
+                raise Outage(f"{what}: the broker is unreachable ({exc})") from None
             with eventlet.Timeout(self._timeout, False):
                 return reply.result()
             raise Unavailable(f"{what} did not answer within {self._timeout:g}s")

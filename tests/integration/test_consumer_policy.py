@@ -15,6 +15,7 @@ import pytest
 from eventlet.queue import Empty, Queue
 
 from shared import deadletters
+from shared.errors import Outage
 from shared.handlers import consume
 from shared.messages import EventCreated
 from tests.support.broker import publish_event, queue_depth
@@ -39,6 +40,7 @@ class Journal:
         self.done = Queue()  # each successfully handled message, as it happens
         self.failures_before_success = Counter()  # event id -> calls that fail first
         self.broken = set()  # event ids whose handling fails until removed
+        self.outages = Counter()  # event id -> calls that meet an outage first
 
     def next_handled(self, timeout=5.0):
         try:
@@ -55,6 +57,8 @@ class PolicyService:
     def on_event_created(self, message):
         journal = self.journal
         journal.attempts[message.event_id] += 1
+        if journal.attempts[message.event_id] <= journal.outages[message.event_id]:
+            raise Outage("the database is unavailable")
         if message.event_id in journal.broken:
             raise RuntimeError(f"event {message.event_id} cannot be handled")
         if journal.attempts[message.event_id] <= journal.failures_before_success[message.event_id]:
@@ -112,6 +116,17 @@ def test_a_handler_that_fails_once_is_retried_and_handles_the_message_once(
     policy.stop()  # acks are out; anything unacked would be back in its queue
     assert journal.handled == [1]
     assert still_queued(amqp_uri) == {RETRY_QUEUES[0]: 0, RETRY_QUEUES[1]: None, HANDLER_QUEUE: 0}
+    assert dead_letters(amqp_uri) == []
+
+
+def test_an_outage_is_waited_out_however_long_it_lasts_and_uses_no_attempt(
+        policy, journal, amqp_uri):
+    journal.outages[1] = ATTEMPTS + 2  # longer than the retries would allow
+    journal.failures_before_success[1] = ATTEMPTS + 3  # then one real failure
+    message = send(amqp_uri, 1)
+
+    assert journal.next_handled(timeout=10) == message
+    assert journal.attempts[1] == ATTEMPTS + 4
     assert dead_letters(amqp_uri) == []
 
 
