@@ -1,20 +1,55 @@
-"""RPC to another service, with a deadline.
+"""RPC between services, made safe for the broker going away.
 
-nameko's `RpcProxy` waits for a reply forever. `Rpc` is the same
+Calling: nameko's `RpcProxy` waits for a reply forever. `Rpc` is the same
 dependency whose calls give up after `RPC_TIMEOUT` seconds (default 10)
-with `Unavailable`, as they do when the target service is not running or
-the broker cannot be reached.
-Errors the target raises arrive as themselves (shared.errors).
+with `Unavailable`, as they do when the target service is not running, or
+`Outage` when the broker cannot be reached. Errors the target raises
+arrive as themselves (shared.errors).
+
+Answering: `@rpc` is nameko's entrypoint with two changes.
+- A reply that cannot be sent (the broker is away) is logged, not raised:
+  in nameko it kills the whole service. The caller's call times out.
+- A redelivered request is dropped: its first delivery went to a consumer
+  that lost its connection or stopped, so the caller has given up or will,
+  and retries (with an idempotency key where a repeat would matter). An
+  RPC runs at most once; nothing is done twice behind a caller's back.
 """
+import logging
+
 import eventlet
 from amqp.exceptions import AMQPError
 from kombu.exceptions import KombuError
+from nameko import rpc as nameko_rpc
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
 from shared.errors import Outage, Unavailable
 
+log = logging.getLogger(__name__)
+
 DEFAULT_TIMEOUT = 10.0
+BROKER_ERRORS = (OSError, KombuError, AMQPError)
+
+
+class RpcEntrypoint(nameko_rpc.Rpc):
+    def handle_message(self, body, message):
+        if message.delivery_info.get("redelivered"):
+            log.warning("dropped a redelivered request for %s: its caller retries",
+                        self.method_name)
+            self.rpc_consumer.queue_consumer.ack_message(message)
+            return
+        super().handle_message(body, message)
+
+    def handle_result(self, message, worker_ctx, result, exc_info):
+        try:
+            return super().handle_result(message, worker_ctx, result, exc_info)
+        except BROKER_ERRORS as exc:
+            log.warning("could not answer %s (%r): the caller's call times out",
+                        self.method_name, exc)
+            return result, exc_info
+
+
+rpc = RpcEntrypoint.decorator
 
 
 class Rpc(RpcProxy):
@@ -45,7 +80,7 @@ class TimedServiceProxy:
                 reply = getattr(self._proxy, method).call_async(*args, **kwargs)
             except UnknownService:
                 raise Unavailable(f"{what}: the service is not running") from None
-            except (OSError, KombuError, AMQPError) as exc:
+            except BROKER_ERRORS as exc:
                 raise Outage(f"{what}: the broker is unreachable ({exc})") from None
             with eventlet.Timeout(self._timeout, False):
                 return reply.result()

@@ -16,7 +16,6 @@ made in a transaction of its own. Reads (`get_event`, `list_children`,
 `get_child`) take no actor: they are internal reads that other services
 rely on, and the gateway decides who may see what.
 """
-from nameko.rpc import rpc
 from sqlalchemy import text
 
 from services.events import children, copy, events, media_urls
@@ -29,6 +28,7 @@ from shared.inbox import apply_once
 from shared.messages import MediaChanged, MediaCopied
 from shared.permissions import Permissions
 from shared.relay import OutboxRelay
+from shared.rpc import rpc
 
 
 class EventsService:

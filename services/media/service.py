@@ -26,7 +26,6 @@ are unguessable, served to anyone who has them.
 import logging
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from sqlalchemy import text
 
 from services.events.exceptions import ChildNotFound
@@ -51,7 +50,7 @@ from shared.inbox import apply_once
 from shared.messages import EventCopied
 from shared.permissions import Permissions
 from shared.relay import OutboxRelay
-from shared.rpc import Rpc
+from shared.rpc import Rpc, rpc
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ answer theirs, so the creator's next request finds their role.
 from datetime import timedelta
 
 from nameko.dependency_providers import Config
-from nameko.rpc import rpc
 from sqlalchemy import text
 
 from services.events.exceptions import EventNotFound as NoSuchEvent
@@ -30,7 +29,7 @@ from shared.handlers import consume
 from shared.inbox import apply_once, handled
 from shared.messages import EventCopied, EventCreated, EventDeleted, InviteAccepted
 from shared.relay import OutboxRelay
-from shared.rpc import Rpc
+from shared.rpc import Rpc, rpc
 from shared.waiting import wait_for
 
 

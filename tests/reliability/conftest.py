@@ -39,3 +39,11 @@ def report():
             with open(RESULTS, "a") as results:
                 results.write(json.dumps(row) + "\n")
     return report
+
+
+def pytest_collection_modifyitems(items):
+    """At full scale a scenario runs for minutes: lift the suite's timeout."""
+    if FULL:
+        for item in items:
+            if item.path.parent.name == "reliability":
+                item.add_marker(pytest.mark.timeout(900))
