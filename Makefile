@@ -6,7 +6,7 @@ SERVICES := $(patsubst services/%/service.py,%,$(wildcard services/*/service.py)
 DATABASES := $(patsubst services/%/migrations,%,$(wildcard services/*/migrations))
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install db run demo test test-e2e test-unit test-integration bench bench-copy bench-media lint dead-letters replay \
+.PHONY: install db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media lint dead-letters replay \
 	admin media-gc
 
 install: $(VENV)/.installed
@@ -42,6 +42,20 @@ test-integration: install
 test-e2e: install
 	@$(PY) scripts/preflight.py --management
 	$(PY) -m pytest tests/e2e
+
+# faults, fuzzing, the authorization matrix and a sustained load, at full
+# scale; writes docs/reliability.md (takes minutes)
+RELIABILITY := var/reliability
+reliability: install
+	@$(PY) scripts/preflight.py --management
+	@command -v wrk >/dev/null || apt-get install -y -q wrk
+	rm -rf $(RELIABILITY) && mkdir -p $(RELIABILITY)
+	RELIABILITY_SCALE=full RELIABILITY_RESULTS=$(RELIABILITY)/results.jsonl $(PY) -m pytest \
+		tests/reliability tests/e2e/test_authorization.py tests/e2e/test_tokens.py \
+		--junitxml=$(RELIABILITY)/junit.xml
+	$(PY) -m bench.load --seconds 60 --json $(RELIABILITY)/load.json
+	$(PY) scripts/reliability_report.py $(RELIABILITY) > docs/reliability.md
+	@echo "written: docs/reliability.md"
 
 bench: bench-copy bench-media
 

@@ -1,0 +1,90 @@
+"""Write docs/reliability.md from what `make reliability` collected:
+
+    python scripts/reliability_report.py DIR > docs/reliability.md
+
+DIR holds `results.jsonl` (one row per scenario, written by the tests'
+`report` fixture), `junit.xml` (the test run, for the matrix totals) and
+`load.json` (bench.load's summary).
+"""
+import json
+import platform
+import sys
+import xml.etree.ElementTree as ElementTree
+from datetime import UTC, datetime
+from pathlib import Path
+
+SCENARIO_COLUMNS = ("requested", "completed", "lost", "duplicated")
+KNOWN = {"scenario", "injected", "passed", *SCENARIO_COLUMNS}
+
+
+def main(folder):
+    folder = Path(folder)
+    rows = [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines()
+            if line.strip()]
+    fuzz = [row for row in rows if row["scenario"].startswith("fuzz")]
+    scenarios = [row for row in rows if row not in fuzz]
+    print("# Reliability and security\n")
+    print(f"Reproduce with `make reliability` (it takes minutes). Written "
+          f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() and 'this machine'}: "
+          f"{platform.system()} {platform.machine()}, Python {platform.python_version()}.")
+    print("Every scenario runs against the real system: the four services as `nameko run` "
+          "processes, with TCP proxies the tests control between them and RabbitMQ and "
+          "PostgreSQL. `make test` runs the same scenarios at a smaller scale.\n")
+    print("## Faults\n")
+    print("| scenario | injected | requested | completed | lost | duplicated | result | more |")
+    print("|---|---|--:|--:|--:|--:|:-:|---|")
+    for row in scenarios:
+        more = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in row.items()
+                         if key not in KNOWN)
+        counts = " | ".join(str(row.get(column, "")) for column in SCENARIO_COLUMNS)
+        print(f"| {row['scenario']} | {row.get('injected', '')} | {counts} | "
+              f"{'pass' if row['passed'] else '**FAIL**'} | {more} |")
+    if fuzz:
+        print("\n## Fuzzing (schemathesis, from the gateway's own `/v1/openapi.json`)\n")
+        keys = [key for key in fuzz[0] if key not in ("scenario", "passed", "injected")]
+        print("| run | " + " | ".join(key.replace("_", " ") for key in keys) + " | result |")
+        print("|---|" + "--:|" * len(keys) + ":-:|")
+        for row in fuzz:
+            print(f"| {row['scenario']} | " + " | ".join(str(row.get(key, "")) for key in keys)
+                  + f" | {'pass' if row['passed'] else '**FAIL**'} |")
+    junit = folder / "junit.xml"
+    if junit.exists():
+        print("\n## Authorization matrix and tokens\n")
+        print("| suite | cases | failed |")
+        print("|---|--:|--:|")
+        for suite, cases, failed in _suites(junit):
+            print(f"| `{suite}` | {cases} | {failed} |")
+    load = folder / "load.json"
+    if load.exists():
+        _load_section(json.loads(load.read_text()))
+
+
+def _suites(junit):
+    counts = {}
+    for case in ElementTree.parse(junit).iter("testcase"):
+        module = case.get("classname", "")
+        if not module.endswith(("test_authorization", "test_tokens", "test_bad_input")):
+            continue
+        failed = case.find("failure") is not None or case.find("error") is not None
+        total, failures = counts.get(module, (0, 0))
+        counts[module] = (total + 1, failures + failed)
+    return [(module, total, failures) for module, (total, failures) in sorted(counts.items())]
+
+
+def _load_section(load):
+    print("\n## Sustained mixed load\n")
+    print(f"{load.get('description', '')}\n")
+    print("| seconds | requests | requests/s | p50 ms | p99 ms | errors |")
+    print("|--:|--:|--:|--:|--:|--:|")
+    print(f"| {load['seconds']} | {load['requests']} | {load['rps']} | {load['p50_ms']} | "
+          f"{load['p99_ms']} | {load['errors']} |")
+    if load.get("memory"):
+        print("\n| service | memory before (MB) | after (MB) | after a second run (MB) |")
+        print("|---|--:|--:|--:|")
+        for service, memory in load["memory"].items():
+            print(f"| {service} | {memory['before_mb']} | {memory['after_mb']} | "
+                  f"{memory.get('after_second_mb', '')} |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
