@@ -72,18 +72,20 @@ def _suites(junit):
 
 
 def _load_section(load):
-    print("\n## Sustained mixed load\n")
-    print(f"{load.get('description', '')}\n")
-    print("| seconds | requests | requests/s | p50 ms | p99 ms | errors |")
-    print("|--:|--:|--:|--:|--:|--:|")
-    print(f"| {load['seconds']} | {load['requests']} | {load['rps']} | {load['p50_ms']} | "
-          f"{load['p99_ms']} | {load['errors']} |")
-    if load.get("memory"):
-        print("\n| service | memory before (MB) | after (MB) | after a second run (MB) |")
-        print("|---|--:|--:|--:|")
-        for service, memory in load["memory"].items():
-            print(f"| {service} | {memory['before_mb']} | {memory['after_mb']} | "
-                  f"{memory.get('after_second_mb', '')} |")
+    print("\n## Sustained mixed load (`python -m bench.load`, wrk)\n")
+    print(f"Tool: {load.get('tool', 'wrk')}. Reads, child creation, image uploads, copies "
+          "(and a repeated Idempotency-Key) and invite flows (invite, then accept or decline "
+          "by the invitee), two equal runs back to back.\n")
+    print("| run | seconds | requests | requests/s | p50 ms | p99 ms | errors |")
+    print("|--:|--:|--:|--:|--:|--:|--:|")
+    for run in load["runs"]:
+        print(f"| {run['run']} | {run['seconds']} | {run['requests']} | {run['rps']} | "
+              f"{run['p50_ms']} | {run['p99_ms']} | {run['errors']} |")
+    print("\n| service | memory before (MB) | after run 1 (MB) | after run 2 (MB) | stable |")
+    print("|---|--:|--:|--:|:-:|")
+    for service, memory in load["memory"].items():
+        print(f"| {service} | {memory['before_mb']} | {memory['after_mb']} | "
+              f"{memory['after_second_mb']} | {'yes' if memory.get('stable') else 'no'} |")
 
 
 if __name__ == "__main__":
