@@ -30,8 +30,11 @@ DATABASE_URL_KEY = "DATABASE_URL"
 
 
 def make_engine(url, pool_size=10):
+    """An engine of at most `pool_size` connections: a worker holds one at a
+    time (transactions do not nest), so a service needs no more than its
+    `max_workers`, and many services share one PostgreSQL's connections."""
     make_psycopg2_green()
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    return create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
 
 
 class UnitOfWork:

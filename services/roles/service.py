@@ -9,11 +9,13 @@ a denied actor `AccessDenied`, a missing object `UserNotFound` /
 `EventNotFound` / `InviteNotFound`, a conflict `EmailTaken` /
 `InviteExists` / `InviteClosed` (services.roles.exceptions).
 
-Read-your-writes: a change whose roles are granted by this service's own
-handlers (accepting an invite) answers once they are granted; after
-creating or copying an event, callers call `await_event` before they
-answer theirs, so the creator's next request finds their role.
+Read-your-writes: accepting an invite grants the role before it answers,
+through the same inbox-guarded step as the handler of `invite.accepted`
+(exactly once, whichever runs first). After creating or copying an event,
+callers call `await_event` before they answer theirs, so the creator's
+next request finds their role.
 """
+import logging
 from datetime import timedelta
 
 from nameko.dependency_providers import Config
@@ -25,12 +27,15 @@ from services.roles.exceptions import EventNotFound, EventNotReady
 from services.roles.passwords import Passwords
 from shared.context import RequestContext
 from shared.db import Database
+from shared.errors import ServiceError
 from shared.handlers import consume
-from shared.inbox import apply_once, handled
+from shared.inbox import apply_once
 from shared.messages import EventCopied, EventCreated, EventDeleted, InviteAccepted
 from shared.relay import OutboxRelay
 from shared.rpc import Rpc, rpc
 from shared.waiting import wait_for
+
+log = logging.getLogger(__name__)
 
 
 class RolesService:
@@ -87,13 +92,18 @@ class RolesService:
             return team.list_event_roles(session, event_id)
 
     @rpc
-    def await_event(self, event_id):
+    def await_event(self, event_id, timeout=None):
         """Return once the event's team is in place (its `event.created` or
-        `event.copied` handled); EventNotReady after `GRANT_TIMEOUT` seconds."""
+        `event.copied` handled); EventNotReady after `timeout` seconds
+        (default `GRANT_TIMEOUT`). It holds a worker, not a database
+        connection, while it waits: callers that wait long under load pass
+        a short timeout and call again, so this service's own handlers,
+        which need its workers to put the team in place, are not starved."""
         event_id = team.event_ref(event_id)
-        with self.db.transaction() as session:
-            if not wait_for(lambda: team.is_known(session, event_id), self._grant_timeout):
-                raise EventNotReady(f"event {event_id}'s team is not in place yet")
+        timeout = self._grant_timeout if timeout is None else min(float(timeout),
+                                                                  self._grant_timeout)
+        if not wait_for(lambda: self._known(event_id), timeout):
+            raise EventNotReady(f"event {event_id}'s team is not in place yet")
         return {"event_id": event_id, "ready": True}
 
     # invites
@@ -168,11 +178,21 @@ class RolesService:
         return {"service": self.name, "database": "ok"}
 
     def _granted(self, invite, accepted):
+        """Grant the accepted role now, through the inbox like the handler of
+        `invite.accepted`: whichever of the two runs first grants it, the
+        other finds it handled. The caller's next request sees the role."""
         if accepted is None:
             return invite
+        try:
+            apply_once(self.db, self.name, accepted, team.on_invite_accepted)
+        except ServiceError:  # accepted all the same; the handler retries the grant
+            log.warning("invite %s: role not granted yet", invite["id"], exc_info=True)
+            return {**invite, "role_granted": False}
+        return {**invite, "role_granted": True}
+
+    def _known(self, event_id):
         with self.db.transaction() as session:
-            granted = wait_for(lambda: handled(session, self.name, accepted), self._grant_timeout)
-        return {**invite, "role_granted": bool(granted)}
+            return team.is_known(session, event_id)
 
     def _event_name(self, event_id):
         try:

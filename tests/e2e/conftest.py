@@ -2,7 +2,7 @@
 `scripts/run.sh` exactly as `make run` starts them, on databases and a
 RabbitMQ vhost of their own; tests drive them over HTTP only.
 
-The system starts once per test run. Tests keep out of each other's way by
+The system starts once for the e2e tests, and stops after them. Tests keep out of each other's way by
 signing up users of their own (`new_user`) and creating their own events.
 """
 import itertools
@@ -51,7 +51,7 @@ class Person:
     api: Api
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def system(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("e2e")
     vhost = f"e2e-{uuid.uuid4().hex[:8]}"
@@ -80,12 +80,12 @@ def system(tmp_path_factory):
         delete_vhost(vhost)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def api(system):
     return Api(system.base_url)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def new_user(api):
     """`new_user("ana")` → a Person, signed up and signed in."""
     numbers = itertools.count(1)
@@ -100,7 +100,7 @@ def new_user(api):
     return new_user
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def make_admin(system):
     """`make_admin(person)`: the operator command grants the admin flag."""
     def make_admin(person):

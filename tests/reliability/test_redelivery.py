@@ -1,0 +1,257 @@
+"""Scenario 4, redelivery: every message of a real flow reaches each of its
+handlers three times, and each effect happens exactly once.
+
+The flow, over HTTP: an owner creates an event with a sponsor, uploads the
+event's image and the sponsor's logo, invites a user as coorganizer, who
+accepts and copies the event; once the copy's media are in, the owner
+deletes the copy. A queue bound to every service's exchange captures each
+message the system publishes; the test publishes each one twice more, as
+it was (same exchange, routing key, message_id, headers, body):
+
+- `after`: once the flow has settled, so that the copies come long after
+  the first delivery was handled;
+- `at once`: the moment the first is captured, so that the copies race
+  the first delivery through the handlers.
+
+The system is then left to finish (every handler has logged three
+deliveries of each message, no queue or outbox holds anything) and its
+databases are read directly: the team rows, the copy's media records, the
+events' URL columns and media versions, the inbox rows; nothing more was
+published; and (`after`) nothing differs from what the single delivery
+had made.
+"""
+import time
+from collections import Counter
+
+import pytest
+
+from tests.reliability import flows
+from tests.reliability.conftest import scaled
+from tests.support.http import ok
+
+pytestmark = pytest.mark.reliability
+
+DELIVERIES = 3
+# what one flow publishes, by event type
+PUBLISHED = Counter({"event.created": 1, "media.changed": 3, "invite.created": 1,
+                     "invite.accepted": 1, "event.copied": 1, "media.copied": 1,
+                     "event.deleted": 1})
+# the handlers this scenario must cover: every one of the system
+HANDLERS = {
+    ("roles", "event.created"), ("roles", "event.copied"), ("roles", "event.deleted"),
+    ("roles", "invite.accepted"), ("media", "event.copied"), ("events", "media.copied"),
+    ("events", "media.changed"),
+}
+
+
+def test_the_flow_reaches_every_handler_of_the_system():
+    """If a handler is added, this scenario must learn what its effect is."""
+    assert {(handler.service, handler.event_type) for handler in flows.handlers()} == HANDLERS
+    consumed = {event_type for _, event_type in HANDLERS}
+    assert consumed <= set(PUBLISHED)
+
+
+@pytest.mark.parametrize("when", ["after", "at once"])
+def test_each_message_delivered_three_times_has_each_effect_once(system, report, when):
+    rounds = scaled(1, 5)
+    marks, retried = flows.log_marks(system), len(flows.RETRIED_503)
+    uri = flows.amqp_uri(system)
+    capture = flows.Capture(uri)
+    started = time.monotonic()
+    try:
+        republish = (lambda captured: flows.republish(uri, captured, DELIVERIES - 1)) \
+            if when == "at once" else None
+        made = [run_flow(system, capture, on_message=republish) for _ in range(rounds)]
+        captured = capture.await_count(
+            Counter({kind: count * rounds for kind, count in PUBLISHED.items()}))
+        originals = first_deliveries(captured)
+
+        assert Counter(message.event_type for message in originals.values()) == Counter(
+            {kind: count * rounds for kind, count in PUBLISHED.items()}), \
+            "the flow published a message more (or less) often than once"
+        expected_once = deliveries(originals, 1)
+        flows.await_handled(system, expected_once)
+        flows.await_quiet(system)
+        before = snapshot(system, made)
+
+        if when == "after":
+            for message in originals.values():
+                flows.republish(uri, message, DELIVERIES - 1)
+        expected = deliveries(originals, DELIVERIES)
+        counts = flows.await_handled(system, expected, strict=False)
+        lost = {key: counts[key] for key in expected if counts[key] < DELIVERIES}
+        if not lost:
+            flows.await_quiet(system)
+        capture.drain()
+        published = Counter(message.message_id for message in capture.seen)
+    finally:
+        capture.close()
+
+    after = snapshot(system, made)
+    # each handler saw each message exactly three times, and no more
+    over = {key: counts[key] for key in expected if counts[key] > DELIVERIES}
+    # no handler published anything new for a copy it had seen
+    new = set(published) - set(originals)
+    extra = {message_id: seen for message_id, seen in published.items()
+             if message_id in originals and seen != DELIVERIES}
+    problems = [check_effects(system, flow) for flow in made]
+    changed = diff(before, after) if when == "after" else []
+    outages = flows.unexplained_outages(system, marks) + flows.unexplained_503s(retried)
+    duplicated = len(over) + len(new) + len(extra) + len(changed) + sum(
+        len(found) for found in problems)
+    report(scenario=f"redelivery ({when})", injected=f"each message delivered {DELIVERIES}×",
+           requested=sum(expected.values()), completed=sum(counts[key] for key in expected),
+           lost=sum(DELIVERIES - counts[key] for key in lost), duplicated=duplicated,
+           passed=not lost and duplicated == 0 and not outages, flows=rounds,
+           outages=flows.tally(outages),
+           messages=len(originals), seconds=round(time.monotonic() - started, 1))
+
+    assert not lost, f"deliveries not handled (handled, of {DELIVERIES}): {lost}"
+    assert not over, f"deliveries handled more than {DELIVERIES} times: {over}"
+    assert not new, f"handlers published new messages on redelivery: {new}"
+    assert not extra, f"messages seen other than {DELIVERIES} times: {extra}"
+    assert not changed, f"redelivery changed the databases: {changed}"
+    assert not [found for found in problems if found], problems
+    assert not outages, outages
+
+
+def run_flow(system, capture, on_message=None):
+    """The flow, over HTTP; the ids it made. Messages are collected (and
+    handed to `on_message`) as the flow goes."""
+    def collect():
+        for captured in capture.drain():
+            if on_message and captured.message_id not in seen:
+                on_message(captured)
+            seen.add(captured.message_id)
+        return True
+    seen = {message.message_id for message in capture.seen}
+
+    owner, coorganizer = flows.sign_up(system, "owner"), flows.sign_up(system, "coorganizer")
+    event = flows.create_event(owner)
+    collect()
+    sponsor = ok(flows.send(lambda: owner.api.post(f"/v1/events/{event['id']}/sponsors",
+                                                   {"name": "Red Hat", "level": 1})), 201)
+    ok(flows.put_image(owner, f"/v1/events/{event['id']}/images/original", flows.png("teal")))
+    ok(flows.put_image(owner, f"/v1/sponsors/{sponsor['id']}/logo",
+                       flows.png("crimson", 400, 200)))
+    collect()
+    sent = flows.invite(owner, event["id"], coorganizer.email, "coorganizer")
+    accepted = ok(flows.accept(coorganizer, sent["id"]))
+    assert accepted["role_granted"] is True, accepted
+    collect()
+    copied = ok(flows.copy(coorganizer, event["id"], name="PyCon copy"), 201)
+
+    def copy_media_in():
+        collect()
+        return flows.media_settled(system, copied["id"]) and flows.live_keys(
+            system, copied["id"])
+    flows.await_value(copy_media_in)
+    assert ok(flows.send(lambda: owner.api.delete(f"/v1/events/{copied['id']}")), 204) is None
+
+    def copy_deleted_announced():
+        collect()
+        return any(message.event_type == "event.deleted"
+                   and message.payload.get("event_id") == copied["id"]
+                   for message in capture.seen)
+    flows.await_value(copy_deleted_announced)
+    return {"owner": owner.id, "coorganizer": coorganizer.id, "event": event["id"],
+            "sponsor": sponsor["id"], "copy": copied["id"]}
+
+
+def first_deliveries(captured):
+    """Each message the system published, by id (the first time seen)."""
+    originals = {}
+    for message in captured:
+        originals.setdefault(message.message_id, message)
+    return originals
+
+
+def deliveries(originals, times):
+    """Counter of (service, event type, message id) → deliveries handled."""
+    expected = Counter()
+    for message in originals.values():
+        for handler in flows.consumers_of(message.event_type):
+            expected[(handler.service, message.event_type, message.message_id)] = times
+    return expected
+
+
+def snapshot(system, made):
+    """Every row an effect of the flow writes, as plain values."""
+    events = sorted({flow[key] for flow in made for key in ("event", "copy")})
+    by_event = {"ids": events}
+    return {
+        "roles": flows.rows(system, "roles",
+                            "SELECT id, user_id, event_id, role FROM users_events_roles"
+                            " WHERE event_id = ANY(:ids) ORDER BY id", **by_event),
+        "known": flows.rows(system, "roles",
+                            "SELECT id, identifier, copied_from_id, deleted_at FROM known_events"
+                            " WHERE id = ANY(:ids) ORDER BY id", **by_event),
+        "media": flows.rows(system, "media",
+                            "SELECT id, event_id, owner_kind, owner_id, slot, public_key,"
+                            " deleted_at FROM media WHERE event_id = ANY(:ids) ORDER BY id",
+                            **by_event),
+        "media versions": flows.rows(system, "media",
+                                     "SELECT event_id, version FROM event_media_versions"
+                                     " WHERE event_id = ANY(:ids) ORDER BY event_id", **by_event),
+        "events": flows.rows(system, "events",
+                             "SELECT id, media_version, deleted_at, "
+                             + ", ".join(flows.EVENT_URL_FIELDS)
+                             + " FROM events WHERE id = ANY(:ids) ORDER BY id", **by_event),
+        "sponsors": flows.rows(system, "events",
+                               "SELECT id, event_id, logo_url FROM sponsors"
+                               " WHERE event_id = ANY(:ids) ORDER BY id", **by_event),
+        "inbox": {service: flows.rows(system, service,
+                                      "SELECT message_id, consumer FROM inbox"
+                                      " ORDER BY consumer, message_id")
+                  for service in ("events", "roles", "media")},
+    }
+
+
+def diff(before, after):
+    return [(table, before[table], after[table]) for table in before
+            if before[table] != after[table]]
+
+
+def check_effects(system, flow):
+    """What one flow must have made, each once; the differences found."""
+    found = []
+
+    def expect(what, actual, wanted):
+        if actual != wanted:
+            found.append(f"{what}: {actual!r}, expected {wanted!r}")
+
+    owner, coorganizer = flow["owner"], flow["coorganizer"]
+    event, copy = flow["event"], flow["copy"]
+    team = sorted([(owner, "owner"), (coorganizer, "coorganizer")])
+    # roles: event.created, invite.accepted, event.copied, event.deleted
+    expect(f"event {event}'s team", flows.team(system, event), team)
+    expect(f"copy {copy}'s team", flows.team(system, copy), team)
+    known = {row["id"]: row for row in flows.rows(
+        system, "roles", "SELECT * FROM known_events WHERE id IN (:a, :b)", a=event, b=copy)}
+    expect("events the roles service knows", sorted(known), sorted([event, copy]))
+    if copy in known:
+        expect("the copy is known as deleted", known[copy]["deleted_at"] is not None, True)
+        expect("the copy is known as copied", known[copy]["copied_from_id"], event)
+    if event in known:
+        expect("the source is known as live", known[event]["deleted_at"], None)
+    # media: event.copied duplicates the 4 event images and the sponsor logo, once
+    source_records = flows.media_records(system, event)
+    copy_records = flows.media_records(system, copy)
+    expect(f"event {event}'s media records", len(source_records), 5)
+    expect(f"copy {copy}'s media records", len(copy_records), 5)
+    expect(f"copy {copy}'s live media records",
+           sum(record["deleted_at"] is None for record in copy_records), 5)
+    expect("the copy shares the source's blobs",
+           sorted(record["blob_key"] for record in copy_records),
+           sorted(record["blob_key"] for record in source_records))
+    expect(f"event {event}'s media version", flows.media_version(system, event), 2)
+    expect(f"copy {copy}'s media version", flows.media_version(system, copy), 1)
+    # events: media.changed and media.copied write the URL columns, once each version
+    for event_id, version in ((event, 2), (copy, 1)):
+        shown, live = flows.shown_keys(system, event_id), flows.live_keys(system, event_id)
+        expect(f"event {event_id}'s URLs", shown, live)
+        expect(f"event {event_id}'s URL count", len(shown), 5)
+        expect(f"event {event_id}'s shown media version",
+               flows.event_row(system, event_id)["media_version"], version)
+    expect("the copy is deleted", flows.event_row(system, copy)["deleted_at"] is not None, True)
+    return found
