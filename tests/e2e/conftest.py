@@ -2,8 +2,9 @@
 `scripts/run.sh` exactly as `make run` starts them, on databases and a
 RabbitMQ vhost of their own; tests drive them over HTTP only.
 
-The system starts once for the e2e tests, and stops after them. Tests keep out of each other's way by
-signing up users of their own (`new_user`) and creating their own events.
+The system starts once for the e2e tests, and stops after them. Tests keep
+out of each other's way by signing up users of their own (`new_user`) and
+creating their own events.
 """
 import itertools
 import os
