@@ -53,6 +53,11 @@ rpc = RpcEntrypoint.decorator
 
 
 class Rpc(RpcProxy):
+    def __init__(self, target_service, **options):
+        # no publisher confirm per request: a request the broker loses is a
+        # call that times out, as one whose answer is lost; saves a round trip
+        super().__init__(target_service, **{"use_confirms": False, **options})
+
     def setup(self):
         super().setup()
         self.timeout = float(self.container.config.get("RPC_TIMEOUT", DEFAULT_TIMEOUT))

@@ -1,6 +1,6 @@
 """Who may do what, as the route table says: every check is asked of the
-roles service (`roles.has_access`); only "published and public" is read
-off the event itself.
+roles service (`has_access`, the roles service's answer, see `grants`);
+only "published and public" is read off the event itself.
 
 Anonymous callers of a route that needs a role get 401 (sign in); signed-in
 users without it get 403.
@@ -14,22 +14,22 @@ PUBLIC_KINDS = frozenset({
 })
 
 
-def require(roles, actor, permission, event):
+def require(has_access, actor, permission, event):
     """Refuse unless `actor` passes `permission` on `event` (an event dict)."""
     if actor is None:
         raise Unauthenticated("sign in: send 'Authorization: Bearer <token>'")
-    if not roles.has_access(actor, permission, event["id"]):
+    if not has_access(actor, permission, event["id"]):
         role = permission.removeprefix("is_").replace("_", " ")
         raise AccessDenied(f"this needs the {role} role (or above) on event {event['id']}")
 
 
-def require_reader(roles, actor, event, kind=None):
+def require_reader(has_access, actor, event, kind=None):
     """Reading the event (`kind` None: any team member) or its children of
     `kind` (coorganizer+): a published, public event (and a public kind)
     is open to anyone."""
     if is_public(event) and (kind is None or kind in PUBLIC_KINDS):
         return
-    require(roles, actor, "is_team_member" if kind is None else "is_coorganizer", event)
+    require(has_access, actor, "is_team_member" if kind is None else "is_coorganizer", event)
 
 
 def is_public(event):

@@ -22,6 +22,7 @@ from nameko.dependency_providers import Config
 from services.events.schemas import KINDS, EventIn, EventUpdate
 from services.gateway import access
 from services.gateway.exceptions import Unauthenticated
+from services.gateway.grants import Grants
 from services.gateway.http import (
     bytes_response,
     json_body,
@@ -68,6 +69,7 @@ class GatewayService:
     roles = Rpc("roles")
     media = Rpc("media")
     tokens = Tokens()
+    grants = Grants()
     config = Config()
     request_context = RequestContext()
 
@@ -109,7 +111,7 @@ class GatewayService:
     def get_event(self, request, actor, event):
         """Any role on the event, or the event is published and public."""
         found = self.events.get_event(event)
-        access.require_reader(self.roles, actor, found)
+        access.require_reader(self._has_access, actor, found)
         return json_response(found)
 
     @route("PATCH", "/v1/events/{event}", summary="Update an event (organizer+)",
@@ -155,14 +157,15 @@ class GatewayService:
         """Coorganizer+; anyone for the public kinds of a published, public event."""
         window = query(request, Page)
         found = self.events.get_event(event)
-        access.require_reader(self.roles, actor, found, kind)
+        access.require_reader(self._has_access, actor, found, kind)
         return json_response(self.events.list_children(found["id"], kind, **window))
 
     @route("GET", "/v1/{kind}/{child_id}", summary="One {kind}", auth="optional",
            responses={200: CHILDREN}, tag="children")
     def get_child(self, request, actor, kind, child_id):
         child = self.events.get_child(kind, child_id)
-        access.require_reader(self.roles, actor, self.events.get_event(child["event_id"]), kind)
+        event = self.events.get_event(child["event_id"])
+        access.require_reader(self._has_access, actor, event, kind)
         return json_response(child)
 
     @route("PATCH", "/v1/{kind}/{child_id}", summary="Update a {kind} (organizer+)",
@@ -285,15 +288,19 @@ class GatewayService:
 
     # helpers
 
+    @property
+    def _has_access(self):
+        return self.grants.checker(self.roles)
+
     def _event(self, actor, ref, permission):
         """The event `ref`, once the actor passes `permission` on it."""
         event = self.events.get_event(ref)
-        access.require(self.roles, actor, permission, event)
+        access.require(self._has_access, actor, permission, event)
         return event
 
     def _child(self, actor, kind, child_id, permission):
         child = self.events.get_child(kind, child_id)
-        access.require(self.roles, actor, permission, {"id": child["event_id"]})
+        access.require(self._has_access, actor, permission, {"id": child["event_id"]})
         return child
 
     def _await_team(self, event_id):
