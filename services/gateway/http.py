@@ -26,6 +26,7 @@ from services.gateway.problems import problem_response
 from services.gateway.tokens import codec_from
 from services.media.uploads import EVENT_SLOTS
 from shared.context import bound_request_id, new_request_id, valid_request_id
+from shared.ids import MAX_ID
 from shared.validation import describe
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ def _any(names):
     return "any(" + ", ".join(f'"{name}"' for name in names) + ")"
 
 
-ID_SCHEMA = {"type": "integer", "minimum": 1}
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 PARAMETERS = {  # name -> (werkzeug converter, OpenAPI schema, description)
     "event": ("default", {"type": "string"}, "the event's numeric id or its identifier"),
     "kind": (_any(KINDS), {"type": "string", "enum": list(KINDS)}, "a kind of child"),
@@ -66,6 +67,7 @@ class GatewayApp(WsgiApp):
             response = provider.handle_request(request)
         except HTTPException as exc:
             response = problem_response(exc)
+            response.headers[REQUEST_ID_HEADER] = _request_id(request)
         return response(environ, start_response)
 
 
@@ -164,7 +166,11 @@ def raw_body(request, limit):
 
 
 def query(request, schema):
-    """The query string checked against `schema`, as a dict."""
+    """The query string checked against `schema`, as a dict; a parameter
+    sent twice is refused, not silently taken once."""
+    repeated = sorted(name for name, values in request.args.lists() if len(values) > 1)
+    if repeated:
+        raise InvalidRequest(f"invalid query: sent more than once: {', '.join(repeated)}")
     return checked(schema, request.args.to_dict(), "query")
 
 

@@ -4,31 +4,124 @@ Each `route` describes itself (method, path, summary, auth, body and answer
 models); pydantic writes the JSON Schemas of those models, the same ones
 the routes and services validate with. A path with `{kind}` becomes one
 path per kind of child, each with that kind's schemas.
+
+What pydantic cannot see, the generator adds: the shape a validator
+function checks (a colour, a URL, an email address, money as a decimal
+string), so that a request the document calls valid is one the services
+take, and an answer is checked against what the services store.
 """
 import inspect
 import re
 
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+from pydantic import AfterValidator, BeforeValidator
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
+from services.events import schemas as events
 from services.events.schemas import KINDS
 from services.gateway.http import PARAMETERS, Route
 from services.gateway.problems import CONTENT_TYPE as PROBLEM_TYPE
 from services.gateway.schemas import Problem
+from services.roles import schemas as roles
 
 REF = "#/components/schemas/{model}"
 PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+# every answer names its request
+REQUEST_ID = {"X-Request-Id": {"description": "the request's id, as the logs show it",
+                               "required": True, "schema": {"type": "string", "minLength": 1}}}
+
+
+def _validator(annotated, kind=AfterValidator):
+    """The function of the annotated type's (first) validator of `kind`."""
+    return next(item.func for item in annotated.__metadata__ if isinstance(item, kind))
+
+
+def _shape(annotated):
+    """The regular expression a `_shaped` type's validator matches, whole
+    (the one place it is written is that validator)."""
+    compiled = inspect.getclosurevars(_validator(annotated)).nonlocals["compiled"]
+    return {"pattern": f"^(?:{compiled.pattern})$"}
+
+
+# validator function -> what it checks, as JSON Schema keywords
+CHECKED = {
+    _validator(events.Color): _shape(events.Color),
+    _validator(events.Length): _shape(events.Length),
+    _validator(events.Url): {"format": "uri", "pattern": "^https?://[^/?#\\s]"},
+    _validator(events.Email): {"format": "email"},
+    _validator(roles.Email): {"format": "email"},
+    _validator(events.Timezone): {"examples": ["UTC", "Europe/Berlin"]},
+}
+# a before-validator that refuses a JSON number with a fraction: money is
+# sent as a decimal string (or a whole number)
+DECIMAL_STRING = _validator(events.Money, BeforeValidator)
+# pydantic's names of constraints it leaves as they are when it cannot put
+# them into the schema (money's, behind its before-validator)
+BOUNDS = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
 
 
 class SchemaGenerator(GenerateJsonSchema):
     """pydantic's JSON Schema, without the `default: null` of fields that
-    are optional to send but refuse null (the update schemas')."""
+    are optional to send but refuse null (the update schemas'), with what
+    the validators in `CHECKED` check, and decimals as the services take
+    them: a number (or, for money, a whole number) or a decimal string
+    whose pattern allows the digits the field allows."""
 
     def default_schema(self, schema):
         json_schema = super().default_schema(schema)
         if json_schema.get("default", ...) is None:
             del json_schema["default"]
         return json_schema
+
+    def function_after_schema(self, schema):
+        return {**super().function_after_schema(schema),
+                **CHECKED.get(schema["function"]["function"], {})}
+
+    def function_before_schema(self, schema):
+        json_schema = super().function_before_schema(schema)
+        if schema["function"]["function"] is DECIMAL_STRING:
+            for branch in json_schema.get("anyOf", ()):
+                if branch.get("type") == "number":
+                    branch["type"] = "integer"
+        return json_schema
+
+    def get_decimal_pattern(self, schema):
+        return decimal_pattern(schema.get("max_digits"), schema.get("decimal_places"),
+                               signed=schema.get("ge", schema.get("gt", -1)) < 0)
+
+
+def decimal_pattern(max_digits=None, decimal_places=None, signed=True):
+    """A decimal string with at most `max_digits` digits, `decimal_places`
+    of them after the point: `12`, `12.5`, `-0.25`."""
+    whole = "+" if max_digits is None else f"{{1,{max_digits - (decimal_places or 0)}}}"
+    fraction = "+" if decimal_places is None else f"{{1,{decimal_places}}}"
+    point = "" if decimal_places == 0 else f"(?:\\.[0-9]{fraction})?"
+    return f"^{'-?' if signed else ''}[0-9]{whole}{point}$"
+
+
+def standard_keywords(node):
+    """Put pydantic's constraint names left in `node` (and below) into JSON
+    Schema's words: bounds onto the numeric branches, digits into the
+    decimal strings' pattern. (A property of that name is a schema, a dict:
+    it stays.)"""
+    if isinstance(node, list):
+        for item in node:
+            standard_keywords(item)
+        return
+    if not isinstance(node, dict):
+        return
+    left = [name for name, value in node.items() if not isinstance(value, dict)]
+    bounds = {BOUNDS[name]: node.pop(name) for name in left if name in BOUNDS}
+    digits = {name: node.pop(name) for name in ("max_digits", "decimal_places") if name in left}
+    if bounds or digits:
+        for branch in node.get("anyOf", [node]):
+            if branch.get("type") in ("number", "integer"):
+                branch.update(bounds)
+            elif branch.get("type") == "string":
+                signed = bounds.get("minimum", bounds.get("exclusiveMinimum", -1)) < 0
+                branch["pattern"] = decimal_pattern(**digits, signed=signed)
+    for value in node.values():
+        standard_keywords(value)
 
 
 def routes(service_class):
@@ -86,7 +179,9 @@ def _models(route, kind):
 def _schemas(models):
     keyed = [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)]
     _, top = models_json_schema(keyed, ref_template=REF, schema_generator=SchemaGenerator)
-    return top.get("$defs", {})
+    schemas = top.get("$defs", {})
+    standard_keywords(schemas)
+    return schemas
 
 
 def _ref(model):
@@ -101,7 +196,7 @@ def _operation(route, kind, operation_id):
         "parameters": [*_path_parameters(route.path), *_query_parameters(route.query)],
         "responses": {**{str(status): _response(_for_kind(model, kind))
                          for status, model in route.responses.items()},
-                      "default": {"description": "a problem (RFC 9457)",
+                      "default": {"description": "a problem (RFC 9457)", "headers": REQUEST_ID,
                                   "content": {PROBLEM_TYPE: {"schema": _ref(Problem)}}}},
     }
     body = _for_kind(route.body, kind)
@@ -134,8 +229,9 @@ def _query_parameters(query):
 
 def _response(model):
     if model is None:
-        return {"description": "done"}
+        return {"description": "done", "headers": REQUEST_ID}
     if isinstance(model, str):  # a media type of raw bytes
-        return {"description": "the bytes", "content": {model: {"schema": {"type": "string"}}}}
-    return {"description": model.__name__,
+        return {"description": "the bytes", "headers": REQUEST_ID,
+                "content": {model: {"schema": {"type": "string"}}}}
+    return {"description": model.__name__, "headers": REQUEST_ID,
             "content": {"application/json": {"schema": _ref(model)}}}

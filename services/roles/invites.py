@@ -213,13 +213,13 @@ def _expire_lapsed(session, event_id, email):
 
 
 def _flush_refusing_duplicates(session, invite):
+    email, event_id = invite.email, invite.event_id  # a failed flush expires the invite
     try:
         session.flush()
     except IntegrityError as exc:
         if isinstance(exc.orig, UniqueViolation):
             raise InviteExists(
-                f"{invite.email} has a pending invite to event {invite.event_id} already"
-            ) from None
+                f"{email} has a pending invite to event {event_id} already") from None
         raise
 
 
