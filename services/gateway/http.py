@@ -12,9 +12,10 @@ import logging
 import re
 from functools import partial
 
+from eventlet import wsgi
 from eventlet.event import Event
 from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import WebServer, WsgiApp
+from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
@@ -32,6 +33,7 @@ from shared.validation import describe
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
+MAX_URL_BYTES = 32 * 1024
 
 
 def _any(names):
@@ -54,6 +56,13 @@ PARAMETERS = {  # name -> (werkzeug converter, OpenAPI schema, description)
 class GatewayServer(WebServer):
     def get_wsgi_app(self):
         return GatewayApp(self)
+
+    def get_wsgi_server(self, sock, wsgi_app, protocol=HttpOnlyProtocol, debug=False):
+        """nameko's server, but a request line up to `MAX_URL_BYTES` reaches
+        the gateway (eventlet's 8 KiB default answers a bare 414 itself)."""
+        return wsgi.Server(sock, sock.getsockname(), wsgi_app, protocol=protocol, debug=debug,
+                           log=logging.getLogger("nameko.web.server"),
+                           url_length_limit=MAX_URL_BYTES)
 
 
 class GatewayApp(WsgiApp):
