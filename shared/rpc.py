@@ -15,6 +15,7 @@ Answering: `@rpc` is nameko's entrypoint with two changes.
   RPC runs at most once; nothing is done twice behind a caller's back.
 """
 import logging
+import warnings
 
 import eventlet
 from amqp.exceptions import AMQPError
@@ -61,6 +62,9 @@ class Rpc(RpcProxy):
     def setup(self):
         super().setup()
         self.timeout = float(self.container.config.get("RPC_TIMEOUT", DEFAULT_TIMEOUT))
+        # nameko asks for mandatory delivery, which needs confirms to tell an
+        # unknown service; without them such a call times out instead: known
+        warnings.filterwarnings("ignore", message="Mandatory delivery was requested")
 
     def get_dependency(self, worker_ctx):
         return TimedServiceProxy(super().get_dependency(worker_ctx), self.timeout)
