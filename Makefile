@@ -6,7 +6,7 @@ SERVICES := $(patsubst services/%/service.py,%,$(wildcard services/*/service.py)
 DATABASES := $(patsubst services/%/migrations,%,$(wildcard services/*/migrations))
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media lint dead-letters replay \
+.PHONY: install db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media bench-e2e bench-messages lint dead-letters replay \
 	admin media-gc
 
 install: $(VENV)/.installed
@@ -57,7 +57,9 @@ reliability: install
 	$(PY) scripts/reliability_report.py $(RELIABILITY) > docs/reliability.md
 	@echo "written: docs/reliability.md"
 
-bench: bench-copy bench-media
+# every benchmark, progress as it goes; each writes its section of docs/benchmarks.md
+bench: bench-copy bench-media bench-e2e bench-messages
+	@echo "written: docs/benchmarks.md"
 
 bench-copy: install
 	@$(PY) scripts/preflight.py
@@ -66,6 +68,14 @@ bench-copy: install
 bench-media: install
 	@$(PY) scripts/preflight.py
 	$(PY) -m bench.media_bench
+
+bench-e2e: install
+	@$(PY) scripts/preflight.py --management
+	$(PY) -m bench.e2e_copy_bench
+
+bench-messages: install
+	@$(PY) scripts/preflight.py --management
+	$(PY) -m bench.message_bench
 
 lint: install
 	$(VENV)/bin/ruff check .

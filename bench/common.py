@@ -1,5 +1,11 @@
-"""Helpers the benchmarks share: database reset, timing, tables, server settings."""
+"""Helpers the benchmarks share: database reset, timing, tables, server
+settings, the machine, percentiles, and writing a section of docs/benchmarks.md."""
+import math
+import os
+import platform
+import re
 import time
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -37,3 +43,42 @@ def postgres_settings(engine):
         version, fsync, sync_commit = (conn.scalar(text(f"SHOW {name}")) for name in
                                        ("server_version", "fsync", "synchronous_commit"))
     return f"PostgreSQL {version} (fsync {fsync}, synchronous_commit {sync_commit})"
+
+
+def machine():
+    """One line describing the machine: cores, CPU model, memory, kernel, load."""
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        memory_kib = next(int(line.split()[1]) for line in
+                          Path("/proc/meminfo").read_text().splitlines()
+                          if line.startswith("MemTotal"))
+        memory = f"{memory_kib / 2**20:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        memory = "unknown RAM"
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
+    return (f"{os.cpu_count()} cores ({model}), {memory}, Linux {platform.release()},"
+            f" Python {platform.python_version()}; load average {load} at the start"
+            f" (the machine is shared with other test runs)")
+
+
+def percentile(values, fraction):
+    """The `fraction` percentile (0–1) of `values`, nearest-rank."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(fraction * len(ordered)))
+    return ordered[rank - 1]
+
+
+def write_section(docs, title, section):
+    """Put `section` (starting with `## {title}`) into the page `docs`,
+    replacing the section of that title if there is one, else at the end."""
+    old = docs.read_text() if docs.exists() else "# Benchmarks\n"
+    section = section.rstrip("\n") + "\n\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    new = (pattern.sub(lambda _: section, old) if pattern.search(old)
+           else old.rstrip("\n") + "\n\n" + section)
+    docs.parent.mkdir(exist_ok=True)
+    docs.write_text(new.rstrip("\n") + "\n")

@@ -1,6 +1,7 @@
 """Event copy benchmark: our set-based copy against the seed's per-row copy.
 
-    PYTHONPATH=. .venv/bin/python -m bench.copy_bench [--runs 5] [--sizes 100,1000,10000]
+    PYTHONPATH=. .venv/bin/python -m bench.copy_bench [--runs 5]
+        [--sizes 100,1000,10000,100000] [--seed-max 10000]
         [--database-url postgresql+psycopg2://root@127.0.0.1:5432/events_bench]
 
 For each size N it builds, set-based (`INSERT … SELECT generate_series`), a
@@ -20,14 +21,26 @@ sponsors. Then it times, on the same database, run after run in turn:
 
 Each timing covers the whole transaction, commit included. Every copy is
 checked (row counts per kind), then deleted and the tables vacuumed, so all
-runs start from the same database. The table goes to stdout and into
-`docs/benchmarks.md`; the last line printed is the `RESULT` line for the
-largest size.
+runs start from the same database.
+
+The seed's recipe takes about 156 s at 10,000 rows and grows faster than
+linearly (each commit expires every object in the session), so above
+`--seed-max` it is not run: its time is extrapolated on the straight
+log-log line through its medians at the two largest measured sizes (a power
+law t ∝ N^k, k their local slope); the page also gives, as an upper
+estimate, a fit of t(N) = b·N + c·N² (a cost per row plus, per commit, the
+expiry of every object in the session). The lean form (no expiry) is
+measured at every size, and the same extrapolation from its smaller sizes is
+printed against its measured time as a check.
+
+Progress goes to stdout as it runs; then the table, which also goes into
+`docs/benchmarks.md` with a log-log plot (`docs/copy-scaling.png`), and one
+`RESULT` line per size, the largest last (an extrapolated seed time is
+flagged `seed_extrapolated=1`).
 """
 import argparse
 import functools
-import platform
-import re
+import math
 import secrets
 import statistics
 import time
@@ -39,11 +52,13 @@ from sqlalchemy.orm import Session, make_transient
 
 from bench.common import (
     empty_database,
+    machine,
     markdown_table,
     ms_since,
     plain_table,
     postgres_settings,
     vacuum_analyze,
+    write_section,
 )
 from services.events import models
 from services.events.copy import ALWAYS, copy_event
@@ -52,7 +67,10 @@ from shared.migrate import migrate
 
 DEFAULT_URL = "postgresql+psycopg2://root@127.0.0.1:5432/events_bench"
 DOCS = Path("docs/benchmarks.md")
-SEED_SLOW_S = 60  # a seed run slower than this: only MIN_RUNS runs of it
+PLOT = Path("docs/copy-scaling.png")
+SIZES = [100, 1000, 10000, 100000]
+SEED_MAX = 10000  # the seed (expiring session) runs up to this size, is extrapolated above
+SEED_SLOW_S = 60  # a seed run (either form) slower than this: only MIN_RUNS runs of it
 MIN_RUNS = 3
 
 # Share of the related rows per copied kind, and how a row g looks.
@@ -69,7 +87,7 @@ SHARES = {
                  " 'A sponsor that supports open source. Sponsor ' || g,"
                  " 'http://localhost:8000/media/' || md5(g::text)"),
     "tracks": (0.08, "name, color, description",
-               "'Track ' || g, '#' || lpad(to_hex(g * 2654435 % 16777216), 6, '0'),"
+               "'Track ' || g, '#' || lpad(to_hex(g::bigint * 2654435 % 16777216), 6, '0'),"
                " 'Talks about topic ' || g"),
     "microlocations": (0.08, "name, floor, room, latitude, longitude",
                        "'Room ' || g, g % 5, 'R' || g, 52.5 + g * 0.0001, 13.4 + g * 0.0001"),
@@ -312,23 +330,82 @@ def run_once(engine, method, source_id, source_counts):
     return elapsed
 
 
-def measure_size(engine, size, runs, warm_up):
-    """Times in ms per method for one size, the methods taking turns."""
+def measure_size(engine, size, runs, warm_up, methods):
+    """Times in ms per method of `methods` for one size, the methods taking turns."""
     empty_database(engine)
+    print(f"size {size}: building the source events", flush=True)
     sources = {"ours": build_source_event(engine, size), "floor": build_floor_event(engine, size)}
     sources["seed"] = sources["seed_lean"] = sources["ours"]
     vacuum_analyze(engine)
     counts = {method: related_counts(engine, source) for method, source in sources.items()}
     if warm_up:
-        for method in METHODS:
+        for method in methods:
             run_once(engine, method, sources[method], counts[method])
-    times = {method: [] for method in METHODS}
+        print(f"size {size}: warmed up", flush=True)
+    times = {method: [] for method in methods}
     for run in range(runs):
-        for method in METHODS:
-            if method == "seed" and run >= MIN_RUNS and max(times["seed"]) > SEED_SLOW_S * 1000:
+        for method in methods:
+            if (method.startswith("seed") and run >= MIN_RUNS
+                    and max(times[method]) > SEED_SLOW_S * 1000):
                 continue
             times[method].append(run_once(engine, method, sources[method], counts[method]))
+            print(f"size {size}: {method} run {run + 1}/{runs}: {times[method][-1]:.2f} ms",
+                  flush=True)
     return times
+
+
+# --- extrapolating the seed --------------------------------------------------
+
+def measured_points(results, method):
+    return sorted((n, stats[method]["median"]) for n, stats in results.items()
+                  if method in stats and not stats[method].get("extrapolated"))
+
+
+def power_law(points, size):
+    """t at `size` on the straight log-log line through the two largest points."""
+    (n1, t1), (n2, t2) = points[-2:]
+    return t2 * (size / n2) ** (math.log(t2 / t1) / math.log(n2 / n1))
+
+
+def fit_quadratic(points):
+    """(b, c) ≥ 0 of t(N) = b·N + c·N² through the (N, t) points, least
+    squares on the relative error (each point counts alike)."""
+    rows = [(size / time, size * size / time) for size, time in points]
+    s11 = sum(x1 * x1 for x1, _ in rows)
+    s12 = sum(x1 * x2 for x1, x2 in rows)
+    s22 = sum(x2 * x2 for _, x2 in rows)
+    r1, r2 = sum(x1 for x1, _ in rows), sum(x2 for _, x2 in rows)
+    determinant = s11 * s22 - s12 * s12
+    if len(rows) >= 2 and determinant > 0:
+        b, c = (r1 * s22 - r2 * s12) / determinant, (r2 * s11 - r1 * s12) / determinant
+        if b >= 0 and c >= 0:
+            return b, c
+    linear, quadratic = (r1 / s11, 0.0), (0.0, r2 / s22)
+    error = lambda bc: sum((bc[0] * x1 + bc[1] * x2 - 1) ** 2 for x1, x2 in rows)  # noqa: E731
+    return min(linear, quadratic, key=error)
+
+
+def extrapolated(results, method, size):
+    """The method's time at `size`, from its measured medians (power law),
+    with the quadratic fit's figure as `upper`."""
+    points = measured_points(results, method)
+    value = power_law(points, size)
+    b, c = fit_quadratic(points)
+    (n1, t1), (n2, t2) = points[-2:]
+    return {"median": value, "min": value, "max": value, "runs": 0, "extrapolated": True,
+            "slope": math.log(t2 / t1) / math.log(n2 / n1), "fitted_on": [n1, n2],
+            "fit": (b, c), "upper": b * size + c * size * size,
+            "fit_points": [n for n, _ in points]}
+
+
+def lean_check(results, seed_max):
+    """The lean form at the sizes above `seed_max`: (size, extrapolated from
+    its smaller sizes, measured), to check the extrapolation."""
+    smaller = {n: stats for n, stats in results.items() if n <= seed_max}
+    if len(smaller) < 2:
+        return []
+    return [(n, extrapolated(smaller, "seed_lean", n)["median"], stats["seed_lean"]["median"])
+            for n, stats in results.items() if n > seed_max]
 
 
 # --- reporting ----------------------------------------------------------
@@ -336,6 +413,17 @@ def measure_size(engine, size, runs, warm_up):
 def summary(times):
     return {"median": statistics.median(times), "min": min(times), "max": max(times),
             "runs": len(times)}
+
+
+def cell(stats):
+    if stats.get("extrapolated"):
+        return f"≈{stats['median']:.0f} (extrapolated)"
+    return f"{stats['median']:.2f} ({stats['min']:.2f}–{stats['max']:.2f})"
+
+
+def ratio(numerator, denominator, digits):
+    approximate = "≈" if numerator.get("extrapolated") or denominator.get("extrapolated") else ""
+    return f"{approximate}{numerator['median'] / denominator['median']:.{digits}f}"
 
 
 def table_rows(results):
@@ -346,21 +434,73 @@ def table_rows(results):
         ours, seed, lean, floor = (stats[method] for method in METHODS)
         rows.append([
             str(size),
-            *(f"{s['median']:.2f} ({s['min']:.2f}–{s['max']:.2f})"
-              for s in (ours, seed, lean, floor)),
-            f"{seed['median'] / ours['median']:.1f}",
-            f"{lean['median'] / ours['median']:.1f}",
-            f"{ours['median'] / floor['median']:.2f}",
+            *(cell(s) for s in (ours, seed, lean, floor)),
+            ratio(seed, ours, 1),
+            ratio(lean, ours, 1),
+            ratio(ours, floor, 2),
             "/".join(str(s["runs"]) for s in (ours, seed, lean, floor)),
         ])
     return header, rows
 
 
-def result_line(results):
-    size = max(results)
-    ours, seed, floor = (results[size][method]["median"] for method in ("ours", "seed", "floor"))
-    return (f"RESULT copy_rows={size} ours_ms={ours:.2f} seed_ms={seed:.2f}"
+def result_line(results, size):
+    """The RESULT line of one size (as defined for the largest size before
+    100,000 was added; an extrapolated seed time is flagged)."""
+    stats = results[size]
+    ours, seed, floor = (stats[method]["median"] for method in ("ours", "seed", "floor"))
+    line = (f"RESULT copy_rows={size} ours_ms={ours:.2f} seed_ms={seed:.2f}"
             f" floor_ms={floor:.2f} speedup={seed / ours:.2f} floor_ratio={ours / floor:.2f}")
+    return line + (" seed_extrapolated=1" if stats["seed"].get("extrapolated") else "")
+
+
+# --- the plot -----------------------------------------------------------
+
+STYLE = {  # method -> (label, colour, marker)
+    "ours": ("ours (set-based INSERT … SELECT per kind)", "tab:blue", "o"),
+    "seed": ("seed (per-row clone, commit per row)", "tab:red", "s"),
+    "seed_lean": ("seed, lean session (no expiry on commit)", "tab:orange", "^"),
+    "floor": ("floor (one INSERT … SELECT of N tickets)", "tab:green", "D"),
+}
+
+
+def plot(results, path):
+    """Copy time against related rows, log-log, one line per method; an
+    extrapolated point is hollow, on a dotted line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(8, 5.5), dpi=110)
+    for method, (label, colour, marker) in STYLE.items():
+        measured = [(n, s[method]) for n, s in results.items()
+                    if not s[method].get("extrapolated")]
+        guessed = [(n, s[method]) for n, s in results.items() if s[method].get("extrapolated")]
+        sizes = [n for n, _ in measured]
+        medians = [s["median"] for _, s in measured]
+        errors = [[s["median"] - s["min"] for _, s in measured],
+                  [s["max"] - s["median"] for _, s in measured]]
+        axes.errorbar(sizes, medians, yerr=errors, color=colour, marker=marker, label=label,
+                      linewidth=1.2 if method == "seed_lean" else 2, capsize=3,
+                      linestyle="--" if method == "seed_lean" else "-")
+        if guessed:
+            tail = measured[-1:] + guessed
+            axes.plot([n for n, _ in tail], [s["median"] for _, s in tail], color=colour,
+                      linestyle=":", linewidth=1.5)
+            axes.errorbar([n for n, _ in guessed], [s["median"] for _, s in guessed],
+                          color=colour, linestyle="none", marker=marker, markerfacecolor="white",
+                          markersize=8, label=f"{label.split(' (')[0]}: extrapolated"
+                                              " (log-log line through the two largest sizes)")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("related rows copied (N)")
+    axes.set_ylabel("copy time, ms (median; bars: min–max)")
+    axes.set_title("Event copy: time against related rows (log-log)")
+    axes.grid(True, which="both", linewidth=0.4, alpha=0.5)
+    axes.legend(fontsize=8, loc="upper left")
+    figure.tight_layout()
+    path.parent.mkdir(exist_ok=True)
+    figure.savefig(path)
+    pyplot.close(figure)
 
 
 def distribution():
@@ -368,24 +508,65 @@ def distribution():
     return ", ".join(f"{share:.0%} {table.replace('_', ' ')}" for table, (share, _, _) in shares)
 
 
-def docs_section(results, command, engine):
+def duration(ms):
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    if ms < 120_000:
+        return f"{ms / 1000:.1f} s"
+    if ms < 7_200_000:
+        return f"{ms / 60_000:.0f} min"
+    return f"{ms / 3_600_000:.1f} h"
+
+
+def extrapolation_note(results, seed_max):
+    guessed = [(n, s["seed"]) for n, s in results.items() if s["seed"].get("extrapolated")]
+    if not guessed:
+        return ""
+    first = guessed[0][1]
+    (n1, n2), (b, c) = first["fitted_on"], first["fit"]
+    note = (f"\n\nExtrapolation. The seed (expiring session) is not run above {seed_max:,}"
+            f" rows: it took {duration(results[n2]['seed']['median'])} a run at {n2:,}. Its"
+            f" time at " + ", ".join(f"{n:,}" for n, _ in guessed) + " rows is extrapolated"
+            f" on the straight log-log line through its medians at {n1:,} and {n2:,} rows"
+            f" (t ∝ N^{first['slope']:.2f}): "
+            + ", ".join(f"≈{duration(s['median'])} at {n:,}" for n, s in guessed)
+            + ". Its cost per row still grows with N (each commit expires every object left"
+            " in the session), so this is rather a lower estimate; a fit of"
+            " t(N) = b·N + c·N² over " + ", ".join(f"{n:,}" for n in first["fit_points"])
+            + f" (least squares on the relative error: b = {b:.3f} ms, c = {c:.2e} ms) gives "
+            + ", ".join(f"≈{duration(s['upper'])}" for _, s in guessed)
+            + ". Either is an estimate, not a measurement.")
+    checks = lean_check(results, seed_max)
+    if checks:
+        note += (" Check of the method on seed lean, measured at every size: its line through"
+                 " its two largest sizes up to " f"{seed_max:,} predicts " + ", ".join(
+                     f"{duration(predicted)} at {n:,}, measured {duration(measured)}"
+                     for n, predicted, measured in checks) + ".")
+    return note
+
+
+def docs_section(results, command, engine, seed_max, host):
     header, rows = table_rows(results)
-    fewer = [size for size, stats in results.items()
-             if stats["seed"]["runs"] < stats["ours"]["runs"]]
-    note = (f" At {', '.join(map(str, fewer))} rows a seed run took over {SEED_SLOW_S} s,"
-            f" so the seed ran only {MIN_RUNS} times there." if fewer else "")
+    fewer = [(size, method) for size, stats in results.items() for method in ("seed", "seed_lean")
+             if 0 < stats[method]["runs"] < stats["ours"]["runs"]]
+    note = (f" Where a seed run took over {SEED_SLOW_S} s, that form ran only {MIN_RUNS} times: "
+            + ", ".join(f"{method.replace('_', ' ')} at {size:,}" for size, method in fewer)
+            + "." if fewer else "")
     return f"""## Event copy
 
-{date.today().isoformat()}, 2 cores, {postgres_settings(engine)} on the same machine,
-Python {platform.python_version()}, psycopg2 without eventlet.
+{date.today().isoformat()}, {host}. {postgres_settings(engine)} on the same machine;
+psycopg2 without eventlet.
 
 ```
 {command}
 ```
 
-Times in milliseconds: median (min–max) over the runs counted in the last column.
+Times in milliseconds: median (min–max) over the runs counted in the last column
+(0 runs: extrapolated, see below).
 
 {markdown_table(header, rows)}
+
+![Copy time against related rows, log-log](copy-scaling.png)
 
 Method. For each size N the benchmark builds, with `INSERT … SELECT generate_series`,
 a published source event with live related rows:
@@ -411,17 +592,8 @@ The seed's time is bound by commit latency (a WAL flush per row), so it grows on
 disks, where ours and the floor hardly change.
 Every copy's row counts per kind are checked, then the copy is deleted and the tables
 vacuumed, so every run starts from the same database. One unmeasured warm-up run of each
-way precedes the first size.{note}
+way precedes the first size.{note}{extrapolation_note(results, seed_max)}
 """
-
-
-def write_docs(section):
-    """Put the section into docs/benchmarks.md, replacing an earlier one."""
-    old = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## Event copy\n.*?(?=^## |\Z)", re.S | re.M)
-    new = pattern.sub(lambda _: section, old) if pattern.search(old) else old + section
-    DOCS.parent.mkdir(exist_ok=True)
-    DOCS.write_text(new.rstrip("\n") + "\n")
 
 
 # --- main ---------------------------------------------------------------
@@ -429,28 +601,48 @@ def write_docs(section):
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--sizes", default="100,1000,10000",
-                        type=lambda value: [int(size) for size in value.split(",")])
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
+                        type=lambda value: sorted(int(size) for size in value.split(",")))
+    parser.add_argument("--seed-max", type=int, default=SEED_MAX,
+                        help="largest size at which the seed (expiring session) runs;"
+                             " above it its time is extrapolated")
     parser.add_argument("--database-url", default=DEFAULT_URL)
-    return parser.parse_args()
+    args = parser.parse_args()
+    if sum(size <= args.seed_max for size in args.sizes) < 2 and max(args.sizes) > args.seed_max:
+        parser.error("extrapolating the seed needs it measured at two sizes at least")
+    return args
 
 
 def main():
     args = parse_args()
     if set(SHARES) != {model.__tablename__ for model in ALWAYS}:
         raise SystemExit("copy.ALWAYS changed: update SHARES to the kinds it copies")
+    host = machine()
     engine = prepare_database(args.database_url)
     results = {}
     for number, size in enumerate(args.sizes):
-        times = measure_size(engine, size, args.runs, warm_up=number == 0)
+        methods = [method for method in METHODS if method != "seed" or size <= args.seed_max]
+        times = measure_size(engine, size, args.runs, number == 0, methods)
         results[size] = {method: summary(values) for method, values in times.items()}
+        if "seed" not in methods:
+            results[size]["seed"] = extrapolated(results, "seed", size)
+            print(f"size {size}: seed not run, extrapolated:"
+                  f" ≈{results[size]['seed']['median'] / 1000:.0f} s", flush=True)
+        results[size] = {method: results[size][method] for method in METHODS}
         print(f"size {size}: done", flush=True)
     command = "PYTHONPATH=. .venv/bin/python -m bench.copy_bench"
-    if args.runs != 5 or args.sizes != [100, 1000, 10000]:
-        command += f" --runs {args.runs} --sizes {','.join(map(str, args.sizes))}"
-    write_docs(docs_section(results, command, engine))
+    if args.runs != 5 or args.sizes != SIZES or args.seed_max != SEED_MAX:
+        command += (f" --runs {args.runs} --sizes {','.join(map(str, args.sizes))}"
+                    f" --seed-max {args.seed_max}")
+    plot(results, PLOT)
+    write_section(DOCS, "Event copy", docs_section(results, command, engine, args.seed_max, host))
+    print(f"written: {DOCS}, {PLOT}")
     print(plain_table(*table_rows(results)))
-    print(result_line(results))
+    for size, predicted, measured in lean_check(results, args.seed_max):
+        print(f"extrapolation check: seed lean at {size}: extrapolated from the smaller sizes"
+              f" predicts {predicted:.0f} ms, measured {measured:.0f} ms")
+    for size in results:
+        print(result_line(results, size))
 
 
 if __name__ == "__main__":

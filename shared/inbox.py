@@ -11,13 +11,14 @@ from sqlalchemy.dialects.postgresql import insert
 from shared.tables import inbox
 
 
+# built once: composing it for every message cost a measurable share of a handler
+RECORD_DELIVERY = insert(inbox).on_conflict_do_nothing().returning(inbox.c.message_id)
+
+
 def first_delivery(session, message, consumer):
     """True the first time `consumer` sees `message` (and records it)."""
     recorded = session.execute(
-        insert(inbox)
-        .values(message_id=message.message_id, consumer=consumer)
-        .on_conflict_do_nothing()
-        .returning(inbox.c.message_id)
+        RECORD_DELIVERY, {"message_id": message.message_id, "consumer": consumer}
     ).first()
     return recorded is not None
 
