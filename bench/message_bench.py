@@ -67,7 +67,6 @@ import uuid
 from datetime import date
 from pathlib import Path
 
-import requests
 from nameko.containers import ServiceContainer
 from nameko.events import EventDispatcher, event_handler
 from nameko.rpc import rpc
@@ -96,12 +95,11 @@ from shared.messages import Message
 from shared.relay import OutboxRelay
 from shared.tables import metadata as shared_metadata
 from shared.tables import outbox
+from tests.support.system import create_vhost, delete_vhost
 
 DOCS = Path("docs/benchmarks.md")
 DATABASE = "postgresql+psycopg2://root@127.0.0.1:5432/{name}"
 DATABASES = {"producer": "messages_producer_bench", "consumer": "messages_consumer_bench"}
-MANAGEMENT = "http://127.0.0.1:15672/api"
-BROKER_AUTH = ("guest", "guest")
 BURST_TRANSACTION = 500  # outbox rows per transaction of a burst
 MAX_WORKERS = 10
 ROLES = ("producer", "ours", "raw")
@@ -299,16 +297,6 @@ def service_config(role, vhost, level, max_workers):
             "root": {"level": level, "handlers": ["console"]},
         },
     }
-
-
-def create_vhost(vhost):
-    requests.put(f"{MANAGEMENT}/vhosts/{vhost}", auth=BROKER_AUTH, timeout=10).raise_for_status()
-    requests.put(f"{MANAGEMENT}/permissions/{vhost}/guest", auth=BROKER_AUTH, timeout=10,
-                 json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
-
-
-def delete_vhost(vhost):
-    requests.delete(f"{MANAGEMENT}/vhosts/{vhost}", auth=BROKER_AUTH, timeout=10)
 
 
 def prepare_databases():
