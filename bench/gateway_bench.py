@@ -19,6 +19,7 @@ import os  # noqa: E402
 import re  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import yaml  # noqa: E402
@@ -102,7 +103,7 @@ def main():
 
 
 def _await(call, timeout=30):
-    import time
+    """The first answer of a server that may still be starting."""
     deadline = time.monotonic() + timeout
     while True:
         try:
