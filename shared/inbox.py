@@ -10,7 +10,6 @@ from sqlalchemy.dialects.postgresql import insert
 
 from shared.tables import inbox
 
-
 # built once: composing it for every message cost a measurable share of a handler
 RECORD_DELIVERY = insert(inbox).on_conflict_do_nothing().returning(inbox.c.message_id)
 
