@@ -44,7 +44,6 @@ os.environ.setdefault("TEST_DATABASE_URL",
                       "postgresql+psycopg2://root@127.0.0.1:5432/{service}_bench")
 
 import argparse
-import io
 import json
 import statistics
 import sys
@@ -53,8 +52,6 @@ import time
 import uuid
 from datetime import date, datetime
 from pathlib import Path
-
-from PIL import Image
 
 from bench.common import (
     machine,
@@ -66,6 +63,7 @@ from bench.common import (
     write_section,
 )
 from tests.support.http import ok
+from tests.support.media import image
 from tests.support.system import System, delete_vhost
 
 DOCS = Path("docs/benchmarks.md")
@@ -99,12 +97,6 @@ class BenchSystem(System):
 
 
 # --- building the event over HTTP ------------------------------------------
-
-def png(colour, size):
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, "PNG")
-    return buffer.getvalue()
-
 
 def signed_in(api, name):
     email = f"{name.lower()}.{uuid.uuid4().hex[:8]}@example.org"
@@ -165,12 +157,12 @@ def build_event(system):
         rows += count if kind in COPIED else 0
         print(f"build: {count} {kind}", flush=True)
     rows += COPIED["discount-codes"] * CODE_TICKETS
-    images = [("original", png("teal", (1400, 600))), ("logo", png("navy", (400, 200)))]
+    images = [("original", image("teal", (1400, 600))), ("logo", image("navy", (400, 200)))]
     for slot, content in images:
         ok(owner.put(f"/v1/events/{ref}/images/{slot}", data=content,
                      headers={"Content-Type": "image/png"}))
     for n, sponsor_id in enumerate(sponsor_ids):
-        ok(owner.put(f"/v1/sponsors/{sponsor_id}/logo", data=png((n * 15, 90, 200), (300, 150)),
+        ok(owner.put(f"/v1/sponsors/{sponsor_id}/logo", data=image((n * 15, 90, 200), (300, 150)),
                      headers={"Content-Type": "image/png"}))
     print(f"build: {len(images)} event images and {len(sponsor_ids)} sponsor logos", flush=True)
     source = wait_for_source(owner, ref)

@@ -1,9 +1,8 @@
 """Helpers for the end-to-end tests of who may do what: the shape of a
 problem answer, a small image, and a valid body for a child of each kind."""
-import io
 import itertools
 
-from PIL import Image
+from tests.support.media import image
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
 PROBLEM_TYPE = "application/problem+json"
@@ -38,9 +37,7 @@ def assert_problem(response, status, code=None):
 
 
 def png(width=130, height=50, colour="teal"):
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(buffer, "PNG")
-    return buffer.getvalue()
+    return image(colour, (width, height))
 
 
 def child_body(kind, ticket_id=None):

@@ -19,18 +19,13 @@ from PIL import Image
 from services.gateway.openapi import document
 from services.gateway.service import GatewayService
 from tests.conftest import ROOT
+from tests.e2e.helpers import png
 from tests.support.http import ok
 from tests.support.system import create_vhost, free_port
 
 EVENT = {"name": "PyCon", "starts_at": "2030-05-01T09:00:00+02:00",
          "ends_at": "2030-05-03T18:00:00+02:00"}
 PROBLEM_FIELDS = {"type", "title", "status", "detail", "code"}
-
-
-def png(width=64, height=32, colour="navy"):
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def problem(response, status, code=None):
@@ -122,7 +117,7 @@ def test_the_creator_reads_and_changes_the_event_at_once(owner, event):
 
 
 def test_media_are_served_with_cache_headers_and_revalidated(api, owner, event):
-    image = png()
+    image = png(64, 32, "navy")
     ok(owner.api.put(f"/v1/events/{event['id']}/images/logo", data=image,
                      headers={"Content-Type": "image/png"}))
     url = ok(owner.api.get(f"/v1/events/{event['id']}"))["logo_url"]
@@ -135,7 +130,7 @@ def test_media_are_served_with_cache_headers_and_revalidated(api, owner, event):
     again = api.get(path, headers={"If-None-Match": served.headers["ETag"]})
     assert again.status_code == 304 and again.content == b""
 
-    ok(owner.api.put(f"/v1/events/{event['id']}/images/logo", data=png(colour="red"),
+    ok(owner.api.put(f"/v1/events/{event['id']}/images/logo", data=png(64, 32, "red"),
                      headers={"Content-Type": "image/png"}))
     problem(api.get(path), 404)  # replaced: the old key stops serving
 

@@ -4,7 +4,8 @@ its behalf carries it."""
 import json
 import uuid
 
-from tests.e2e.test_gateway import EVENT, png
+from tests.e2e.helpers import png
+from tests.e2e.test_gateway import EVENT
 from tests.support.http import ok
 from tests.support.tap import wait_until
 

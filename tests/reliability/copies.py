@@ -1,28 +1,21 @@
 """Copies under fire: an event worth copying, many copies requested the
 way a careful client does (one Idempotency-Key each, retried on 503), and
 what the databases say each copy became."""
-import io
 import time
 import uuid
 from dataclasses import dataclass, field
 
 import eventlet
 import requests
-from PIL import Image
 from sqlalchemy import text
 
 from tests.support.http import ok
+from tests.support.media import image
 
 EVENT = {"name": "Reliability Summit", "starts_at": "2030-06-01T09:00:00+00:00",
          "ends_at": "2030-06-02T18:00:00+00:00"}
 PASSWORD = "correct horse battery"
 RETRY_PAUSE_SECONDS = 0.2  # a client's pause before it sends a refused request again
-
-
-def png(colour="teal", size=(1400, 600)):
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def signed_in(api, name):
@@ -39,9 +32,9 @@ def source_event(owner):
     ok(owner.post(f"/v1/events/{ref}/tracks", {"name": "Core", "color": "#123456"}), 201)
     ok(owner.post(f"/v1/events/{ref}/tickets", {"name": "Standard", "type": "free"}), 201)
     sponsor = ok(owner.post(f"/v1/events/{ref}/sponsors", {"name": "Acme"}), 201)
-    ok(owner.put(f"/v1/events/{ref}/images/original", data=png(),
+    ok(owner.put(f"/v1/events/{ref}/images/original", data=image("teal", (1400, 600)),
                  headers={"Content-Type": "image/png"}))
-    ok(owner.put(f"/v1/sponsors/{sponsor['id']}/logo", data=png("gold", (300, 150)),
+    ok(owner.put(f"/v1/sponsors/{sponsor['id']}/logo", data=image("gold", (300, 150)),
                  headers={"Content-Type": "image/png"}))
     return event
 

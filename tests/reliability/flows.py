@@ -7,7 +7,6 @@ Everything here waits by polling with a deadline; the one pause is a
 careful client's, before it sends again a request refused with 503.
 """
 import inspect
-import io
 import itertools
 import json
 import re
@@ -18,7 +17,6 @@ from dataclasses import dataclass
 
 import eventlet
 from kombu import Connection, Exchange, Queue
-from PIL import Image
 from sqlalchemy import text
 
 from services.events.service import EventsService
@@ -27,6 +25,7 @@ from services.roles.service import RolesService
 from shared.handlers import MessageConsumer
 from tests.support.broker import queue_depth
 from tests.support.http import ok
+from tests.support.media import image
 
 PASSWORD = "correct horse battery"
 EVENT = {"name": "PyCon", "starts_at": "2030-05-01T09:00:00+02:00",
@@ -123,9 +122,7 @@ def sign_up(system, name="user"):
 def png(colour="teal", width=1430, height=550):
     """A one-colour PNG, larger than every rendition's box; another colour,
     other bytes."""
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), colour).save(buffer, "PNG")
-    return buffer.getvalue()
+    return image(colour, (width, height))
 
 
 def create_event(person, name="PyCon"):
