@@ -1,5 +1,7 @@
 """A TCP proxy the tests control, to cut, delay and restore a service's
 connection to RabbitMQ or PostgreSQL without touching the shared servers."""
+import time
+
 import eventlet
 from eventlet.green import socket
 
@@ -15,10 +17,16 @@ class TcpProxy:
         self._acceptor = eventlet.spawn(self._accept)
 
     def cut(self):
-        """Drop every connection and refuse new ones until `restore()`."""
+        """Drop every connection and refuse new ones until `restore()`.
+        Returns once the dropped ones are closed: a socket closed after
+        `restore()` could take a new connection's file descriptor with it
+        (eventlet's hub knows sockets by descriptor)."""
         self.open = False
         for sock in list(self.connections):
             _shutdown(sock)
+        deadline = time.monotonic() + 5
+        while self.connections and time.monotonic() < deadline:
+            eventlet.sleep(0.001)
 
     def restore(self):
         self.open = True
