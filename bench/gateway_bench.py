@@ -90,7 +90,7 @@ def main():
         mixed = MixedLoad(system.base_url, args.connections, workdir)
         baseline, baseline_url = start_baseline(system, workdir)
         try:
-            ok(_await(lambda: system.api.session.get(f"{baseline_url}/row/{event['id']}")))
+            _await(lambda: ok(system.api.session.get(f"{baseline_url}/row/{event['id']}")))
             for gateways in (1, 2):
                 if gateways > 1:
                     extra_gateways.append(start_gateway(system, gateways))
