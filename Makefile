@@ -6,7 +6,7 @@ SERVICES := $(patsubst services/%/service.py,%,$(wildcard services/*/service.py)
 DATABASES := $(patsubst services/%/migrations,%,$(wildcard services/*/migrations))
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media bench-e2e bench-messages bench-gateway lint dead-letters replay \
+.PHONY: install db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway lint dead-letters replay \
 	admin media-gc
 
 install: $(VENV)/.installed
@@ -58,7 +58,7 @@ reliability: install
 	@echo "written: docs/reliability.md"
 
 # every benchmark, progress as it goes; each writes its section of docs/benchmarks.md
-bench: bench-copy bench-media bench-e2e bench-messages bench-gateway
+bench: bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway
 	@echo "written: docs/benchmarks.md"
 
 bench-copy: install
@@ -72,6 +72,10 @@ bench-media: install
 bench-e2e: install
 	@$(PY) scripts/preflight.py --management
 	$(PY) -m bench.e2e_copy_bench
+
+bench-scaleout: install
+	@$(PY) scripts/preflight.py --management
+	$(PY) -m bench.scaleout_bench
 
 bench-messages: install
 	@$(PY) scripts/preflight.py --management

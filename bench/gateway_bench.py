@@ -35,7 +35,7 @@ from bench.common import machine, markdown_table, write_section  # noqa: E402
 from bench.e2e_copy_bench import BenchSystem  # noqa: E402
 from tests.reliability.copies import EVENT, signed_in  # noqa: E402
 from tests.support.http import ok  # noqa: E402
-from tests.support.system import ROOT, SERVICES, free_port  # noqa: E402
+from tests.support.system import ROOT, free_port  # noqa: E402
 
 DOCS = Path("docs/benchmarks.md")
 GOAL_RPS, GOAL_P99_MS = 1000, 100
@@ -79,7 +79,7 @@ def main():
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     system = BenchSystem("gateway", workdir).start()
-    runs, extra_gateways = {}, []
+    runs = {}
     try:
         owner = signed_in(system.api, "owner")
         event = ok(owner.post("/v1/events", EVENT), 201)  # a draft: the check is asked
@@ -93,13 +93,12 @@ def main():
             _await(lambda: ok(system.api.session.get(f"{baseline_url}/row/{event['id']}")))
             for gateways in (1, 2):
                 if gateways > 1:
-                    extra_gateways.append(start_gateway(system, gateways))
+                    system.start_service(f"gateway#{gateways}")
                     await_listeners(system.port, gateways)
                 print(f"{gateways} gateway process(es): warming up, then GET, "
                       f"{args.connections} connections, {args.seconds} s", flush=True)
                 wrk(get_url, 3, args.connections, token)
-                pids = {**{service: system.pid(service) for service in SERVICES},
-                        **{f"gateway{n + 2}": p.pid for n, p in enumerate(extra_gateways)}}
+                pids = {service: process.pid for service, process in system.processes.items()}
                 runs[f"get{gateways}"] = with_cpu(pids, lambda: wrk(
                     get_url, args.seconds, args.connections, token))
                 print(f"{gateways} gateway process(es): mixed load, {args.seconds} s",
@@ -110,9 +109,8 @@ def main():
             runs["baseline"] = with_cpu({"baseline": baseline.pid}, lambda: wrk(
                 f"{baseline_url}/row/{event['id']}", args.seconds, args.connections))
         finally:
-            for process in [baseline, *extra_gateways]:
-                process.terminate()
-                process.wait(timeout=30)
+            baseline.terminate()
+            baseline.wait(timeout=30)
     finally:
         system.close()
     for name, run in runs.items():
@@ -138,15 +136,6 @@ def with_cpu(pids, run):
                          {**used["services_s"], **used["servers_s"], "wrk": used["wrk_s"],
                           "machine": used["machine_busy_s"]}.items()}
     return figures
-
-
-def start_gateway(system, n):
-    """One more gateway process of the system, on the same address."""
-    with open(system.workdir / f"gateway{n}.log", "a") as log:
-        return subprocess.Popen(
-            [str(ROOT / ".venv/bin/nameko"), "run", "--config", "services/gateway/config.yml",
-             "services.gateway.service"],
-            cwd=ROOT, env=system.env, stdout=log, stderr=subprocess.STDOUT)
 
 
 def await_listeners(port, count, timeout=30):

@@ -73,10 +73,13 @@ class System:
         delete_vhost(self.vhost)
 
     def start_service(self, service):
+        """Start `service` ("events"), or a further process of it ("events#2":
+        its own key in `processes` and its own log, on the same queues)."""
         log = open(self.log_path(service), "a")
+        module = service.partition("#")[0]
         self.processes[service] = subprocess.Popen(
-            [str(ROOT / ".venv/bin/nameko"), "run", "--config", f"services/{service}/config.yml",
-             f"services.{service}.service"],
+            [str(ROOT / ".venv/bin/nameko"), "run", "--config", f"services/{module}/config.yml",
+             f"services.{module}.service"],
             cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
