@@ -23,6 +23,7 @@ import re  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from datetime import date  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import yaml  # noqa: E402
@@ -77,6 +78,7 @@ def main():
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--no-docs", action="store_true")
     args = parser.parse_args()
+    host = f"{date.today().isoformat()}, {machine()}"
     workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
     system = BenchSystem("gateway", workdir).start()
     runs = {}
@@ -123,7 +125,7 @@ def main():
           f"baseline_p99_ms={runs['baseline']['p99_ms']} one_process_rps={runs['get1']['rps']} "
           f"mixed_rps={runs['mixed2']['rps']} mixed_p99_ms={runs['mixed2']['p99_ms']}")
     if not args.no_docs:
-        write_section(DOCS, "Gateway", _section(runs, args))
+        write_section(DOCS, "Gateway", _section(runs, args, host))
 
 
 def with_cpu(pids, run):
@@ -183,7 +185,7 @@ def _await(call, timeout=30):
             time.sleep(0.2)
 
 
-def _section(runs, args):
+def _section(runs, args, host):
     names = (("get1", "`GET /v1/events/{event}`, 1 gateway process"),
              ("get2", "`GET /v1/events/{event}`, 2 gateway processes"),
              ("mixed1", "mixed reads and writes, 1 gateway process"),
@@ -195,7 +197,7 @@ def _section(runs, args):
     met = best["rps"] >= GOAL_RPS and best["p99_ms"] <= GOAL_P99_MS
     return f"""## Gateway
 
-{machine()}
+{host}
 
 ```
 PYTHONPATH=. .venv/bin/python -m bench.gateway_bench --seconds {args.seconds}
