@@ -9,7 +9,9 @@ import os
 from pathlib import Path
 
 import pytest
+from psycopg2.errors import DeadlockDetected
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from shared.db import make_engine
@@ -32,18 +34,26 @@ def _fresh_database(service):
     return url
 
 
-def _empty(engine):
+def _empty(engine, attempts=3):
     """Empty the database once the services that may still run on it (nameko
     stops test containers after this) have finished what the test set off:
-    a handler under way and the TRUNCATE could deadlock."""
-    wait_until(lambda: not _work_under_way(engine), timeout=15)
-    with engine.begin() as conn:
-        tables = conn.scalars(
-            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-                 " AND tablename <> 'alembic_version'")
-        ).all()
-        emptied = [table for table in tables if table not in REFERENCE_TABLES]
-        conn.execute(text(f"TRUNCATE {', '.join(emptied)} RESTART IDENTITY CASCADE"))
+    a handler under way and the TRUNCATE could deadlock. One that starts
+    after the wait still can; PostgreSQL then aborts one side, and if it
+    is the TRUNCATE it waits and goes again."""
+    for attempt in range(1, attempts + 1):
+        wait_until(lambda: not _work_under_way(engine), timeout=15)
+        try:
+            with engine.begin() as conn:
+                tables = conn.scalars(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                         " AND tablename <> 'alembic_version'")
+                ).all()
+                emptied = [table for table in tables if table not in REFERENCE_TABLES]
+                conn.execute(text(f"TRUNCATE {', '.join(emptied)} RESTART IDENTITY CASCADE"))
+            return
+        except OperationalError as exc:
+            if not isinstance(exc.orig, DeadlockDetected) or attempt == attempts:
+                raise
 
 
 def _work_under_way(engine):
