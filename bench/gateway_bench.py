@@ -37,6 +37,7 @@ from bench.e2e_copy_bench import BenchSystem  # noqa: E402
 from tests.reliability.copies import EVENT, signed_in  # noqa: E402
 from tests.support.http import ok  # noqa: E402
 from tests.support.system import ROOT, free_port  # noqa: E402
+from tests.support.tap import wait_until  # noqa: E402
 
 DOCS = Path("docs/benchmarks.md")
 GOAL_RPS, GOAL_P99_MS = 1000, 100
@@ -96,7 +97,7 @@ def main():
             for gateways in (1, 2):
                 if gateways > 1:
                     system.start_service(f"gateway#{gateways}")
-                    await_listeners(system.port, gateways)
+                    wait_until(lambda n=gateways: listeners(system.port) >= n, timeout=30)
                 print(f"{gateways} gateway process(es): warming up, then GET, "
                       f"{args.connections} connections, {args.seconds} s", flush=True)
                 wrk(get_url, 3, args.connections, token)
@@ -140,16 +141,8 @@ def with_cpu(pids, run):
     return figures
 
 
-def await_listeners(port, count, timeout=30):
-    """Wait until `count` sockets listen on 127.0.0.1:`port`."""
-    deadline = time.monotonic() + timeout
-    while _listeners(port) < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{count} listeners on port {port} expected")
-        time.sleep(0.1)
-
-
-def _listeners(port):
+def listeners(port):
+    """How many sockets listen on `port`."""
     lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
     return sum(1 for line in lines
                if line.split()[1].endswith(f":{port:04X}") and line.split()[3] == "0A")

@@ -2,8 +2,9 @@
 `nameko run` does: eventlet's monkey patch before anything else is imported,
 and psycopg2 made cooperative by the services' own `Database` setup.
 
-It also keeps a watchdog. pytest-timeout's alarm is a Python exception, and
-when it lands in eventlet's hub the hub swallows it: a test that hangs then
+It also keeps a watchdog. Once eventlet patches `threading`, pytest-timeout
+no longer sees the main thread and falls back to a timer that is itself a
+green thread, which a hung test can keep from ever firing: one hang then
 hangs the whole run. A real thread, which no greenlet can block, ends the
 process with every greenlet's stack once a test overruns its timeout well.
 """
