@@ -1,5 +1,5 @@
 # make run   – everything up on local defaults (RabbitMQ and PostgreSQL running)
-# make test  – unit and integration tests against the real PostgreSQL and RabbitMQ
+# make test  – every tier: unit, integration, end to end and reliability (quick scale)
 VENV := .venv
 PY := $(VENV)/bin/python
 SERVICES := $(patsubst services/%/service.py,%,$(wildcard services/*/service.py))
@@ -86,8 +86,10 @@ bench-gateway: install
 	@command -v wrk >/dev/null || apt-get install -y -q wrk
 	$(PY) -m bench.gateway_bench
 
+# style, and the import rule of contracts/ (pyproject.toml, [tool.importlinter])
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 dead-letters: install
 	$(PY) -m shared.deadletters list

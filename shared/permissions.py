@@ -8,11 +8,11 @@ own access-denied error, so a refusal crosses RPC as that service's::
 
     permissions = Permissions(denied=AccessDenied)
     ...
-    self.permissions.require(actor_id, "is_organizer", event_id)
+    self.permissions.require(actor_id, Permission.IS_ORGANIZER, event_id)
 
-The service imports `services.roles.exceptions`, so that the roles
-service's errors arrive as themselves (`UserNotFound` is a `NotFound`).
-Call it between transactions, never inside one: a worker waiting on the
+(`contracts.vocabulary.Permission`). The roles service's errors arrive as
+themselves where the service imports `contracts` (`UserNotFound` is a
+`NotFound`). Call it between transactions, never inside one: a worker waiting on the
 roles service must not hold a database connection. Validate the actor id
 first (the roles service refuses a malformed one with its own error).
 """
@@ -37,12 +37,11 @@ class Checks:
         self._denied = denied
 
     def require(self, actor_id, permission, event_id):
-        """Return if the actor passes `permission` (is_owner, is_organizer,
-        is_coorganizer, …) on the event, as `roles.has_access` decides
-        (admins pass every check; an unknown user none)."""
+        """Return if the actor passes `permission` (a `Permission`) on the
+        event, as `roles.has_access` decides (admins pass every check; an
+        unknown user none)."""
         if not self._roles.has_access(actor_id, permission, event_id):
-            role = permission.removeprefix("is_").replace("_", " ")
-            raise self._denied(f"user {actor_id} is not {_article(role)} of event {event_id}")
+            raise self._denied(f"user {actor_id} is not {permission.holder} of event {event_id}")
 
     def require_user(self, actor_id):
         """Return if the actor is a signed-up user. An id of no user is
@@ -52,7 +51,3 @@ class Checks:
             self._roles.get_user(actor_id)
         except NotFound:
             raise self._denied(f"user {actor_id} is not signed up") from None
-
-
-def _article(role):
-    return f"an {role}" if role[0] in "aeiou" else f"a {role}"

@@ -11,8 +11,8 @@ from functools import cache
 
 from sqlalchemy import delete, func, insert, select
 
+from contracts.events.errors import ChildNotFound, InvalidEventData, UnknownKind
 from services.events.events import find_event
-from services.events.exceptions import ChildNotFound, InvalidEventData, UnknownKind
 from services.events.models import Base, Event
 from services.events.rows import apply, serialize_row, updated_values
 from services.events.schemas import KINDS, validate

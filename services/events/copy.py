@@ -17,15 +17,16 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from contracts.events.errors import CopyFailed, IdempotencyKeyReused, InvalidEventData
+from contracts.events.messages import EventCopied
+from contracts.vocabulary import EVENT_IMAGE_FIELDS, SPONSOR_LOGO_FIELD
 from services.events import models
 from services.events.events import find_event, new_identifier, user_id
-from services.events.exceptions import CopyFailed, IdempotencyKeyReused, InvalidEventData
 from shared import outbox
-from shared.messages import EventCopied
 
-NOT_COPIED_COLUMNS = {"id", "event_id", "created_at", "deleted_at", "logo_url",
-                      "original_image_url", "large_image_url", "thumbnail_image_url",
-                      "icon_image_url", "media_version"}
+# the copy's media follow (media.copied): its URL columns start empty
+NOT_COPIED_COLUMNS = {"id", "event_id", "created_at", "deleted_at", "media_version",
+                      *EVENT_IMAGE_FIELDS.values(), SPONSOR_LOGO_FIELD}
 
 # Copied in this order; a kind's references point at kinds copied before it.
 ALWAYS = (

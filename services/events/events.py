@@ -5,13 +5,15 @@ from psycopg2.errors import UniqueViolation
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
-from services.events.exceptions import EventNotFound, InvalidEventData
+from contracts.errors import EventNotFound
+from contracts.events.errors import InvalidEventData
+from contracts.events.messages import EventCreated, EventDeleted
+from contracts.events.schemas import EventIn, EventUpdate
 from services.events.models import Event
 from services.events.rows import apply, serialize_row, updated_values
-from services.events.schemas import EventIn, EventUpdate, validate
+from services.events.schemas import validate
 from shared import outbox
 from shared.ids import as_id
-from shared.messages import EventCreated, EventDeleted
 
 IDENTIFIER_ATTEMPTS = 5
 

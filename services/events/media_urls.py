@@ -9,13 +9,14 @@ version: it fills a copy that has seen no versioned change yet.
 """
 from sqlalchemy import select
 
+from contracts.errors import EventNotFound
+from contracts.events.errors import InvalidEventData
+from contracts.vocabulary import EVENT_IMAGE_FIELDS, SPONSOR_LOGO_FIELD
 from services.events.events import find_event
-from services.events.exceptions import EventNotFound, InvalidEventData
 from services.events.models import Sponsor
 from shared.ids import as_id
 
-EVENT_URL_FIELDS = ("logo_url", "original_image_url", "large_image_url",
-                    "thumbnail_image_url", "icon_image_url")
+EVENT_URL_FIELDS = tuple(EVENT_IMAGE_FIELDS.values())
 
 
 def apply(session, event_id, version, event_urls, sponsor_urls):
@@ -38,7 +39,7 @@ def apply(session, event_id, version, event_urls, sponsor_urls):
         select(Sponsor).where(Sponsor.event_id == event.id, Sponsor.deleted_at.is_(None))
     )
     for sponsor in sponsors:
-        sponsor.logo_url = urls.get(sponsor.id)
+        setattr(sponsor, SPONSOR_LOGO_FIELD, urls.get(sponsor.id))
     return True
 
 

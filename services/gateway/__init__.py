@@ -1,1 +1,1 @@
-"""The gateway service: arrives with its own issue (see README)."""
+"""The gateway service: the public HTTP API in front of the others."""

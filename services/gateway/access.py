@@ -5,7 +5,9 @@ only "published and public" is read off the event itself.
 Anonymous callers of a route that needs a role get 401 (sign in); signed-in
 users without it get 403.
 """
-from services.gateway.exceptions import AccessDenied, Unauthenticated
+from contracts.errors import AccessDenied
+from contracts.vocabulary import Permission
+from services.gateway.exceptions import Unauthenticated
 
 # children anyone may read on a published, public event
 PUBLIC_KINDS = frozenset({
@@ -19,8 +21,7 @@ def require(has_access, actor, permission, event):
     if actor is None:
         raise Unauthenticated("sign in: send 'Authorization: Bearer <token>'")
     if not has_access(actor, permission, event["id"]):
-        role = permission.removeprefix("is_").replace("_", " ")
-        raise AccessDenied(f"this needs the {role} role (or above) on event {event['id']}")
+        raise AccessDenied(f"you need to be {permission.holder} of event {event['id']}")
 
 
 def require_reader(has_access, actor, event, kind=None):
@@ -29,7 +30,8 @@ def require_reader(has_access, actor, event, kind=None):
     is open to anyone."""
     if is_public(event) and (kind is None or kind in PUBLIC_KINDS):
         return
-    require(has_access, actor, "is_team_member" if kind is None else "is_coorganizer", event)
+    permission = Permission.IS_TEAM_MEMBER if kind is None else Permission.IS_COORGANIZER
+    require(has_access, actor, permission, event)
 
 
 def is_public(event):

@@ -1,6 +1,6 @@
-"""The gateway's own errors (problems.py maps them, and every service's,
-to HTTP)."""
-from shared.errors import InvalidInput, PermissionDenied, ServiceError
+"""The gateway's own errors, which never cross RPC (problems.py maps them,
+and every service's, to HTTP)."""
+from shared.errors import InvalidInput, ServiceError
 
 
 class Unauthenticated(ServiceError):
@@ -20,8 +20,3 @@ class InvalidRequest(InvalidInput):
 
     code = "invalid_input"
 
-
-class AccessDenied(PermissionDenied):
-    """Signed in, but without the role the route needs."""
-
-    code = "permission_denied"

@@ -21,11 +21,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from services.events.schemas import KINDS
+from contracts.vocabulary import CHILD_KINDS, UPLOAD_SLOTS
 from services.gateway.exceptions import InvalidRequest, MalformedBody
 from services.gateway.problems import problem_response
 from services.gateway.tokens import codec_from
-from services.media.uploads import EVENT_SLOTS
 from shared.context import bound_request_id, new_request_id, valid_request_id
 from shared.ids import MAX_ID
 from shared.validation import describe
@@ -43,11 +42,12 @@ def _any(names):
 ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 PARAMETERS = {  # name -> (werkzeug converter, OpenAPI schema, description)
     "event": ("default", {"type": "string"}, "the event's numeric id or its identifier"),
-    "kind": (_any(KINDS), {"type": "string", "enum": list(KINDS)}, "a kind of child"),
+    "kind": (_any(CHILD_KINDS), {"type": "string", "enum": list(CHILD_KINDS)},
+             "a kind of child"),
     "child_id": ("int", ID_SCHEMA, "the child's id"),
     "sponsor_id": ("int", ID_SCHEMA, "the sponsor's id"),
     "invite_id": ("int", ID_SCHEMA, "the invite's id"),
-    "slot": (_any(EVENT_SLOTS), {"type": "string", "enum": list(EVENT_SLOTS)},
+    "slot": (_any(UPLOAD_SLOTS), {"type": "string", "enum": list(UPLOAD_SLOTS)},
              "an event image slot"),
     "key": ("default", {"type": "string"}, "a media key, as in a media URL"),
 }
@@ -88,7 +88,7 @@ class Route(HttpRequestHandler):
     request, `actor` (the signed-in user's id or None) and the path values.
     `body` (a schema) and `responses` ({status: schema or None}) describe the
     route in the OpenAPI document (`body_required=False`: the body may be
-    left out); `raw_body` names a media type taken as raw bytes.
+    left out); `raw_body` names the media types taken as raw bytes.
     """
 
     server = GatewayServer()

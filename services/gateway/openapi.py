@@ -17,18 +17,24 @@ from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 from pydantic import AfterValidator, BeforeValidator
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
-from services.events import schemas as events
-from services.events.schemas import KINDS
+from contracts.events import schemas as events
+from contracts.roles import schemas as roles
+from contracts.vocabulary import CHILD_KINDS
 from services.gateway.http import PARAMETERS, Route
 from services.gateway.problems import CONTENT_TYPE as PROBLEM_TYPE
 from services.gateway.schemas import Problem
-from services.roles import schemas as roles
 
 REF = "#/components/schemas/{model}"
 PATH_PARAMETER = re.compile(r"\{(\w+)\}")
 # every answer names its request
 REQUEST_ID = {"X-Request-Id": {"description": "the request's id, as the logs show it",
                                "required": True, "schema": {"type": "string", "minLength": 1}}}
+# Raw bytes are documented under their media types and, last, as plain
+# bytes: a code generator that knows no image/* type (openapi-python-client)
+# still makes the operation, uploading a file as this and reading an answer
+# as a file. A raw body is taken whatever its Content-Type says (the service
+# behind reads the type from the bytes); an answer names its own type.
+BYTES = "application/octet-stream"
 
 
 def _validator(annotated, kind=AfterValidator):
@@ -137,8 +143,7 @@ def document(service_class, title="Open Event services", version="1"):
                   for path, kind in _concrete_paths(route.path)]
     models = {Problem}
     for _, kind, _, route in operations:
-        models.update(model for model in _models(route, kind)
-                      if model is not None and not isinstance(model, str))
+        models.update(model for model in _models(route, kind) if isinstance(model, type))
     schemas = _schemas(models)
 
     paths = {}
@@ -162,7 +167,7 @@ def document(service_class, title="Open Event services", version="1"):
 def _concrete_paths(path):
     if "{kind}" not in path:
         return [(path, None)]
-    return [(path.replace("{kind}", kind), kind) for kind in KINDS]
+    return [(path.replace("{kind}", kind), kind) for kind in CHILD_KINDS]
 
 
 def _for_kind(model, kind):
@@ -204,8 +209,12 @@ def _operation(route, kind, operation_id):
         operation["requestBody"] = {"required": route.body_required,
                                     "content": {"application/json": {"schema": _ref(body)}}}
     elif route.raw_body:
-        operation["requestBody"] = {"required": True, "content": {
-            route.raw_body: {"schema": {"type": "string", "contentMediaType": route.raw_body}}}}
+        types = _media_types(route.raw_body)
+        operation["requestBody"] = {
+            "required": True,
+            "description": f"the file's bytes: {', '.join(types)} (or {BYTES}: the type is "
+                           "read from the bytes, not from Content-Type)",
+            "content": {media_type: _bytes(media_type) for media_type in (*types, BYTES)}}
     if route.auth == "required":
         operation["security"] = [{"bearer": []}]
     elif route.auth == "optional":
@@ -230,8 +239,20 @@ def _query_parameters(query):
 def _response(model):
     if model is None:
         return {"description": "done", "headers": REQUEST_ID}
-    if isinstance(model, str):  # a media type of raw bytes
-        return {"description": "the bytes", "headers": REQUEST_ID,
-                "content": {model: {"schema": {"type": "string"}}}}
+    if isinstance(model, str | tuple):  # the media type(s) of raw bytes
+        return {"description": "the bytes, under their own media type", "headers": REQUEST_ID,
+                "content": {media_type: _bytes(media_type)
+                            for media_type in (*_media_types(model), BYTES)}}
     return {"description": model.__name__, "headers": REQUEST_ID,
             "content": {"application/json": {"schema": _ref(model)}}}
+
+
+def _media_types(types):
+    """A route's media type, or its tuple of them, as a tuple."""
+    return (types,) if isinstance(types, str) else tuple(types)
+
+
+def _bytes(media_type):
+    """Raw bytes of `media_type`: `contentMediaType` says so in JSON Schema's
+    words, `format: binary` in the words code generators read as a file."""
+    return {"schema": {"type": "string", "format": "binary", "contentMediaType": media_type}}

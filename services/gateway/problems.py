@@ -13,10 +13,10 @@ import logging
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
-from services.events.exceptions import CopyFailed
+from contracts.events.errors import CopyFailed
+from contracts.media.errors import ImageTooLarge
+from contracts.roles.errors import InvalidCredentials
 from services.gateway.exceptions import MalformedBody, Unauthenticated
-from services.media.exceptions import ImageTooLarge
-from services.roles.exceptions import InvalidCredentials
 from shared import errors
 
 log = logging.getLogger(__name__)

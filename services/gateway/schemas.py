@@ -1,7 +1,7 @@
 """What the gateway's routes take and answer, as pydantic models.
 
-Request bodies are the services' own schemas (events.schemas, roles.schemas)
-wherever a service takes the same data; the few here are the gateway's own.
+Request bodies are the services' own schemas (contracts.*.schemas) wherever
+a service takes the same data; the few here are the gateway's own.
 Answers are described by `resource()` models derived from the input schemas,
 so the OpenAPI document shows the fields a client sends and gets back.
 """
@@ -9,8 +9,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from services.events.schemas import KINDS, EventIn, Name
-from services.roles.schemas import ROLES, Email
+from contracts.events.schemas import CHILDREN as CHILD_SCHEMAS
+from contracts.events.schemas import EventIn, Name
+from contracts.roles.schemas import Email
+from contracts.vocabulary import EVENT_IMAGE_FIELDS, ROLES
 from shared.validation import Schema
 
 
@@ -38,12 +40,11 @@ def resource(schema, title, read_only):
 
 EventOut = resource(EventIn, "Event", {
     "id": int, "identifier": str, "created_at": str, "copied_from_id": int | None,
-    **dict.fromkeys(("logo_url", "original_image_url", "large_image_url",
-                     "thumbnail_image_url", "icon_image_url"), str | None),
+    **dict.fromkeys(EVENT_IMAGE_FIELDS.values(), str | None),
 })
 CHILDREN = {kind: resource(spec.create, spec.create.__name__.removesuffix("In"),
                            {"id": int, "event_id": int, "created_at": str})
-            for kind, spec in KINDS.items()}
+            for kind, spec in CHILD_SCHEMAS.items()}
 
 
 class User(Open):

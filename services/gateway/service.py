@@ -19,7 +19,14 @@ from functools import cache
 from eventlet.greenpool import GreenPool
 from nameko.dependency_providers import Config
 
-from services.events.schemas import KINDS, EventIn, EventUpdate
+from contracts.events.rpc import EventsRpc
+from contracts.events.schemas import CHILDREN as CHILD_SCHEMAS
+from contracts.events.schemas import EventIn, EventUpdate
+from contracts.media.rpc import MediaRpc
+from contracts.roles.errors import EventNotReady, UserNotFound
+from contracts.roles.rpc import RolesRpc
+from contracts.roles.schemas import Credentials, InviteIn, InviteUpdate, SignUp
+from contracts.vocabulary import IMAGE_MEDIA_TYPES, Permission
 from services.gateway import access
 from services.gateway.exceptions import Unauthenticated
 from services.gateway.grants import Grants
@@ -48,26 +55,24 @@ from services.gateway.schemas import (
     page_of,
 )
 from services.gateway.tokens import Tokens
-from services.roles.exceptions import EventNotReady, UserNotFound
-from services.roles.schemas import Credentials, InviteIn, InviteUpdate, SignUp
 from shared.context import RequestContext
 from shared.rpc import Rpc
 from shared.validation import Page
 
 SERVICES = ("events", "roles", "media")
-CREATE = {kind: spec.create for kind, spec in KINDS.items()}
-UPDATE = {kind: spec.update for kind, spec in KINDS.items()}
+CREATE = {kind: spec.create for kind, spec in CHILD_SCHEMAS.items()}
+UPDATE = {kind: spec.update for kind, spec in CHILD_SCHEMAS.items()}
 CHILD_PAGES = {kind: page_of(model) for kind, model in CHILDREN.items()}
-IMAGE_TYPES = "image/*"
+IMAGE_TYPES = IMAGE_MEDIA_TYPES  # what the uploads take and /media/{key} serves
 AWAIT_SLICE_SECONDS = 0.5
 
 
 class GatewayService:
     name = "gateway"
 
-    events = Rpc("events")
-    roles = Rpc("roles")
-    media = Rpc("media")
+    events: EventsRpc = Rpc("events")
+    roles: RolesRpc = Rpc("roles")
+    media: MediaRpc = Rpc("media")
     tokens = Tokens()
     grants = Grants()
     config = Config()
@@ -118,13 +123,13 @@ class GatewayService:
            body=EventUpdate, responses={200: EventOut}, tag="events")
     def update_event(self, request, actor, event):
         data = self._json(request, EventUpdate)
-        found = self._event(actor, event, "is_organizer")
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
         return json_response(self.events.update_event(found["id"], actor, data))
 
     @route("DELETE", "/v1/events/{event}", summary="Delete an event (owner)",
            responses={204: None}, tag="events")
     def delete_event(self, request, actor, event):
-        found = self._event(actor, event, "is_owner")
+        found = self._event(actor, event, Permission.IS_OWNER)
         self.events.delete_event(found["id"], actor)
         return no_content()
 
@@ -135,7 +140,7 @@ class GatewayService:
         team; its media follow. An `Idempotency-Key` header sent again by
         the same user answers the first copy."""
         options = self._json(request, CopyRequest, required=False)
-        found = self._event(actor, event, "is_coorganizer")
+        found = self._event(actor, event, Permission.IS_COORGANIZER)
         copied = self.events.copy_event(
             found["id"], actor, options.get("name"), options.get("include", []),
             request.headers.get("Idempotency-Key"))
@@ -148,7 +153,7 @@ class GatewayService:
            body=CREATE, responses={201: CHILDREN}, tag="children")
     def create_child(self, request, actor, event, kind):
         data = self._json(request, CREATE[kind])
-        found = self._event(actor, event, "is_organizer")
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
         return json_response(self.events.create_child(found["id"], kind, actor, data), 201)
 
     @route("GET", "/v1/events/{event}/{kind}", summary="The event's {kind}",
@@ -172,13 +177,13 @@ class GatewayService:
            body=UPDATE, responses={200: CHILDREN}, tag="children")
     def update_child(self, request, actor, kind, child_id):
         data = self._json(request, UPDATE[kind])
-        self._child(actor, kind, child_id, "is_organizer")
+        self._child(actor, kind, child_id, Permission.IS_ORGANIZER)
         return json_response(self.events.update_child(kind, child_id, actor, data))
 
     @route("DELETE", "/v1/{kind}/{child_id}", summary="Delete a {kind} (organizer+)",
            responses={204: None}, tag="children")
     def delete_child(self, request, actor, kind, child_id):
-        self._child(actor, kind, child_id, "is_organizer")
+        self._child(actor, kind, child_id, Permission.IS_ORGANIZER)
         self.events.delete_child(kind, child_id, actor)
         return no_content()
 
@@ -189,13 +194,13 @@ class GatewayService:
            raw_body=IMAGE_TYPES, responses={200: MediaChange}, tag="media")
     def put_event_image(self, request, actor, event, slot):
         content = self._image(request)
-        found = self._event(actor, event, "is_organizer")
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
         return self._media_change(self.media.upload_event_image(actor, found["id"], slot, content))
 
     @route("DELETE", "/v1/events/{event}/images/{slot}", summary="Remove an event image "
            "(organizer+)", responses={204: None}, tag="media")
     def delete_event_image(self, request, actor, event, slot):
-        found = self._event(actor, event, "is_organizer")
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
         self.media.delete_event_image(actor, found["id"], slot)
         return no_content()
 
@@ -203,13 +208,13 @@ class GatewayService:
            "(organizer+)", raw_body=IMAGE_TYPES, responses={200: MediaChange}, tag="media")
     def put_sponsor_logo(self, request, actor, sponsor_id):
         content = self._image(request)
-        self._child(actor, "sponsors", sponsor_id, "is_organizer")
+        self._child(actor, "sponsors", sponsor_id, Permission.IS_ORGANIZER)
         return self._media_change(self.media.upload_sponsor_logo(actor, sponsor_id, content))
 
     @route("DELETE", "/v1/sponsors/{sponsor_id}/logo", summary="Remove a sponsor's logo "
            "(organizer+)", responses={204: None}, tag="media")
     def delete_sponsor_logo(self, request, actor, sponsor_id):
-        self._child(actor, "sponsors", sponsor_id, "is_organizer")
+        self._child(actor, "sponsors", sponsor_id, Permission.IS_ORGANIZER)
         self.media.delete_sponsor_logo(actor, sponsor_id)
         return no_content()
 
@@ -232,14 +237,14 @@ class GatewayService:
            responses={201: InviteCreated}, tag="roles")
     def create_invite(self, request, actor, event):
         data = self._json(request, InviteIn)
-        found = self._event(actor, event, "is_organizer")
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
         return json_response(self.roles.create_invite(actor, found["id"], data), 201)
 
     @route("GET", "/v1/events/{event}/role-invites", summary="The event's invites "
            "(coorganizer+)", query=Page, responses={200: page_of(Invite)}, tag="roles")
     def list_invites(self, request, actor, event):
         window = query(request, Page)
-        found = self._event(actor, event, "is_coorganizer")
+        found = self._event(actor, event, Permission.IS_COORGANIZER)
         return json_response(self.roles.list_invites(actor, found["id"], **window))
 
     @route("GET", "/v1/role-invites/{invite_id}", summary="An invite (the invitee or "
@@ -264,7 +269,7 @@ class GatewayService:
            query=Page, responses={200: page_of(TeamMember)}, tag="roles")
     def list_team(self, request, actor, event):
         window = query(request, Page)
-        found = self._event(actor, event, "is_coorganizer")
+        found = self._event(actor, event, Permission.IS_COORGANIZER)
         team = self.roles.list_event_roles(found["id"])
         start, end = window["offset"], window["offset"] + window["limit"]
         return json_response({"items": team[start:end], "total": len(team), **window})

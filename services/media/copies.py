@@ -10,9 +10,10 @@ import json
 
 from sqlalchemy import text
 
-from services.media.media import EVENT_FIELDS, announce_change, next_version, url
+from contracts.media.messages import MediaCopied
+from contracts.vocabulary import EVENT_IMAGE_FIELDS
+from services.media.media import announce_change, next_version, url
 from shared import outbox
-from shared.messages import MediaCopied
 
 COPY_RECORDS = text("""
 WITH sponsor_map AS (
@@ -47,7 +48,7 @@ def copy_media(session, message, base_url):
     outbox.add(session, MediaCopied(
         source_event_id=message.source_event_id,
         event_id=message.event_id,
-        event_urls={EVENT_FIELDS[row.slot]: url(base_url, row.public_key)
+        event_urls={EVENT_IMAGE_FIELDS[row.slot]: url(base_url, row.public_key)
                     for row in copied if row.owner_kind == "event"},
         sponsor_urls={row.owner_id: url(base_url, row.public_key)
                       for row in copied if row.owner_kind == "sponsor"},

@@ -22,10 +22,13 @@ from dataclasses import dataclass
 import PIL.Image
 import PIL.ImageOps
 
-from services.media.exceptions import ImageTooLarge, InvalidImage
+from contracts.media.errors import ImageTooLarge, InvalidImage
+from contracts.vocabulary import IMAGE_MEDIA_TYPES, RENDITION_SLOTS
 
-FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "GIF": "image/gif"}
-RENDITIONS = {"large": (1300, 500), "thumbnail": (500, 200), "icon": (75, 30)}
+# Pillow format -> media type, in the order of IMAGE_MEDIA_TYPES
+FORMATS = dict(zip(("JPEG", "PNG", "WEBP", "GIF"), IMAGE_MEDIA_TYPES, strict=True))
+# rendition slot -> the box it fits in
+RENDITIONS = dict(zip(RENDITION_SLOTS, ((1300, 500), (500, 200), (75, 30)), strict=True))
 ACCEPTED = "JPEG, PNG, WebP or GIF"
 
 _SAME_AS = {"MPO": "JPEG"}  # a camera's multi-picture JPEG: read as its first picture

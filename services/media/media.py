@@ -14,18 +14,14 @@ from eventlet import tpool
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
-from services.media.exceptions import MediaNotFound
+from contracts.media.errors import MediaNotFound
+from contracts.media.messages import MediaChanged
+from contracts.vocabulary import EVENT_IMAGE_FIELDS
 from services.media.models import Blob, EventMediaVersion, Media
 from services.media.storage import blob_key
 from shared import outbox
-from shared.messages import MediaChanged
 
 PUBLIC_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
-# the events service's URL field of each slot
-EVENT_FIELDS = {"logo": "logo_url", "original": "original_image_url",
-                "large": "large_image_url", "thumbnail": "thumbnail_image_url",
-                "icon": "icon_image_url"}
-SPONSOR_FIELD = "logo_url"
 
 
 @dataclass(frozen=True)
@@ -55,8 +51,8 @@ def announce_change(session, event_id, version, base_url):
     """Put `media.changed`, with the event's media as they are now, in the
     outbox; the message."""
     current = event_media(session, event_id, base_url)
-    changed = MediaChanged(event_id=event_id, version=version, event_urls=current["event_urls"],
-                           sponsor_urls=current["sponsor_urls"])
+    changed = MediaChanged(event_id=event_id, media_version=version,
+                           event_urls=current["event_urls"], sponsor_urls=current["sponsor_urls"])
     outbox.add(session, changed)
     return changed
 
@@ -126,7 +122,7 @@ def event_media(session, event_id, base_url):
     ).all()
     return {
         "event_id": event_id,
-        "event_urls": {EVENT_FIELDS[record.slot]: url(base_url, record.public_key)
+        "event_urls": {EVENT_IMAGE_FIELDS[record.slot]: url(base_url, record.public_key)
                        for record in records if record.owner_kind == "event"},
         "sponsor_urls": {record.owner_id: url(base_url, record.public_key)
                          for record in records if record.owner_kind == "sponsor"},

@@ -19,8 +19,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from contracts.vocabulary import IMAGE_SLOTS
+
 OWNER_KINDS = ("event", "sponsor")
-SLOTS = ("logo", "original", "large", "thumbnail", "icon")
+SLOTS = IMAGE_SLOTS
 
 
 class Base(DeclarativeBase):

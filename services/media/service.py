@@ -1,7 +1,9 @@
 """The media service: event and sponsor images, stored content-addressed,
 and duplicated (records only, never bytes) when an event is copied.
 
-RPC methods take and return plain data; image bytes travel in base64.
+Its RPC methods, their answers and errors are `contracts.media.rpc`; the
+messages it publishes `contracts.media.messages`. Image bytes travel in
+base64.
 Uploads are checked by decoding (JPEG, PNG, WebP, GIF), stripped of
 metadata, and an event's `original` gets its renditions (large 1300×500,
 thumbnail 500×200, icon 75×30). Replacing or deleting an image retires its
@@ -28,26 +30,20 @@ import logging
 from nameko.dependency_providers import Config
 from sqlalchemy import text
 
-from services.events.exceptions import ChildNotFound
-from services.events.exceptions import EventNotFound as NoSuchEvent
-from services.media import copies, images, media, uploads
-from services.media.exceptions import (
-    AccessDenied,
-    EventNotFound,
-    InvalidMediaData,
-    SponsorNotFound,
-    UnknownSlot,
-)
+from contracts.errors import AccessDenied, EventNotFound
+from contracts.events.errors import ChildNotFound
+from contracts.events.messages import EventCopied
+from contracts.media.errors import InvalidMediaData, SponsorNotFound, UnknownSlot
+from contracts.vocabulary import RENDITION_SLOTS, UPLOAD_SLOTS, Permission
+from services.media import copies, media, uploads
 from services.media.media import Owner
 from services.media.storage import Storage
-from services.roles import exceptions as roles_errors  # noqa: F401  (they arrive as themselves)
 from shared.context import RequestContext
 from shared.db import Database
 from shared.errors import Unavailable
 from shared.handlers import consume
 from shared.ids import as_id
 from shared.inbox import apply_once
-from shared.messages import EventCopied
 from shared.permissions import Permissions
 from shared.relay import OutboxRelay
 from shared.rpc import Rpc, rpc
@@ -70,40 +66,29 @@ class MediaService:
 
     @rpc
     def upload_event_image(self, actor_id, event_ref, slot, content):
-        """Store `content` (base64) as the event's `slot` image (`original`,
-        which also makes the renditions, or `logo`), replacing what was
-        there; organizer+ of the event. `{event_id, media: [record],
-        event_updated}`."""
         owner = self._authorized(actor_id, self._event_owner(event_ref))
         return self._change(owner, uploads.event_images(slot, content, self._limits))
 
     @rpc
     def upload_sponsor_logo(self, actor_id, sponsor_id, content):
-        """Store `content` (base64) as the sponsor's logo; organizer+ of the
-        sponsor's event; answers as above."""
         owner = self._authorized(actor_id, self._sponsor_owner(sponsor_id))
         return self._change(owner, uploads.sponsor_images(content, self._limits))
 
     @rpc
     def delete_event_image(self, actor_id, event_ref, slot):
-        """Retire the event's `slot` image (`original` with its renditions);
-        organizer+ of the event."""
-        if slot not in uploads.EVENT_SLOTS:
+        if slot not in UPLOAD_SLOTS:
             raise UnknownSlot(f"no image slot {slot!r}")
-        slots = ("original", *images.RENDITIONS) if slot == "original" else (slot,)
+        slots = ("original", *RENDITION_SLOTS) if slot == "original" else (slot,)
         owner = self._authorized(actor_id, self._event_owner(event_ref))
         return self._change(owner, dict.fromkeys(slots))
 
     @rpc
     def delete_sponsor_logo(self, actor_id, sponsor_id):
-        """Retire the sponsor's logo; organizer+ of the sponsor's event."""
         owner = self._authorized(actor_id, self._sponsor_owner(sponsor_id))
         return self._change(owner, {"logo": None})
 
     @rpc
     def list_event_media(self, event_id):
-        """The event's live media: `{event_id, event_urls (field → URL),
-        sponsor_urls (sponsor id → URL), media: [record]}`."""
         if as_id(event_id) is None:
             raise InvalidMediaData(f"event_id must be an event id, not {event_id!r}")
         with self.db.transaction() as session:
@@ -111,10 +96,6 @@ class MediaService:
 
     @rpc
     def read_media(self, key, if_none_match=None):
-        """The bytes served at `/media/{key}`: `{content_type, etag,
-        cache_control, size, content (base64)}`, or `{not_modified: true,
-        etag, cache_control}` when `if_none_match` is its ETag;
-        MediaNotFound for an unknown, retired or malformed key."""
         with self.db.transaction() as session:
             record = media.find_live(session, key)
             headers = {"etag": media.etag(record.blob_key), "cache_control": CACHE_CONTROL}
@@ -132,7 +113,6 @@ class MediaService:
 
     @rpc
     def health(self):
-        """`{"service": "media", "database": "ok"}` or raises Unavailable."""
         with self.db.transaction() as session:
             session.execute(text("SELECT 1"))
         return {"service": self.name, "database": "ok"}
@@ -154,27 +134,24 @@ class MediaService:
         """Have the events service show the change now (read-your-writes);
         if it cannot, its handler of `media.changed` will."""
         try:
-            self.events.apply_media_urls(changed.event_id, changed.version,
+            self.events.apply_media_urls(changed.event_id, changed.media_version,
                                          changed.event_urls, changed.sponsor_urls)
             return True
         except Unavailable:
             log.warning("event %s: URLs not shown yet; media.changed will", changed.event_id)
             return False
-        except NoSuchEvent:  # deleted meanwhile: nothing shows its URLs
+        except EventNotFound:  # deleted meanwhile: nothing shows its URLs
             return False
 
     def _authorized(self, actor_id, owner):
         """The owner, once the actor passes `is_organizer` on its event."""
         if as_id(actor_id) is None:
             raise InvalidMediaData(f"actor_id must be a user id, not {actor_id!r}")
-        self.permissions.require(as_id(actor_id), "is_organizer", owner.event_id)
+        self.permissions.require(as_id(actor_id), Permission.IS_ORGANIZER, owner.event_id)
         return owner
 
     def _event_owner(self, event_ref):
-        try:
-            event_id = self.events.get_event(event_ref)["id"]
-        except NoSuchEvent:
-            raise EventNotFound(f"no event {event_ref!r}") from None
+        event_id = self.events.get_event(event_ref)["id"]
         return Owner(event_id=event_id, kind="event", id=event_id)
 
     def _sponsor_owner(self, sponsor_id):

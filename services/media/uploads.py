@@ -5,10 +5,9 @@ import binascii
 
 from eventlet import tpool
 
+from contracts.media.errors import InvalidMediaData, UnknownSlot
+from contracts.vocabulary import UPLOAD_SLOTS
 from services.media import images
-from services.media.exceptions import InvalidMediaData, UnknownSlot
-
-EVENT_SLOTS = ("original", "logo")  # `original` brings the renditions
 
 
 def decoded(content):
@@ -23,8 +22,8 @@ def decoded(content):
 
 def event_images(slot, content, limits):
     """slot → images.Image for an upload to an event's `slot`."""
-    if slot not in EVENT_SLOTS:
-        raise UnknownSlot(f"no image slot {slot!r}; the slots are: {', '.join(EVENT_SLOTS)}")
+    if slot not in UPLOAD_SLOTS:
+        raise UnknownSlot(f"no image slot {slot!r}; the slots are: {', '.join(UPLOAD_SLOTS)}")
     prepared = _prepare(content, limits, renditions=slot == "original")
     return {slot if name == "original" else name: image for name, image in prepared.items()}
 

@@ -1,1 +1,1 @@
-"""The roles service: arrives with its own issue (see README)."""
+"""The roles service: users, teams, role invites and permission checks."""

@@ -1,26 +1,29 @@
 """Permission checks: which roles on an event pass which check.
 
-Admins pass every check. The table is the README's; a parametrised test
-covers all of it.
+Admins pass every check. docs/architecture.md shows the table; a
+parametrised test covers all of it.
 """
 from sqlalchemy import and_, exists, select
 
-from services.roles.exceptions import AccessDenied, InvalidRoleData
+from contracts.errors import AccessDenied
+from contracts.roles.errors import InvalidRoleData
+from contracts.vocabulary import Permission, Role
 from services.roles.models import EventRole, User
 from shared.ids import as_id
 
-ORGANIZER_PLUS = frozenset({"owner", "organizer"})
-COORGANIZER_PLUS = ORGANIZER_PLUS | {"coorganizer"}
+ORGANIZER_PLUS = frozenset({Role.OWNER, Role.ORGANIZER})
+COORGANIZER_PLUS = ORGANIZER_PLUS | {Role.COORGANIZER}
 
+# permission -> the roles that pass it (admins pass all)
 PERMISSIONS = {
-    "is_owner": frozenset({"owner"}),
-    "is_organizer": ORGANIZER_PLUS,
-    "is_coorganizer": COORGANIZER_PLUS,
-    "is_track_organizer": COORGANIZER_PLUS | {"track_organizer"},
-    "is_moderator": COORGANIZER_PLUS | {"moderator"},
-    "is_registrar": COORGANIZER_PLUS | {"registrar"},
-    "is_team_member": COORGANIZER_PLUS | {"track_organizer", "moderator", "registrar"},
-    "is_admin": frozenset(),
+    Permission.IS_OWNER: frozenset({Role.OWNER}),
+    Permission.IS_ORGANIZER: ORGANIZER_PLUS,
+    Permission.IS_COORGANIZER: COORGANIZER_PLUS,
+    Permission.IS_TRACK_ORGANIZER: COORGANIZER_PLUS | {Role.TRACK_ORGANIZER},
+    Permission.IS_MODERATOR: COORGANIZER_PLUS | {Role.MODERATOR},
+    Permission.IS_REGISTRAR: COORGANIZER_PLUS | {Role.REGISTRAR},
+    Permission.IS_TEAM_MEMBER: frozenset(Role),
+    Permission.IS_ADMIN: frozenset(),
 }
 
 
@@ -39,14 +42,9 @@ def require(session, user_id, permission, event_id, to):
     """The user's id, or AccessDenied unless the user passes `permission`;
     `to` says what for, in the error: "to invite an owner"."""
     if not has_access(session, user_id, permission, event_id):
-        needed = _article(permission.removeprefix("is_").replace("_", " "))
         where = "" if event_id is None else f" of event {event_id}"
-        raise AccessDenied(f"you need to be {needed}{where} {to}")
+        raise AccessDenied(f"you need to be {Permission(permission).holder}{where} {to}")
     return as_id(user_id)
-
-
-def _article(role):
-    return f"an {role}" if role[0] in "aeiou" else f"a {role}"
 
 
 def _checked(user_id, permission, event_id):
@@ -56,6 +54,6 @@ def _checked(user_id, permission, event_id):
         raise InvalidRoleData(
             f"no permission {permission!r}; the permissions are: {', '.join(PERMISSIONS)}"
         )
-    if as_id(event_id) is None and not (permission == "is_admin" and event_id is None):
+    if as_id(event_id) is None and not (permission == Permission.IS_ADMIN and event_id is None):
         raise InvalidRoleData(f"event_id must be an event id, not {event_id!r}")
     return as_id(user_id), PERMISSIONS[permission], as_id(event_id)

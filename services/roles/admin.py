@@ -14,8 +14,8 @@ from pathlib import Path
 from sqlalchemy import update
 from sqlalchemy.orm import sessionmaker
 
+from contracts.roles.schemas import normalise_email
 from services.roles.models import User
-from services.roles.schemas import normalise_email
 from shared.config import load_config
 from shared.db import DATABASE_URL_KEY, UnitOfWork, make_engine
 

@@ -1,54 +1,6 @@
-"""The roles service's errors; each crosses RPC as itself (shared.errors)."""
-from shared.errors import Conflict, InvalidInput, NotFound, PermissionDenied, Unavailable
-
-
-class InvalidRoleData(InvalidInput):
-    code = "invalid_input"
-
-
-class InvalidCredentials(InvalidInput):
-    """Unknown email or wrong password: deliberately the same error."""
-
-    code = "invalid_credentials"
-
-
-class UserNotFound(NotFound):
-    code = "user_not_found"
-
-
-class EventNotFound(NotFound):
-    code = "event_not_found"
-
-
-class InviteNotFound(NotFound):
-    code = "invite_not_found"
-
-
-class EmailTaken(Conflict):
-    code = "email_taken"
-
-
-class InviteExists(Conflict):
-    """A pending invite for this email and event exists, or the user holds
-    the role already."""
-
-    code = "invite_exists"
-
-
-class InviteClosed(Conflict):
-    """The invite was accepted, declined or has expired."""
-
-    code = "invite_closed"
-
-
-class AccessDenied(PermissionDenied):
-    code = "permission_denied"
-
-
-class EventNotReady(Unavailable):
-    """The roles service has not yet set up the event's team."""
-
-    code = "event_not_ready"
+"""The roles service's own errors, which never leave it (those that cross
+RPC are in contracts.roles.errors)."""
+from shared.errors import Unavailable
 
 
 class RetryLater(Unavailable):

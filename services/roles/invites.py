@@ -22,20 +22,17 @@ from psycopg2.errors import UniqueViolation
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.exc import IntegrityError
 
+from contracts.errors import AccessDenied
+from contracts.roles.errors import InvalidRoleData, InviteClosed, InviteExists, InviteNotFound
+from contracts.roles.messages import InviteAccepted, InviteCreated
+from contracts.roles.schemas import InviteIn, InviteUpdate
+from contracts.vocabulary import Permission, Role
 from services.roles import team
 from services.roles.access import has_access, require
-from services.roles.exceptions import (
-    AccessDenied,
-    InvalidRoleData,
-    InviteClosed,
-    InviteExists,
-    InviteNotFound,
-)
 from services.roles.models import EventRole, RoleInvite, User
-from services.roles.schemas import InviteIn, InviteUpdate, validate
+from services.roles.schemas import validate
 from shared import outbox
 from shared.ids import as_id
-from shared.messages import InviteAccepted, InviteCreated
 from shared.times import iso_utc
 from shared.validation import page
 
@@ -44,7 +41,7 @@ ACCEPT_PATH = "/role-invites/accept?token={token}"
 
 def create_invite(session, actor_id, event_id, data, event_name, ttl):
     """A pending invite, with its token and accept link given back this
-    once; announces `invite.created`. `event_name(event_id)` names the event."""
+    once; announces `invite.created`, which names the event `event_name`."""
     values = validate(InviteIn, data, "invite")
     event = team.live_event(session, event_id)
     actor_id = _require_manager(session, actor_id, event.id, values["role"], "to invite")
@@ -56,17 +53,17 @@ def create_invite(session, actor_id, event_id, data, event_name, ttl):
                         expires_at=datetime.now(UTC) + ttl, created_by=actor_id)
     session.add(invite)
     _flush_refusing_duplicates(session, invite)
-    name = event_name(event.id)
-    outbox.add(session, InviteCreated(invite_id=invite.id, event_id=event.id, event_name=name,
-                                      email=invite.email, role=invite.role,
-                                      expires_at=invite.expires_at))
-    return {**serialize_invite(invite), "event_name": name, **_secret(token)}
+    outbox.add(session, InviteCreated(invite_id=invite.id, event_id=event.id,
+                                      event_name=event_name, email=invite.email,
+                                      role=invite.role, expires_at=invite.expires_at))
+    return {**serialize_invite(invite), "event_name": event_name, **_secret(token)}
 
 
 def get_invite(session, actor_id, invite_id):
     invite = _find(session, invite_id)
     if not _is_invitee(session, actor_id, invite):
-        require(session, actor_id, "is_coorganizer", invite.event_id, to="to see its invites")
+        require(session, actor_id, Permission.IS_COORGANIZER, invite.event_id,
+                to="to see its invites")
     return serialize_invite(invite)
 
 
@@ -74,7 +71,7 @@ def list_invites(session, actor_id, event_id, limit=None, offset=None):
     """`{items, total, limit, offset}`: the event's invites, newest first."""
     window = page(limit, offset, InvalidRoleData)
     event = team.live_event(session, event_id)
-    require(session, actor_id, "is_coorganizer", event.id, to="to see its invites")
+    require(session, actor_id, Permission.IS_COORGANIZER, event.id, to="to see its invites")
     query = select(RoleInvite).where(RoleInvite.event_id == event.id)
     total = session.scalar(select(func.count()).select_from(query.subquery()))
     invites = session.scalars(
@@ -145,10 +142,11 @@ def delete_invite(session, actor_id, invite_id):
 def _amend(session, actor_id, invite, changes):
     email, role = changes.get("email", invite.email), changes.get("role", invite.role)
     if _is_invitee(session, actor_id, invite) and not has_access(
-            session, actor_id, "is_organizer", invite.event_id):
+            session, actor_id, Permission.IS_ORGANIZER, invite.event_id):
         raise AccessDenied("the invitee can change only the invite's status")
-    _require_manager(session, actor_id, invite.event_id,
-                     "owner" if "owner" in (invite.role, role) else role, "to change its invites")
+    touches_owner = Role.OWNER in (invite.role, role)
+    _require_manager(session, actor_id, invite.event_id, Role.OWNER if touches_owner else role,
+                     "to change its invites")
     _refuse_if_closed(invite)
     _refuse_if_role_held(session, invite.event_id, email, role)
     _expire_lapsed(session, invite.event_id, email)
@@ -162,9 +160,9 @@ def _amend(session, actor_id, invite, changes):
 
 
 def _require_manager(session, actor_id, event_id, role, to):
-    if role == "owner":
-        return require(session, actor_id, "is_owner", event_id, to=f"{to} an owner")
-    return require(session, actor_id, "is_organizer", event_id, to=to)
+    if role == Role.OWNER:
+        return require(session, actor_id, Permission.IS_OWNER, event_id, to=f"{to} an owner")
+    return require(session, actor_id, Permission.IS_ORGANIZER, event_id, to=to)
 
 
 def _find(session, invite_id, lock=False):

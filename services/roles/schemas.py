@@ -1,60 +1,7 @@
-"""Input schemas of the roles service, and the roles themselves."""
-from typing import Annotated, Literal
-
-from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, StringConstraints
-from pydantic_core import PydanticCustomError
-
-from services.roles.exceptions import InvalidRoleData
-from shared.validation import Schema
+"""Validation of what callers send (contracts.roles.schemas), raising this
+service's error."""
+from contracts.roles.errors import InvalidRoleData
 from shared.validation import validate as shared_validate
-
-# strongest first, as the migration ranks them
-ROLES = ("owner", "organizer", "coorganizer", "track_organizer", "moderator", "registrar")
-RoleName = Literal[ROLES]
-
-
-def normalise_email(value):
-    """The one form an address is stored and compared in: stripped,
-    checked for syntax, its domain in IDNA form, then lower case."""
-    try:
-        address = validate_email(value.strip(), check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise PydanticCustomError("email", "not an email address: {reason}",
-                                  {"reason": str(exc)}) from None
-    return f"{address.local_part}@{address.ascii_domain}".lower()
-
-
-Email = Annotated[str, StringConstraints(strip_whitespace=True, max_length=320),
-                  AfterValidator(normalise_email)]
-# argon2 takes any length; the cap keeps hashing cheap to refuse
-Password = Annotated[str, StringConstraints(min_length=8, max_length=1024)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
-
-
-class SignUp(Schema):
-    email: Email
-    password: Password
-    name: Name
-
-
-class Credentials(Schema):
-    email: Annotated[str, StringConstraints(max_length=320)]
-    password: Annotated[str, StringConstraints(max_length=1024)]
-
-
-class InviteIn(Schema):
-    email: Email
-    role: RoleName
-
-
-class InviteUpdate(Schema):
-    """What an update may send: the invitee `status`, an organizer+ `role`
-    and `email` (service.update_invite says who may send which)."""
-
-    status: Literal["accepted", "declined"] = None
-    role: RoleName = None
-    email: Email = None
 
 
 def validate(schema, data, what, sent_only=False):

@@ -1,13 +1,11 @@
 """The roles service: users, their roles on events, role invites and
 permission checks.
 
-RPC methods take and return plain data. `actor_id` is the acting user's
-id, which callers (the gateway) pass explicitly; every actor-scoped method
-authorizes it here. Each change runs in one transaction; the messages it
-announces go out through the outbox. Bad input raises `InvalidRoleData`,
-a denied actor `AccessDenied`, a missing object `UserNotFound` /
-`EventNotFound` / `InviteNotFound`, a conflict `EmailTaken` /
-`InviteExists` / `InviteClosed` (services.roles.exceptions).
+Its RPC methods, their answers and errors are `contracts.roles.rpc`; the
+messages it publishes `contracts.roles.messages`. `actor_id` is the acting
+user's id, which callers (the gateway) pass explicitly; every actor-scoped
+method authorizes it here. Each change runs in one transaction; the
+messages it announces go out through the outbox.
 
 Read-your-writes: accepting an invite grants the role before it answers,
 through the same inbox-guarded step as the handler of `invite.accepted`
@@ -21,16 +19,16 @@ from datetime import timedelta
 from nameko.dependency_providers import Config
 from sqlalchemy import text
 
-from services.events.exceptions import EventNotFound as NoSuchEvent
+from contracts.events.messages import EventCopied, EventCreated, EventDeleted
+from contracts.roles.errors import EventNotReady
+from contracts.roles.messages import InviteAccepted
 from services.roles import access, invites, team, users
-from services.roles.exceptions import EventNotFound, EventNotReady
 from services.roles.passwords import Passwords
 from shared.context import RequestContext
 from shared.db import Database
 from shared.errors import ServiceError
 from shared.handlers import consume
 from shared.inbox import apply_once
-from shared.messages import EventCopied, EventCreated, EventDeleted, InviteAccepted
 from shared.relay import OutboxRelay
 from shared.rpc import Rpc, rpc
 from shared.waiting import wait_for
@@ -52,15 +50,11 @@ class RolesService:
 
     @rpc
     def sign_up(self, data):
-        """`{email, password, name}` → the new user; EmailTaken if the
-        email (compared case-insensitively) is signed up already."""
         with self.db.transaction() as session:
             return users.sign_up(session, self.passwords, data)
 
     @rpc
     def authenticate(self, email, password):
-        """The user, or InvalidCredentials for an unknown email and for a
-        wrong password alike."""
         with self.db.transaction() as session:
             return users.authenticate(session, self.passwords, email, password)
 
@@ -71,7 +65,6 @@ class RolesService:
 
     @rpc
     def set_admin(self, actor_id, user_id, is_admin):
-        """Grant or revoke the admin flag; the actor must be an admin."""
         with self.db.transaction() as session:
             return users.set_admin(session, actor_id, user_id, is_admin)
 
@@ -79,26 +72,16 @@ class RolesService:
 
     @rpc
     def has_access(self, user_id, permission, event_id):
-        """Whether the user passes `permission` (is_owner, is_organizer,
-        is_coorganizer, is_track_organizer, is_moderator, is_registrar,
-        is_admin) on the event; admins pass every check."""
         with self.db.transaction() as session:
             return access.has_access(session, user_id, permission, event_id)
 
     @rpc
     def list_event_roles(self, event_id):
-        """The event's team: `[{user_id, email, role}]`, strongest first."""
         with self.db.transaction() as session:
             return team.list_event_roles(session, event_id)
 
     @rpc
     def await_event(self, event_id, timeout=None):
-        """Return once the event's team is in place (its `event.created` or
-        `event.copied` handled); EventNotReady after `timeout` seconds
-        (default `GRANT_TIMEOUT`). It holds a worker, not a database
-        connection, while it waits: callers that wait long under load pass
-        a short timeout and call again, so this service's own handlers,
-        which need its workers to put the team in place, are not starved."""
         event_id = team.event_ref(event_id)
         timeout = self._grant_timeout if timeout is None else min(float(timeout),
                                                                   self._grant_timeout)
@@ -110,45 +93,36 @@ class RolesService:
 
     @rpc
     def create_invite(self, actor_id, event_id, data):
-        """Invite `{email, role}` to the event (organizer+; an owner invite:
-        the owner). Answers the pending invite with `event_name`, and its
-        `token` and `accept_path`, given back this once."""
         ttl = timedelta(days=float(self.config.get("INVITE_TTL_DAYS", 7)))
+        event_id = team.event_ref(event_id)
+        event_name = self.events.get_event(event_id)["name"]  # before the transaction
         with self.db.transaction() as session:
-            return invites.create_invite(session, actor_id, event_id, data, self._event_name, ttl)
+            return invites.create_invite(session, actor_id, event_id, data, event_name, ttl)
 
     @rpc
     def list_invites(self, actor_id, event_id, limit=None, offset=None):
-        """`{items, total, limit, offset}` (coorganizer+)."""
         with self.db.transaction() as session:
             return invites.list_invites(session, actor_id, event_id, limit, offset)
 
     @rpc
     def get_invite(self, actor_id, invite_id):
-        """The invite (the invitee or coorganizer+), never its token."""
         with self.db.transaction() as session:
             return invites.get_invite(session, actor_id, invite_id)
 
     @rpc
     def update_invite(self, actor_id, invite_id, data):
-        """The invitee sends `{status: accepted|declined}` alone; an
-        organizer+ may change `role` and `email` of a pending invite. An
-        acceptance answers once the role is granted (`role_granted`)."""
         with self.db.transaction() as session:
             invite, accepted = invites.update_invite(session, actor_id, invite_id, data)
         return self._granted(invite, accepted)
 
     @rpc
     def respond_to_invite(self, actor_id, token, status):
-        """Accept or decline by the emailed token; the actor must be the
-        invitee. Answers like `update_invite`."""
         with self.db.transaction() as session:
             invite, accepted = invites.respond_by_token(session, actor_id, token, status)
         return self._granted(invite, accepted)
 
     @rpc
     def delete_invite(self, actor_id, invite_id):
-        """Organizer+ (an owner invite: the owner); InviteClosed if accepted."""
         with self.db.transaction() as session:
             return invites.delete_invite(session, actor_id, invite_id)
 
@@ -172,7 +146,6 @@ class RolesService:
 
     @rpc
     def health(self):
-        """`{"service": "roles", "database": "ok"}` or raises Unavailable."""
         with self.db.transaction() as session:
             session.execute(text("SELECT 1"))
         return {"service": self.name, "database": "ok"}
@@ -193,12 +166,6 @@ class RolesService:
     def _known(self, event_id):
         with self.db.transaction() as session:
             return team.is_known(session, event_id)
-
-    def _event_name(self, event_id):
-        try:
-            return self.events.get_event(event_id)["name"]
-        except NoSuchEvent:
-            raise EventNotFound(f"no event {event_id}") from None
 
     @property
     def _grant_timeout(self):

@@ -13,15 +13,19 @@ exists), besides the inbox that keeps a message from being applied twice.
 from sqlalchemy import delete, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 
-from services.roles.exceptions import EventNotFound, InvalidRoleData, RetryLater, UserNotFound
-from services.roles.models import EventRole, KnownEvent, Role, RoleInvite, User
+from contracts.errors import EventNotFound
+from contracts.roles.errors import InvalidRoleData, UserNotFound
+from contracts.vocabulary import Role
+from services.roles.exceptions import RetryLater
+from services.roles.models import EventRole, KnownEvent, RoleInvite, User
+from services.roles.models import Role as RoleRank
 from shared.ids import as_id
 
 
 def on_event_created(session, message):
     _know(session, message.event_id, message.identifier)
     _require_user(session, message.owner_id)
-    grant(session, message.owner_id, message.event_id, "owner")
+    grant(session, message.owner_id, message.event_id, Role.OWNER)
 
 
 def on_event_copied(session, message):
@@ -49,7 +53,7 @@ def on_event_deleted(session, message):
 
 def on_invite_accepted(session, message):
     _require_user(session, message.user_id)
-    if message.role == "owner":
+    if message.role == Role.OWNER:
         transfer_ownership(session, message.event_id, message.user_id)
     else:
         grant(session, message.user_id, message.event_id, message.role)
@@ -69,17 +73,17 @@ def transfer_ownership(session, event_id, user_id):
     if session.get(KnownEvent, event_id, with_for_update=True) is None:
         raise RetryLater(f"event {event_id} is not known yet")
     previous = session.scalars(
-        delete(EventRole).where(EventRole.event_id == event_id, EventRole.role == "owner")
+        delete(EventRole).where(EventRole.event_id == event_id, EventRole.role == Role.OWNER)
         .returning(EventRole.user_id)
     ).all()
     for previous_owner in previous:
         if previous_owner != user_id:
-            grant(session, previous_owner, event_id, "organizer")
-    grant(session, user_id, event_id, "owner")
+            grant(session, previous_owner, event_id, Role.ORGANIZER)
+    grant(session, user_id, event_id, Role.OWNER)
     # the previous owner's other offers of ownership lapse with it
     session.execute(
         update(RoleInvite)
-        .where(RoleInvite.event_id == event_id, RoleInvite.role == "owner",
+        .where(RoleInvite.event_id == event_id, RoleInvite.role == Role.OWNER,
                RoleInvite.status == "pending")
         .values(status="expired")
     )
@@ -93,9 +97,9 @@ def list_event_roles(session, event_id):
     rows = session.execute(
         select(EventRole.user_id, User.email, EventRole.role)
         .join(User, User.id == EventRole.user_id)
-        .join(Role, Role.name == EventRole.role)
+        .join(RoleRank, RoleRank.name == EventRole.role)
         .where(EventRole.event_id == event_id)
-        .order_by(Role.rank, User.email)
+        .order_by(RoleRank.rank, User.email)
     )
     return [row._asdict() for row in rows]
 

@@ -3,15 +3,12 @@ from psycopg2.errors import UniqueViolation
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from contracts.roles.errors import EmailTaken, InvalidCredentials, InvalidRoleData, UserNotFound
+from contracts.roles.schemas import Credentials, SignUp, normalise_email
+from contracts.vocabulary import Permission
 from services.roles.access import require
-from services.roles.exceptions import (
-    EmailTaken,
-    InvalidCredentials,
-    InvalidRoleData,
-    UserNotFound,
-)
 from services.roles.models import User
-from services.roles.schemas import Credentials, SignUp, normalise_email, validate
+from services.roles.schemas import validate
 from shared.ids import as_id
 from shared.times import iso_utc
 
@@ -61,7 +58,7 @@ def set_admin(session, actor_id, user_id, is_admin):
     """Grant or revoke the admin flag; only an admin may."""
     if not isinstance(is_admin, bool):
         raise InvalidRoleData(f"is_admin must be true or false, not {is_admin!r}")
-    require(session, actor_id, "is_admin", None, to="to change who is an admin")
+    require(session, actor_id, Permission.IS_ADMIN, None, to="to change who is an admin")
     user = get_user(session, user_id)
     user.is_admin = is_admin
     return serialize_user(user)

@@ -8,12 +8,10 @@ from nameko.containers import ServiceContainer
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from services.roles.exceptions import InvalidRoleData
+from contracts.roles.errors import InvalidRoleData
 from services.roles.models import EventRole, KnownEvent, User
 from services.roles.service import RolesService
 from tests.support.services import Entrypoints
-
-pytestmark = pytest.mark.integration
 
 EVENT_ID, OTHER_EVENT_ID, UNKNOWN_USER_ID = 101, 202, 999999
 ROLES = ["owner", "organizer", "coorganizer", "track_organizer", "moderator", "registrar"]

@@ -9,20 +9,18 @@ import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import select
 
+from contracts.errors import AccessDenied, EventNotFound
+from contracts.events.errors import InvalidEventData
 from services.events import events as events_module
 from services.events import models
-from services.events.exceptions import AccessDenied, EventNotFound, InvalidEventData
 from services.events.media_urls import EVENT_URL_FIELDS
 from services.events.service import EventsService
-from services.media.exceptions import AccessDenied as MediaAccessDenied
 from services.roles.admin import set_admin_flag
 from services.roles.models import KnownEvent
 from shared.errors import Unavailable
 from tests.support.media import EVENT, b64, event_urls, image, sponsor_logos, stored
 from tests.support.services import start_service
 from tests.support.tap import wait_until
-
-pytestmark = pytest.mark.integration
 
 UNKNOWN_USER_ID = 987654321
 TRACK = {"name": "Web", "color": "#1A2B3C"}
@@ -252,7 +250,7 @@ def images(events_rpc, event, media_db, media_root):
 def test_only_organizers_may_change_images(media_rpc, user, event, sponsor, images, who):
     actor = user(who)
     for change in image_changes(media_rpc, actor, event, sponsor).values():
-        refused(MediaAccessDenied, change, images)
+        refused(AccessDenied, change, images)
 
 
 @pytest.mark.parametrize("who", ["organizer", "admin"])

@@ -14,14 +14,12 @@ from pathlib import Path
 import pytest
 from eventlet.queue import Empty, Queue
 
+from contracts.events.messages import EventCreated
 from shared import deadletters
 from shared.errors import Outage
 from shared.handlers import consume
-from shared.messages import EventCreated
 from tests.support.broker import publish_event, queue_depth
 from tests.support.tap import wait_until
-
-pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "policy"

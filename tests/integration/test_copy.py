@@ -6,18 +6,11 @@ from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import text
 
+from contracts.errors import AccessDenied, EventNotFound
+from contracts.events.errors import CopyFailed, IdempotencyKeyReused, InvalidEventData
+from contracts.events.messages import EventCopied
 from services.events import children, events
-from services.events.exceptions import (
-    AccessDenied,
-    CopyFailed,
-    EventNotFound,
-    IdempotencyKeyReused,
-    InvalidEventData,
-)
-from shared.messages import EventCopied
 from tests.support.tap import EventTap
-
-pytestmark = pytest.mark.integration
 
 OWNER, COPIER = 7, 8
 CHILDREN = ("taxes", "tickets", "social-links", "sponsors", "microlocations", "tracks",

@@ -7,22 +7,15 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
+from contracts.errors import AccessDenied, EventNotFound
+from contracts.events.errors import ChildNotFound, InvalidEventData, UnknownKind
+from contracts.events.messages import EventCreated, EventDeleted
 from services.events import events as events_module
 from services.events import models
-from services.events.exceptions import (
-    AccessDenied,
-    ChildNotFound,
-    EventNotFound,
-    InvalidEventData,
-    UnknownKind,
-)
 from services.events.service import EventsService
-from shared.messages import EventCreated, EventDeleted
 from shared.tables import outbox
 from tests.support.services import start_service
 from tests.support.tap import EventTap
-
-pytestmark = pytest.mark.integration
 
 OWNER = 7
 EVENT = {"name": "PyCon", "starts_at": "2030-05-01T09:00:00+02:00",

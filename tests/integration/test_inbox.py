@@ -5,15 +5,13 @@ from eventlet.queue import Empty, Queue
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import sessionmaker
 
+from contracts.events.messages import EventCreated
 from shared.db import Database
 from shared.handlers import consume
 from shared.inbox import first_delivery
-from shared.messages import EventCreated
 from shared.tables import inbox
 from tests.support.broker import publish_event
 from tests.support.tap import wait_until
-
-pytestmark = pytest.mark.integration
 
 CONSUMER = "inbox_consumer.on_event_created"
 

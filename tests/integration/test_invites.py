@@ -10,18 +10,10 @@ import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import select, update
 
-from services.roles.exceptions import (
-    AccessDenied,
-    EventNotFound,
-    InvalidRoleData,
-    InviteClosed,
-    InviteExists,
-    InviteNotFound,
-)
+from contracts.errors import AccessDenied, EventNotFound
+from contracts.roles.errors import InvalidRoleData, InviteClosed, InviteExists, InviteNotFound
 from services.roles.models import EventRole, RoleInvite
 from tests.support.tap import EventTap
-
-pytestmark = pytest.mark.integration
 
 ACCEPT = {"status": "accepted"}
 

@@ -6,9 +6,10 @@ Real PostgreSQL and RabbitMQ, real events service."""
 import pytest
 from sqlalchemy import func, select
 
+from contracts.events.messages import EventCopied
+from contracts.media.messages import MediaCopied
 from services.media.models import Media
 from shared import deadletters, outbox
-from shared.messages import EventCopied, MediaCopied
 from tests.support.broker import queue_depth
 from tests.support.media import (
     ACTOR,
@@ -25,8 +26,6 @@ from tests.support.media import (
     stored,
 )
 from tests.support.tap import EventTap, wait_until
-
-pytestmark = pytest.mark.integration
 
 COPIED_QUEUE = "evt-events-event.copied--media.on_event_copied"
 SPONSORS = ("ACME", "Globex")

@@ -16,13 +16,9 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
-from services.events import media_urls
-from services.events.exceptions import InvalidEventData
-from services.events.media_urls import EVENT_URL_FIELDS
-from services.media import gc
-from services.media.exceptions import (
-    AccessDenied,
-    EventNotFound,
+from contracts.errors import AccessDenied, EventNotFound
+from contracts.events.errors import InvalidEventData
+from contracts.media.errors import (
     ImageTooLarge,
     InvalidImage,
     InvalidMediaData,
@@ -30,13 +26,17 @@ from services.media.exceptions import (
     SponsorNotFound,
     UnknownSlot,
 )
-from services.media.media import EVENT_FIELDS, lock_blob
+from contracts.media.messages import MediaChanged
+from contracts.vocabulary import EVENT_IMAGE_FIELDS
+from services.events import media_urls
+from services.events.media_urls import EVENT_URL_FIELDS
+from services.media import gc
+from services.media.media import lock_blob
 from services.media.models import Blob
 from services.media.service import MediaService
 from services.media.storage import INCOMPLETE_PREFIX, LocalBlobStore, blob_key
 from shared.errors import Unavailable
 from shared.inbox import handled
-from shared.messages import MediaChanged
 from shared.relay import RELAY_LOCK
 from tests.support.media import (
     ACTOR,
@@ -56,8 +56,6 @@ from tests.support.media import (
 )
 from tests.support.services import start_service
 from tests.support.tap import EventTap, wait_until
-
-pytestmark = pytest.mark.integration
 
 NO_URLS = dict.fromkeys(EVENT_URL_FIELDS)
 BASE_URL = "http://media.test/media/"
@@ -106,7 +104,7 @@ def by_slot(answer):
 
 def urls_of(answer):
     """The event's URL fields an upload's records give."""
-    return {EVENT_FIELDS[record["slot"]]: record["url"] for record in answer["media"]}
+    return {EVENT_IMAGE_FIELDS[record["slot"]]: record["url"] for record in answer["media"]}
 
 
 def opened(data):
@@ -428,7 +426,7 @@ def test_each_change_announces_its_version_and_the_events_media_as_they_are_now(
     media.delete_event_image(ACTOR, event["id"], "logo")
 
     announced = [MediaChanged.parse(media_changed.next()[1]) for _ in range(3)]
-    assert [(message.event_id, message.version) for message in announced] == [
+    assert [(message.event_id, message.media_version) for message in announced] == [
         (event["id"], 1), (event["id"], 2), (event["id"], 3)]
     assert [message.event_urls for message in announced] == [
         urls_of(original), {**urls_of(original), **urls_of(logo)}, urls_of(original)]
@@ -454,7 +452,7 @@ def test_media_changed_alone_brings_the_event_and_its_sponsors_up_to_date(
         events, event, sponsor, amqp_uri):
     logo, sponsor_logo = BASE_URL + "e" * 43, BASE_URL + "s" * 43
 
-    publish(amqp_uri, MediaChanged(event_id=event["id"], version=1,
+    publish(amqp_uri, MediaChanged(event_id=event["id"], media_version=1,
                                    event_urls={"logo_url": logo},
                                    sponsor_urls={sponsor["id"]: sponsor_logo}))
 
@@ -466,7 +464,7 @@ def test_a_media_changed_older_than_what_the_event_shows_changes_nothing(
         media, events, event, events_db, amqp_uri):
     first = upload(media, event, image("red"))
     second = upload(media, event, image("blue"))
-    late = MediaChanged(event_id=event["id"], version=1, event_urls=urls_of(first),
+    late = MediaChanged(event_id=event["id"], media_version=1, event_urls=urls_of(first),
                         sponsor_urls={})
 
     publish(amqp_uri, late)

@@ -6,15 +6,13 @@ from nameko.rpc import rpc
 from nameko.testing.services import entrypoint_hook
 from sqlalchemy import func, select
 
+from contracts.events.messages import EventCreated
 from shared import outbox
 from shared.db import Database
-from shared.messages import EventCreated
 from shared.relay import OutboxRelay
 from shared.tables import outbox as outbox_table
 from tests.support.proxy import TcpProxy
 from tests.support.tap import EventTap, wait_until
-
-pytestmark = pytest.mark.integration
 
 
 class Announcer:

@@ -20,19 +20,17 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import replace_dependencies
 from sqlalchemy import select
 
+from contracts.events.messages import EventCreated
 from shared import deadletters, outbox
 from shared.context import HEADER, RequestContext, bound_request_id, current_request_id
 from shared.db import Database
 from shared.handlers import consume
 from shared.logs import JsonFormatter
-from shared.messages import EventCreated
 from shared.relay import OutboxRelay
 from shared.rpc import Rpc
 from shared.tables import outbox as outbox_table
 from tests.support.broker import publish_event
 from tests.support.tap import wait_until
-
-pytestmark = pytest.mark.integration
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,6 @@ from shared.rpc import rpc
 from tests.support.proxy import TcpProxy
 from tests.support.tap import wait_until
 
-pytestmark = pytest.mark.integration
-
 
 class Slow:
     name = "slow"

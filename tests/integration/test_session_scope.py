@@ -19,14 +19,13 @@ from pydantic import ValidationError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.orm.exc import DetachedInstanceError
 
+from contracts.events.messages import EventCreated
 from services.events import events as events_module
 from services.events.models import Event
 from services.events.service import EventsService
 from shared.db import Database, UnitOfWork
 from shared.handlers import consume
-from shared.messages import EventCreated, InvalidMessage
-
-pytestmark = pytest.mark.integration
+from shared.messages import InvalidMessage
 
 OWNER = 7
 EVENT = {"name": "FOSSASIA Summit", "starts_at": "2030-03-14T09:00:00+08:00",

@@ -7,18 +7,18 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from contracts.errors import EventNotFound
+from contracts.events.messages import EventCopied, EventCreated, EventDeleted
+from contracts.roles.errors import EventNotReady
+from contracts.roles.messages import InviteAccepted
 from services.roles import team
-from services.roles.exceptions import EventNotFound, EventNotReady
 from services.roles.models import EventRole, KnownEvent
 from services.roles.service import RolesService
 from shared import deadletters
-from shared.messages import EventCopied, EventCreated, EventDeleted, InviteAccepted
 from tests.support.broker import publish_event, queue_depth
 from tests.support.proxy import TcpProxy
 from tests.support.services import start_service
 from tests.support.tap import wait_until
-
-pytestmark = pytest.mark.integration
 
 CREATED_QUEUE = "evt-events-event.created--roles.on_event_created"
 COPIED_QUEUE = "evt-events-event.copied--roles.on_event_copied"

@@ -16,8 +16,6 @@ from tests.conftest import ROOT
 from tests.support.probe import Probe
 from tests.support.tap import wait_until
 
-pytestmark = pytest.mark.integration
-
 
 def _consumers(session):
     return session.scalars(text("SELECT consumer FROM inbox")).all()

@@ -11,16 +11,9 @@ import argon2
 import pytest
 from sqlalchemy import select, update
 
-from services.roles.exceptions import (
-    AccessDenied,
-    EmailTaken,
-    InvalidCredentials,
-    InvalidRoleData,
-    UserNotFound,
-)
+from contracts.errors import AccessDenied
+from contracts.roles.errors import EmailTaken, InvalidCredentials, InvalidRoleData, UserNotFound
 from services.roles.models import User
-
-pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 ANA = {"email": "Ana@Example.org", "password": "correct horse", "name": "Ana"}

@@ -5,7 +5,7 @@ RPC from a `Policy` the test holds. By default every user exists and
 passes every check."""
 from nameko.rpc import rpc
 
-from services.roles.exceptions import UserNotFound
+from contracts.roles.errors import UserNotFound
 
 
 class Policy:

@@ -10,7 +10,7 @@ import PIL.Image
 import PIL.PngImagePlugin
 import pytest
 
-from services.media.exceptions import ImageTooLarge, InvalidImage
+from contracts.media.errors import ImageTooLarge, InvalidImage
 from services.media.images import RENDITIONS, decode, prepare
 
 MB = 1024 * 1024

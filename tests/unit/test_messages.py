@@ -4,16 +4,10 @@ from uuid import UUID
 import pytest
 from pydantic import ValidationError
 
-from shared.messages import (
-    EventCopied,
-    EventCreated,
-    EventDeleted,
-    InvalidMessage,
-    InviteAccepted,
-    InviteCreated,
-    MediaChanged,
-    MediaCopied,
-)
+from contracts.events.messages import EventCopied, EventCreated, EventDeleted
+from contracts.media.messages import MediaChanged, MediaCopied
+from contracts.roles.messages import InviteAccepted, InviteCreated
+from shared.messages import InvalidMessage
 
 COPIED = dict(source_event_id=1, source_identifier="a1b2c3d4", event_id=2,
               identifier="e5f6a7b8", actor_id=3, sponsor_ids={10: 20})
@@ -75,10 +69,33 @@ EVERY_MESSAGE = [
                   role="coorganizer", expires_at=datetime(2030, 1, 1, tzinfo=UTC)),
     MediaCopied(source_event_id=1, event_id=2, event_urls={"logo_url": "http://x.test/media/k"},
                 sponsor_urls={10: "http://x.test/media/l"}),
-    MediaChanged(event_id=2, version=3, event_urls={}, sponsor_urls={10: "http://x.test/m/k"}),
+    MediaChanged(event_id=2, media_version=3, event_urls={},
+                 sponsor_urls={10: "http://x.test/m/k"}),
 ]
 
 
 @pytest.mark.parametrize("message", EVERY_MESSAGE, ids=lambda message: message.event_type)
 def test_every_message_type_round_trips_through_its_payload(message):
     assert type(message).parse(message.to_payload()) == message
+
+
+def test_media_changed_is_version_2_with_its_counter_named_media_version():
+    payload = MediaChanged(event_id=2, media_version=3, event_urls={},
+                           sponsor_urls={}).to_payload()
+    assert payload["version"] == 2 and payload["media_version"] == 3
+
+
+def test_a_version_1_media_changed_whose_version_was_the_counter_is_still_read():
+    version_1 = {"message_id": "6f1c2f5e-9d2a-4a53-8d8e-3f0e0f5d2a11",
+                 "occurred_at": "2026-11-01T10:00:00+00:00", "version": 7, "event_id": 2,
+                 "event_urls": {"logo_url": "http://x.test/media/k"}, "sponsor_urls": {}}
+    message = MediaChanged.parse(version_1)
+    assert (message.version, message.media_version) == (2, 7)
+    assert message.event_urls == {"logo_url": "http://x.test/media/k"}
+
+
+def test_a_media_changed_of_an_unknown_version_is_rejected():
+    payload = {**MediaChanged(event_id=2, media_version=3, event_urls={},
+                              sponsor_urls={}).to_payload(), "version": 3}
+    with pytest.raises(InvalidMessage, match="version"):
+        MediaChanged.parse(payload)

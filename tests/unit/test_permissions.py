@@ -2,8 +2,9 @@
 against a hand-written fake of the roles service's answers."""
 import pytest
 
-from services.events.exceptions import AccessDenied
-from services.roles.exceptions import UserNotFound
+from contracts.errors import AccessDenied
+from contracts.roles.errors import UserNotFound
+from contracts.vocabulary import Permission
 from shared.errors import Unavailable
 from shared.permissions import Checks
 
@@ -34,19 +35,19 @@ class FakeRoles:
 
 @pytest.fixture
 def checks():
-    return Checks(FakeRoles(grants={(ORGANIZER, "is_organizer", EVENT_ID)},
+    return Checks(FakeRoles(grants={(ORGANIZER, Permission.IS_ORGANIZER, EVENT_ID)},
                             users={OWNER, ORGANIZER}), denied=AccessDenied)
 
 
 def test_an_actor_with_the_permission_passes(checks):
-    checks.require(ORGANIZER, "is_organizer", EVENT_ID)
+    checks.require(ORGANIZER, Permission.IS_ORGANIZER, EVENT_ID)
 
 
 def test_an_actor_without_it_is_refused_with_the_services_own_error(checks):
     with pytest.raises(AccessDenied, match="user 3 is not an organizer of event 10"):
-        checks.require(STRANGER, "is_organizer", EVENT_ID)
+        checks.require(STRANGER, Permission.IS_ORGANIZER, EVENT_ID)
     with pytest.raises(AccessDenied, match="user 2 is not an owner of event 10"):
-        checks.require(ORGANIZER, "is_owner", EVENT_ID)
+        checks.require(ORGANIZER, Permission.IS_OWNER, EVENT_ID)
 
 
 def test_a_signed_up_user_passes_and_anyone_else_is_refused_as_denied(checks):
@@ -58,6 +59,6 @@ def test_a_signed_up_user_passes_and_anyone_else_is_refused_as_denied(checks):
 def test_a_roles_service_that_cannot_answer_is_unavailable_not_a_refusal():
     checks = Checks(FakeRoles(down=True), denied=AccessDenied)
     with pytest.raises(Unavailable):
-        checks.require(ORGANIZER, "is_organizer", EVENT_ID)
+        checks.require(ORGANIZER, Permission.IS_ORGANIZER, EVENT_ID)
     with pytest.raises(Unavailable):
         checks.require_user(OWNER)

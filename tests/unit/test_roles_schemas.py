@@ -1,9 +1,10 @@
 """The roles service's input schemas, and its password hashing at a cheap cost."""
 import pytest
 
-from services.roles.exceptions import InvalidRoleData
+from contracts.roles.errors import InvalidRoleData
+from contracts.roles.schemas import InviteIn, InviteUpdate, SignUp
 from services.roles.passwords import PasswordHasher
-from services.roles.schemas import InviteIn, InviteUpdate, SignUp, validate
+from services.roles.schemas import validate
 
 SIGN_UP = {"email": "ana@example.org", "password": "correct horse", "name": "Ana"}
 SIX_ROLES = ["owner", "organizer", "coorganizer", "track_organizer", "moderator", "registrar"]

@@ -4,8 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from services.events.exceptions import InvalidEventData
-from services.events.schemas import KINDS, EventIn, EventUpdate, validate
+from contracts.events.errors import InvalidEventData
+from contracts.events.schemas import EventIn, EventUpdate
+from services.events.schemas import KINDS, validate
 from shared.validation import Page
 
 EVENT = {"name": "PyCon", "starts_at": "2030-05-01T09:00:00+02:00",

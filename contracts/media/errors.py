@@ -1,5 +1,6 @@
-"""The media service's errors; each crosses RPC as itself (shared.errors)."""
-from shared.errors import InvalidInput, NotFound, PermissionDenied
+"""The media service's errors; each crosses RPC as itself (shared.errors).
+It also raises `contracts.errors.AccessDenied` and `EventNotFound`."""
+from shared.errors import InvalidInput, NotFound
 
 
 class InvalidImage(InvalidInput):
@@ -26,15 +27,5 @@ class MediaNotFound(NotFound):
     code = "media_not_found"
 
 
-class EventNotFound(NotFound):
-    code = "event_not_found"
-
-
 class SponsorNotFound(NotFound):
     code = "sponsor_not_found"
-
-
-class AccessDenied(PermissionDenied):
-    """The actor lacks the permission the change needs (roles.has_access)."""
-
-    code = "permission_denied"

@@ -1,0 +1,1 @@
+"""The events service's public face: `rpc`, `schemas`, `errors`, `messages`."""

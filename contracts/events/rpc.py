@@ -1,0 +1,95 @@
+"""The events service over RPC (`Rpc("events")`): events and everything in
+them, and the copy of an event with one call.
+
+Methods take and return plain data (ids, strings, JSON-ready dicts); `ref`
+is an event's numeric id or its identifier, `actor_id` the acting user's
+id, authorized against the roles service on every change. Reads take no
+actor: other services rely on them, and the gateway decides who may see
+what. Every method may raise `Unavailable` (a database or broker outage).
+"""
+from typing import Any, Protocol
+
+Json = dict[str, Any]
+
+
+class EventsRpc(Protocol):
+    def create_event(self, actor_id: int, data: Json) -> Json:
+        """Create an event (`EventIn`) owned by `actor_id`, who must be a
+        signed-up user; emits `event.created`. The event as stored.
+
+        Raises: InvalidEventData, AccessDenied."""
+
+    def get_event(self, ref: int | str) -> Json:
+        """The event, with its media URLs.
+
+        Raises: EventNotFound."""
+
+    def update_event(self, ref: int | str, actor_id: int, data: Json) -> Json:
+        """Change the fields sent (`EventUpdate`); organizer+ of the event.
+
+        Raises: InvalidEventData, EventNotFound, AccessDenied."""
+
+    def delete_event(self, ref: int | str, actor_id: int) -> Json:
+        """Soft delete, by the owner; emits `event.deleted`.
+
+        Raises: InvalidEventData, EventNotFound, AccessDenied."""
+
+    def create_child(self, ref: int | str, kind: str, actor_id: int, data: Json) -> Json:
+        """Create a child of `kind` (a URL segment: tracks, sponsors, …;
+        its schema in `CHILDREN`); organizer+ of the event.
+
+        Raises: InvalidEventData, EventNotFound, UnknownKind, AccessDenied."""
+
+    def list_children(self, ref: int | str, kind: str, limit: int = 50,
+                      offset: int = 0) -> Json:
+        """`{items, total, limit, offset}` of the event's live children of
+        `kind`; limit is 1–200.
+
+        Raises: InvalidEventData, EventNotFound, UnknownKind."""
+
+    def get_child(self, kind: str, child_id: int) -> Json:
+        """One child.
+
+        Raises: ChildNotFound (also for a malformed id), UnknownKind."""
+
+    def update_child(self, kind: str, child_id: int, actor_id: int, data: Json) -> Json:
+        """Change the fields sent; organizer+ of the child's event.
+
+        Raises: InvalidEventData, ChildNotFound, UnknownKind, AccessDenied."""
+
+    def delete_child(self, kind: str, child_id: int, actor_id: int) -> Json:
+        """Soft delete; organizer+ of the child's event.
+
+        Raises: InvalidEventData, ChildNotFound, UnknownKind, AccessDenied."""
+
+    def copy_event(self, ref: int | str, actor_id: int, name: str | None = None,
+                   include: list[str] = (), idempotency_key: str | None = None) -> Json:
+        """Copy the event and its related objects in one transaction.
+
+        Copies taxes, tickets, social links, sponsors, microlocations,
+        tracks, speakers calls, discount codes (links remapped to the copied
+        tickets), custom forms and session types; with
+        `include=["sessions"]` also sessions and speakers. Never orders,
+        attendees, access codes or soft-deleted rows. The copy is a draft
+        with a new id and identifier and `copied_from_id` set. Emits
+        `event.copied` with the old → new sponsor ids. The same
+        `idempotency_key` from the same actor returns the first copy.
+        Returns `{id, identifier, copied: true, copied_from: {id, identifier}}`.
+        The actor must be coorganizer+ of the source.
+
+        Raises: InvalidEventData, EventNotFound, AccessDenied,
+        IdempotencyKeyReused, CopyFailed."""
+
+    def apply_media_urls(self, event_id: int, media_version: int, event_urls: dict[str, str],
+                         sponsor_urls: dict[int, str]) -> bool:
+        """Show the media service's URLs (`event_urls`: field → URL,
+        `sponsor_urls`: sponsor id → URL) of `media_version`, unless the
+        event shows a newer one; whether it did. The media service calls it
+        after each change, and announces the same in `media.changed`.
+
+        Raises: InvalidEventData, EventNotFound."""
+
+    def health(self) -> Json:
+        """`{"service": "events", "database": "ok"}`.
+
+        Raises: Unavailable."""

@@ -1,0 +1,1 @@
+"""The media service's public face: `rpc`, `schemas`, `errors`, `messages`."""

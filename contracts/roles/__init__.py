@@ -1,0 +1,1 @@
+"""The roles service's public face: `rpc`, `schemas`, `errors`, `messages`."""
