@@ -1,6 +1,6 @@
 """Input validation every service shares: strict pydantic schemas, and
 their errors as one readable line that names each field."""
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 from pydantic_core import PydanticCustomError
 
 from shared.ids import MAX_ID
@@ -25,6 +25,27 @@ class Page(Schema):
 
     limit: int = Field(50, ge=1, le=200)
     offset: int = Field(0, ge=0, le=MAX_ID)
+
+
+class Answer(BaseModel):
+    """An answer's model (for documents and clients): it may carry more
+    fields than it lists."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+def answer_of(schema, title, read_only):
+    """An answer model: every field of the input `schema` (none required),
+    plus the `read_only` ones (name → type), which are."""
+    fields = {name: (info.annotation | None, None) for name, info in schema.model_fields.items()}
+    fields.update({name: (annotation, ...) for name, annotation in read_only.items()})
+    return create_model(title, __base__=Answer, **fields)
+
+
+def page_of(item):
+    """A list answer: `{items, total, limit, offset}`."""
+    return create_model(f"{item.__name__}Page", __base__=Answer, items=(list[item], ...),
+                        total=(int, ...), limit=(int, ...), offset=(int, ...))
 
 
 def page(limit, offset, error):

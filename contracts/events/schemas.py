@@ -29,6 +29,7 @@ from pydantic_core import PydanticCustomError
 
 from contracts.vocabulary import CHILD_KINDS, EVENT_IMAGE_FIELDS, SPONSOR_LOGO_FIELD
 from shared.ids import MAX_ID
+from shared.validation import Answer, answer_of
 from shared.validation import Schema as BaseSchema
 
 MAX_INT = 2**31 - 1  # PostgreSQL integer
@@ -323,10 +324,39 @@ EventUpdate = partial(EventIn)
 class ChildSchemas:
     create: type
     update: type
+    answer: type
+
+
+def _child_schemas(create):
+    answer = answer_of(create, create.__name__.removesuffix("In"),
+                       {"id": int, "event_id": int, "created_at": str})
+    return ChildSchemas(create, partial(create), answer)
 
 
 _CREATE = (TrackIn, MicrolocationIn, SponsorIn, TicketIn, TaxIn, SocialLinkIn, SpeakersCallIn,
            DiscountCodeIn, CustomFormIn, SessionTypeIn, SessionIn, SpeakerIn, OrderIn,
            AttendeeIn, AccessCodeIn)  # in the order of CHILD_KINDS
-CHILDREN = {kind: ChildSchemas(schema, partial(schema))
-            for kind, schema in zip(CHILD_KINDS, _CREATE, strict=True)}
+CHILDREN = {kind: _child_schemas(create)
+            for kind, create in zip(CHILD_KINDS, _CREATE, strict=True)}
+
+# answers
+
+EventOut = answer_of(EventIn, "Event", {
+    "id": int, "identifier": str, "created_at": str, "copied_from_id": int | None,
+    **dict.fromkeys(EVENT_IMAGE_FIELDS.values(), str | None),
+})
+
+
+class CopyRequest(BaseSchema):
+    """What a copy may ask for: the copy's name (default: the source's) and
+    the optional kinds it also copies."""
+
+    name: Name | None = None
+    include: list[Literal["sessions"]] = []
+
+
+class CopyResult(Answer):
+    id: int
+    identifier: str
+    copied: Literal[True]
+    copied_from: dict

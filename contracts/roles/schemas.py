@@ -2,11 +2,11 @@
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 from pydantic_core import PydanticCustomError
 
 from contracts.vocabulary import ROLES
-from shared.validation import Schema
+from shared.validation import Answer, Schema
 
 RoleName = Literal[ROLES]
 
@@ -52,3 +52,33 @@ class InviteUpdate(Schema):
     status: Literal["accepted", "declined"] = None
     role: RoleName = None
     email: Email = None
+
+
+# answers
+
+class User(Answer):
+    id: int
+    email: str
+    name: str
+    is_admin: bool
+    created_at: str
+
+
+class Invite(Answer):
+    id: int
+    event_id: int
+    email: str
+    role: RoleName
+    status: Literal["pending", "accepted", "declined", "expired"]
+    expires_at: str
+
+
+class InviteCreated(Invite):
+    token: str = Field(description="the accept token, given this once (it would be emailed)")
+    accept_path: str
+
+
+class TeamMember(Answer):
+    user_id: int
+    email: Email
+    role: RoleName

@@ -21,11 +21,21 @@ from nameko.dependency_providers import Config
 
 from contracts.events.rpc import EventsRpc
 from contracts.events.schemas import CHILDREN as CHILD_SCHEMAS
-from contracts.events.schemas import EventIn, EventUpdate
+from contracts.events.schemas import CopyRequest, CopyResult, EventIn, EventOut, EventUpdate
 from contracts.media.rpc import MediaRpc
+from contracts.media.schemas import MediaChange
 from contracts.roles.errors import EventNotReady, UserNotFound
 from contracts.roles.rpc import RolesRpc
-from contracts.roles.schemas import Credentials, InviteIn, InviteUpdate, SignUp
+from contracts.roles.schemas import (
+    Credentials,
+    Invite,
+    InviteCreated,
+    InviteIn,
+    InviteUpdate,
+    SignUp,
+    TeamMember,
+    User,
+)
 from contracts.vocabulary import IMAGE_MEDIA_TYPES, Permission
 from services.gateway import access
 from services.gateway.exceptions import Unauthenticated
@@ -40,29 +50,17 @@ from services.gateway.http import (
     route,
 )
 from services.gateway.openapi import document
-from services.gateway.schemas import (
-    CHILDREN,
-    CopyRequest,
-    CopyResult,
-    EventOut,
-    Health,
-    Invite,
-    InviteCreated,
-    MediaChange,
-    TeamMember,
-    Token,
-    User,
-    page_of,
-)
+from services.gateway.schemas import Health, Token
 from services.gateway.tokens import Tokens
 from shared.context import RequestContext
 from shared.rpc import Rpc
-from shared.validation import Page
+from shared.validation import Page, page_of
 
 SERVICES = ("events", "roles", "media")
 CREATE = {kind: spec.create for kind, spec in CHILD_SCHEMAS.items()}
 UPDATE = {kind: spec.update for kind, spec in CHILD_SCHEMAS.items()}
-CHILD_PAGES = {kind: page_of(model) for kind, model in CHILDREN.items()}
+CHILDREN = {kind: spec.answer for kind, spec in CHILD_SCHEMAS.items()}
+CHILD_PAGES = {kind: page_of(spec.answer) for kind, spec in CHILD_SCHEMAS.items()}
 IMAGE_TYPES = IMAGE_MEDIA_TYPES  # what the uploads take and /media/{key} serves
 AWAIT_SLICE_SECONDS = 0.5
 
