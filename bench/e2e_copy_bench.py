@@ -3,15 +3,16 @@
 moment the copy, read back over HTTP, shows its own media URLs and its team.
 
     PYTHONPATH=. .venv/bin/python -m bench.e2e_copy_bench [--copies 100] [--warm-up 3]
-        [--poll-ms 5] [--through-proxies]
+        [--poll-ms 5] [--through-proxies] [--no-docs]
 
 It starts a system of its own (`tests.support.system.System`: the four
 services as real `nameko run` processes, on databases `{service}_e2e_bench`
 after TEST_DATABASE_URL, which this module sets to `…/{service}_bench` when
 it is not set, and a RabbitMQ vhost of its own, deleted at the end). The
-services talk to RabbitMQ and PostgreSQL directly: `System` puts TCP proxies
-in between for fault injection, which would add a hop run by this process to
-every query and message (`--through-proxies` keeps them, for comparison).
+services talk to RabbitMQ and PostgreSQL directly (`proxies=False`): the TCP
+proxies `System` puts in between for fault injection would add a hop run by
+this process to every query and message (`--through-proxies` keeps them, for
+comparison).
 
 Over HTTP it builds a typical event: a team of three (the owner, an
 organizer and a coorganizer, each invited and accepted), about 200 related
@@ -31,8 +32,8 @@ copy is the time from sending the POST to the answer of the GET with which
 the last check passed. Each copy's requests carry an `X-Request-Id`, so the services' log
 lines tell when each handler on the way finished (a breakdown, in ms).
 
-Progress goes to stdout; the table goes to stdout and `docs/benchmarks.md`;
-the last line is `RESULT e2e_copy p50_ms=… p99_ms=… copies=…`.
+Progress goes to stdout; the table goes to stdout and (unless `--no-docs`)
+`docs/benchmarks.md`; the last line is `RESULT e2e_copy p50_ms=… p99_ms=… copies=…`.
 """
 import eventlet
 
@@ -62,13 +63,12 @@ from bench.common import (
     postgres_settings,
     write_section,
 )
-from tests.support.http import ok
+from tests.support.http import ok, sign_up
 from tests.support.media import image
-from tests.support.system import System, delete_vhost
+from tests.support.system import System
 
 DOCS = Path("docs/benchmarks.md")
 SYSTEM_NAME = "e2e"
-PASSWORD = "correct horse battery"
 GOAL_P50_MS, GOAL_P99_MS = 150, 500
 IMAGE_FIELDS = ("logo_url", "original_image_url", "large_image_url", "thumbnail_image_url",
                 "icon_image_url")
@@ -86,24 +86,7 @@ HANDLERS = {  # (service, logged handler line) -> stage name, in the order they 
 }
 
 
-class BenchSystem(System):
-    """A `System` whose services reach RabbitMQ and PostgreSQL directly."""
-
-    def _env(self):
-        env = super()._env()
-        env.update({f"{service.upper()}_DATABASE_URL": url for service, url in self.urls.items()})
-        env["AMQP_URI"] = f"pyamqp://guest:guest@127.0.0.1:5672/{self.vhost}"
-        return env
-
-
 # --- building the event over HTTP ------------------------------------------
-
-def signed_in(api, name):
-    email = f"{name.lower()}.{uuid.uuid4().hex[:8]}@example.org"
-    ok(api.post("/v1/users", {"email": email, "password": PASSWORD, "name": name}), 201)
-    token = ok(api.post("/v1/auth/token", {"email": email, "password": PASSWORD}))
-    return api.as_user(token["access_token"]), email
-
 
 def child(kind, n, ticket_ids):
     """A create body for the n-th child of `kind`; `ticket_ids`: the event's tickets."""
@@ -135,37 +118,41 @@ def child(kind, n, ticket_ids):
 
 
 def build_event(system):
-    """The source event, its owner's client, and what a complete copy shows."""
-    owner, _ = signed_in(system.api, "Owner")
-    event = ok(owner.post("/v1/events", {
+    """The source event's owner (a `User`), what a complete copy shows, the
+    rows a copy takes and the source's media records."""
+    owner = sign_up(system.api, "Owner")
+    as_owner = owner.api
+    event = ok(as_owner.post("/v1/events", {
         "name": "Typical Summit", "starts_at": "2030-06-01T09:00:00+00:00",
         "ends_at": "2030-06-03T18:00:00+00:00", "timezone": "Europe/Berlin",
         "description": "Three days of talks, workshops and sprints.",
         "location_name": "Berlin"}), 201)
     ref = event["id"]
     for role, name in TEAM:
-        member, email = signed_in(system.api, name)
-        invite = ok(owner.post(f"/v1/events/{ref}/role-invites",
-                               {"email": email, "role": role}), 201)
-        ok(member.patch(f"/v1/role-invites/{invite['id']}", {"status": "accepted"}))
+        member = sign_up(system.api, name)
+        invite = ok(as_owner.post(f"/v1/events/{ref}/role-invites",
+                                  {"email": member.email, "role": role}), 201)
+        ok(member.api.patch(f"/v1/role-invites/{invite['id']}", {"status": "accepted"}))
     print("build: team of 3 in place", flush=True)
     ticket_ids, sponsor_ids, rows = [], [], 0
     for kind, count in {**COPIED, **LEFT_BEHIND}.items():
         for n in range(1, count + 1):
-            made = ok(owner.post(f"/v1/events/{ref}/{kind}", child(kind, n, ticket_ids)), 201)
+            made = ok(as_owner.post(f"/v1/events/{ref}/{kind}", child(kind, n, ticket_ids)),
+                      201)
             {"tickets": ticket_ids, "sponsors": sponsor_ids}.get(kind, []).append(made["id"])
         rows += count if kind in COPIED else 0
         print(f"build: {count} {kind}", flush=True)
     rows += COPIED["discount-codes"] * CODE_TICKETS
     images = [("original", image("teal", (1400, 600))), ("logo", image("navy", (400, 200)))]
     for slot, content in images:
-        ok(owner.put(f"/v1/events/{ref}/images/{slot}", data=content,
-                     headers={"Content-Type": "image/png"}))
+        ok(as_owner.put(f"/v1/events/{ref}/images/{slot}", data=content,
+                        headers={"Content-Type": "image/png"}))
     for n, sponsor_id in enumerate(sponsor_ids):
-        ok(owner.put(f"/v1/sponsors/{sponsor_id}/logo", data=image((n * 15, 90, 200), (300, 150)),
-                     headers={"Content-Type": "image/png"}))
+        ok(as_owner.put(f"/v1/sponsors/{sponsor_id}/logo",
+                        data=image((n * 15, 90, 200), (300, 150)),
+                        headers={"Content-Type": "image/png"}))
     print(f"build: {len(images)} event images and {len(sponsor_ids)} sponsor logos", flush=True)
-    source = wait_for_source(owner, ref)
+    source = wait_for_source(as_owner, ref)
     records = media_records(system, ref)
     print(f"build: event {ref}: {rows} rows a copy takes, {records} media records", flush=True)
     return owner, source, rows, records
@@ -200,14 +187,12 @@ def members(team):
 # --- one copy, timed --------------------------------------------------------
 
 class Poller:
-    """The checks a copy must pass, each polled by a green thread of its own
-    (with its own HTTP connection) until it passes."""
+    """The checks a copy must pass, each polled with its client of `clients`
+    (check -> `Api`) until it passes."""
 
-    def __init__(self, owner, source, copy_id, interval):
+    def __init__(self, clients, source, copy_id, interval):
         self.source, self.copy_id = source, copy_id
-        self.clients = {check: owner.as_user(None) for check in CHECKS}
-        for client in self.clients.values():
-            client.session.headers.update(owner.session.headers)
+        self.clients = clients
         self.interval = interval
         self.gets = []  # ms each GET took
 
@@ -242,7 +227,8 @@ class Poller:
         return ms_since(start)
 
     def all_pass(self, start, timeout):
-        """ms from `start` to the answer with which each check passed."""
+        """ms from `start` to the answer with which each check passed, each
+        check polled by a green thread of its own."""
         deadline = time.monotonic() + timeout
         threads = {check: eventlet.spawn(self.until, check, start, deadline)
                    for check in CHECKS}
@@ -253,13 +239,17 @@ CHECKS = ("team", "event", "sponsors")
 
 
 def copy_once(owner, source, number, interval, timeout=30):
+    """One copy by the `owner` (a `User`), its checks polled at once, each
+    on a connection of its own."""
     request_id = f"e2e-copy-{number}-{uuid.uuid4().hex[:6]}"
     sent_at = time.time()
     start = time.perf_counter()
-    answer = owner.post(f"/v1/events/{source['id']}/copy", headers={"X-Request-Id": request_id})
+    answer = owner.api.post(f"/v1/events/{source['id']}/copy",
+                            headers={"X-Request-Id": request_id})
     copied = ok(answer, 201)
     post_ms = ms_since(start)
-    poller = Poller(owner, source, copied["id"], interval)
+    poller = Poller({check: owner.session() for check in CHECKS}, source, copied["id"],
+                    interval)
     passed = poller.all_pass(start, timeout)
     return {"request_id": request_id, "sent_at": sent_at, "copy_id": copied["id"],
             "post_ms": post_ms, **{f"{check}_ms": ms for check, ms in passed.items()},
@@ -386,15 +376,6 @@ percentile: the {max(1, -(-99 * len(copies) // 100))}th of the {len(copies)} sor
 
 # --- main -----------------------------------------------------------------
 
-def shut_down(system):
-    try:
-        system.close()
-    except AttributeError:  # start() failed before it had made its proxies
-        for service in list(system.processes):
-            system.stop_service(service)
-        delete_vhost(system.vhost)
-
-
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=100)
@@ -402,6 +383,8 @@ def parse_args():
     parser.add_argument("--poll-ms", type=float, default=5)
     parser.add_argument("--through-proxies", action="store_true",
                         help="keep System's TCP proxies between the services and the servers")
+    parser.add_argument("--no-docs", action="store_true",
+                        help="do not write the section of docs/benchmarks.md")
     args = parser.parse_args()
     if args.copies < 50:
         parser.error("--copies: at least 50")
@@ -411,9 +394,8 @@ def parse_args():
 def main():
     args = parse_args()
     host = machine()
-    system_class = System if args.through_proxies else BenchSystem
     with tempfile.TemporaryDirectory(prefix="e2e-copy-bench-") as workdir:
-        system = system_class(SYSTEM_NAME, workdir)
+        system = System(SYSTEM_NAME, workdir, proxies=args.through_proxies)
         if any(url.rsplit("/", 1)[-1].endswith("_test") for url in system.urls.values()):
             raise SystemExit(f"refusing to run on test databases: {system.urls}")
         print(f"starting the system on {', '.join(system.urls.values())},"
@@ -433,7 +415,7 @@ def main():
                 if (number + 1) % 10 == 0:
                     last = [c["done_ms"] for c in copies[-10:]]
                     print(f"copies {number + 1}/{args.copies}: last 10 median"
-                          f" {statistics.median(last):.1f} ms, max {max(last):.1f} ms",
+                          f" {percentile(last, 0.5):.1f} ms, max {max(last):.1f} ms",
                           flush=True)
             stages = handler_times(system, copies)
             section = docs_section(copies, stages, args, host, system.engine("events"), rows,
@@ -443,9 +425,10 @@ def main():
                 print(system.log_tail(), file=sys.stderr)
             raise
         finally:
-            shut_down(system)
-    write_section(DOCS, "End-to-end copy latency", section)
-    print(f"written: {DOCS}")
+            system.close()
+    if not args.no_docs:
+        write_section(DOCS, "End-to-end copy latency", section)
+        print(f"written: {DOCS}")
     print(plain_table(*table(copies, stages)))
     print(poll_note(copies, args.poll_ms))
     done = describe([c["done_ms"] for c in copies])

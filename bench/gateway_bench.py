@@ -7,11 +7,12 @@ baseline of `bench.gateway_baseline` (one nameko HTTP entrypoint, one
 RpcProxy call, one row read).
 
     PYTHONPATH=. .venv/bin/python -m bench.gateway_bench [--seconds 20] [--connections 50]
+        [--no-docs]
 
-It starts a system of its own (`tests.support.system.System`, the services
-reaching RabbitMQ and PostgreSQL directly) on `{service}_gateway_bench`
-databases, and the baseline's two services on the same vhost and events
-database. Goal: ≥ 1,000 GET requests/s with p99 ≤ 100 ms.
+It starts a system of its own (`tests.support.system.System` with
+`proxies=False`: the services reaching RabbitMQ and PostgreSQL directly) on
+`{service}_gateway_bench` databases, and the baseline's two services on the
+same vhost and events database. Goal: ≥ 1,000 GET requests/s with p99 ≤ 100 ms.
 """
 import eventlet
 
@@ -33,10 +34,9 @@ os.environ.setdefault("TEST_DATABASE_URL",
 
 from bench import load  # noqa: E402
 from bench.common import machine, markdown_table, write_section  # noqa: E402
-from bench.e2e_copy_bench import BenchSystem  # noqa: E402
-from tests.reliability.copies import EVENT, signed_in  # noqa: E402
-from tests.support.http import ok  # noqa: E402
-from tests.support.system import ROOT, free_port  # noqa: E402
+from tests.reliability.copies import EVENT  # noqa: E402
+from tests.support.http import ok, sign_up  # noqa: E402
+from tests.support.system import ROOT, System, free_port  # noqa: E402
 from tests.support.tap import wait_until  # noqa: E402
 
 DOCS = Path("docs/benchmarks.md")
@@ -81,12 +81,12 @@ def main():
     args = parser.parse_args()
     host = f"{date.today().isoformat()}, {machine()}"
     workdir = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
-    system = BenchSystem("gateway", workdir).start()
+    system = System("gateway", workdir, proxies=False).start()
     runs = {}
     try:
-        owner = signed_in(system.api, "owner")
-        event = ok(owner.post("/v1/events", EVENT), 201)  # a draft: the check is asked
-        token = owner.session.headers["Authorization"].split()[1]
+        owner = sign_up(system.api, "owner")
+        event = ok(owner.api.post("/v1/events", EVENT), 201)  # a draft: the check is asked
+        token = owner.token
         get_url = f"{system.base_url}/v1/events/{event['id']}"
         print(f"preparing the mixed load's users and events for {args.connections} connections",
               flush=True)

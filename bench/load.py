@@ -5,7 +5,7 @@
     PYTHONPATH=. .venv/bin/python -m bench.load [--seconds 60] [--connections 16]
         [--json OUT] [--url http://localhost:8000 [--pid SERVICE=PID …]] [--keep]
 
-Without `--url` it starts a system of its own (`tests.support.System`: the
+Without `--url` it starts a system of its own (`tests.support.system.System`: the
 four services as real `nameko run` processes, as `make run` starts them,
 on databases named after TEST_DATABASE_URL and a RabbitMQ vhost of their
 own), so it knows each service's process and log. With `--url` it loads an
@@ -51,7 +51,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,15 +59,15 @@ from eventlet.greenpool import GreenPool
 from PIL import Image, ImageDraw
 from sqlalchemy import text
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.common import percentile
+from tests.support.http import Api, ok, sign_up
+from tests.support.system import BROKER_AUTH, DATABASES, MANAGEMENT, ROOT, SERVICES, System
+
 LUA_SCRIPT = ROOT / "bench" / "load.lua"
-SERVICES = ("events", "roles", "media", "gateway")
-DATABASES = ("events", "roles", "media")
-MANAGEMENT = "http://127.0.0.1:15672/api"
-BROKER_AUTH = ("guest", "guest")
 RUNS = 2
 WRK_TIMEOUT = "30s"  # longer answers count as wrk timeouts (errors)
-PASSWORD = "load test password"
+HTTP_TIMEOUT = 60  # seconds for an answer while preparing
+PNG = {"Content-Type": "image/png"}
 
 # request kinds and their weights (per 100 picks; an invite adds its
 # accept or decline as a second request)
@@ -90,47 +89,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 STABLE_MB = 10         # second-run growth allowed before memory counts as growing
 
 
-class SetupFailed(Exception):
-    pass
-
-
 # --- HTTP preparation ------------------------------------------------------
-
-class Client:
-    """A user's session: `client.post(path, body)` → the JSON answer."""
-
-    def __init__(self, base_url, token=None):
-        self.base_url = base_url
-        self.http = requests.Session()
-        if token:
-            self.http.headers["Authorization"] = f"Bearer {token}"
-
-    def call(self, method, path, expect, **kwargs):
-        response = self.http.request(method, self.base_url + path, timeout=60, **kwargs)
-        if response.status_code != expect:
-            raise SetupFailed(f"{method} {path} answered {response.status_code} "
-                              f"(X-Request-Id {response.headers.get('X-Request-Id')}): "
-                              f"{response.text[:500]}")
-        return response.json() if response.content else None
-
-    def post(self, path, body=None, expect=201, **kwargs):
-        return self.call("POST", path, expect, json=body, **kwargs)
-
-    def patch(self, path, body, expect=200):
-        return self.call("PATCH", path, expect, json=body)
-
-    def put_image(self, path, content):
-        return self.call("PUT", path, 200, data=content, headers={"Content-Type": "image/png"})
-
-
-def sign_up(base_url, label, run_id):
-    email = f"{label}.{run_id}@example.org"
-    anonymous = Client(base_url)
-    user = anonymous.post("/v1/users", {"email": email, "password": PASSWORD, "name": label})
-    token = anonymous.post("/v1/auth/token", {"email": email, "password": PASSWORD},
-                           expect=200)["access_token"]
-    return {"id": user["id"], "email": email, "token": token}
-
 
 def png(width, height, colour, stripe):
     image = Image.new("RGB", (width, height), colour)
@@ -151,15 +110,15 @@ def build_event(owner, index, *, published, source):
     the event and the media paths of its sponsor logos (never replaced
     during the load, so they keep serving)."""
     label = "Copy source" if source else "Loaded event"
-    event = owner.post("/v1/events", {
+    event = ok(owner.post("/v1/events", {
         "name": f"{label} {index}", "starts_at": "2031-05-10T09:00:00+02:00",
         "ends_at": "2031-05-12T18:00:00+02:00", "timezone": "Europe/Berlin",
-        "location_name": "Messe", "description": "Prepared by bench.load"})
+        "location_name": "Messe", "description": "Prepared by bench.load"}), 201)
     ref = event["id"]
     scale = 3 if source else 2
 
     def child(kind, body):
-        return owner.post(f"/v1/events/{ref}/{kind}", body)
+        return ok(owner.post(f"/v1/events/{ref}/{kind}", body), 201)
 
     for n in range(scale):
         child("tracks", {"name": f"Track {n}", "color": f"#{n * 40 + 30:02x}66aa"})
@@ -180,44 +139,43 @@ def build_event(owner, index, *, published, source):
         order = child("orders", {"status": "completed", "amount": "10.00"})
         child("attendees", {"firstname": "Ada", "ticket_id": tickets[0]["id"],
                             "order_id": order["id"]})
-    image = owner.put_image(f"/v1/events/{ref}/images/original",
-                            png(1600, 600, (20, 90, 140), (240, 200, 40)))
+    image = ok(owner.put(f"/v1/events/{ref}/images/original", headers=PNG,
+                         data=png(1600, 600, (20, 90, 140), (240, 200, 40))))
     paths = [media_path(record["url"]) for record in image["media"]] if source else []
     for sponsor in sponsors[: scale - 1]:
-        logo = owner.put_image(f"/v1/sponsors/{sponsor['id']}/logo",
-                               png(300, 150, (200, 30, 30), (255, 255, 255)))
+        logo = ok(owner.put(f"/v1/sponsors/{sponsor['id']}/logo", headers=PNG,
+                            data=png(300, 150, (200, 30, 30), (255, 255, 255))))
         paths += [media_path(record["url"]) for record in logo["media"]]
     if published:
-        event = owner.patch(f"/v1/events/{ref}", {"state": "published"})
+        event = ok(owner.patch(f"/v1/events/{ref}", {"state": "published"}))
     return event, paths
 
 
-def grant_by_invite(base_url, owner, user, event_id, role):
-    invite = owner.post(f"/v1/events/{event_id}/role-invites",
-                        {"email": user["email"], "role": role})
-    accepted = Client(base_url, user["token"]).patch(f"/v1/role-invites/{invite['id']}",
-                                                     {"status": "accepted"})
+def grant_by_invite(owner, user, event_id, role):
+    invite = ok(owner.post(f"/v1/events/{event_id}/role-invites",
+                           {"email": user.email, "role": role}), 201)
+    accepted = ok(user.session().patch(f"/v1/role-invites/{invite['id']}",
+                                       {"status": "accepted"}))
     if accepted["status"] != "accepted":
-        raise SetupFailed(f"invite {invite['id']} not accepted: {accepted}")
+        raise RuntimeError(f"invite {invite['id']} not accepted: {accepted}")
 
 
 def prepare(base_url, threads):
     """Everything the load needs, made over HTTP."""
-    run_id = uuid.uuid4().hex[:8]
     pool = GreenPool(8)
     labels = ["owner", "organizer", "coorganizer"] + [
         f"invitee.r{run}.t{thread}.{n}" for run in range(1, RUNS + 1)
         for thread in range(1, threads + 1) for n in range(INVITEES_PER_THREAD)]
-    users = dict(zip(labels, pool.imap(lambda label: sign_up(base_url, label, run_id), labels),
-                     strict=True))
-    owner = Client(base_url, users["owner"]["token"])
+    users = dict(zip(labels, pool.imap(
+        lambda label: sign_up(Api(base_url, timeout=HTTP_TIMEOUT), label), labels), strict=True))
+    owner = users["owner"].api
     specs = [(n, n % 2 == 0, False) for n in range(LOADED_EVENTS)]
     specs += [(n, True, True) for n in range(COPY_SOURCES)]
     built = list(pool.imap(lambda spec: build_event(owner, spec[0], published=spec[1],
                                                     source=spec[2]), specs))
     grants = [(users[label], event["id"], role) for event, _ in built
               for label, role in (("organizer", "organizer"), ("coorganizer", "coorganizer"))]
-    list(pool.imap(lambda grant: grant_by_invite(base_url, owner, *grant), grants))
+    list(pool.imap(lambda grant: grant_by_invite(owner, *grant), grants))
     events = [event for event, _ in built[:LOADED_EVENTS]]
     return {
         "users": users,
@@ -234,14 +192,14 @@ def write_plan(path, prepared, run, threads, images):
         "run": run, "seed": run,
         "weights": [list(pair) for pair in WEIGHTS],
         "images": [str(image) for image in images],
-        "organizer": users["organizer"]["token"],
-        "coorganizer": users["coorganizer"]["token"],
+        "organizer": users["organizer"].token,
+        "coorganizer": users["coorganizer"].token,
         "events": prepared["events"],
         "copy_sources": prepared["copy_sources"],
         "media_paths": prepared["media_paths"],
         "read_kinds": list(READ_KINDS),
         "write_kinds": list(WRITE_KINDS),
-        "invitees": [[{"email": users[label]["email"], "token": users[label]["token"]}
+        "invitees": [[{"email": users[label].email, "token": users[label].token}
                       for label in (f"invitee.r{run}.t{thread}.{n}"
                                     for n in range(INVITEES_PER_THREAD))]
                      for thread in range(1, threads + 1)],
@@ -514,11 +472,6 @@ def run_wrk(base_url, plan, out, seconds, connections, log):
     return text, raw, answers, failures
 
 
-def percentile(values, share):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
 def summarize(raw, answers, failures, seconds_asked):
     summary, latency = raw["summary"], raw["latency_us"]
     socket_errors = {name: summary["errors"][name] for name in
@@ -625,7 +578,6 @@ def main():
             print("--url: the system's logs, queues and outboxes are not looked at, only its "
                   "HTTP answers (and the memory of the processes found)")
         else:
-            from tests.support.system import System
             print(f"starting a system of its own (logs in {workdir})")
             system = System("load", workdir).start()
             base_url = system.base_url

@@ -43,11 +43,11 @@ from bench.common import (
     postgres_settings,
     vacuum_analyze,
 )
+from contracts.events.messages import EventCopied
 from services.media.copies import copy_media
 from services.media.models import SLOTS, Base
 from services.media.storage import LocalBlobStore, fsync_directory
 from shared.inbox import first_delivery
-from shared.messages import EventCopied
 from shared.migrate import migrate
 
 DEFAULT_URL = "postgresql+psycopg2://root@127.0.0.1:5432/media_bench"

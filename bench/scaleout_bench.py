@@ -6,12 +6,13 @@ events and media services (competing consumers on the same queues).
         [--instances 1,2] [--poll-ms 100] [--no-docs]
 
 For each number of instances N it starts a system of its own
-(`tests.support.system.System` as the end-to-end bench starts it: real
-`nameko run` processes reaching RabbitMQ and PostgreSQL directly, databases
-`{service}_scaleout…` after TEST_DATABASE_URL – `…/{service}_bench` when it is
-not set – emptied at the start, and a RabbitMQ vhost of its own, deleted at the
-end), with N processes of the events and of the media service and one each of
-roles and gateway. It waits until every queue of events and media has N
+(`tests.support.system.System` with `proxies=False`, as the end-to-end
+bench starts it: real `nameko run` processes reaching RabbitMQ and
+PostgreSQL directly, databases `{service}_scaleout…` after
+TEST_DATABASE_URL – `…/{service}_bench` when it is not set – emptied at the
+start, and a RabbitMQ vhost of its own, deleted at the end), with N
+processes of the events and of the media service and one each of roles and
+gateway. It waits until every queue of events and media has N
 consumers, builds the end-to-end bench's typical event over HTTP (team of
 three, ~200 rows a copy takes, 20 images), and runs one unmeasured copy per
 client. Then `--copies` copies from `--clients` concurrent clients (green
@@ -62,10 +63,10 @@ from bench.common import (
     postgres_settings,
     write_section,
 )
-from bench.e2e_copy_bench import CHECKS, BenchSystem, Poller, build_event, shut_down
+from bench.e2e_copy_bench import CHECKS, Poller, build_event
 from bench.load import CpuMeter
 from tests.support.http import ok
-from tests.support.system import BROKER_AUTH, MANAGEMENT
+from tests.support.system import BROKER_AUTH, MANAGEMENT, System
 
 DOCS = Path("docs/benchmarks.md")
 SYSTEM_NAME = "scaleout"
@@ -114,7 +115,7 @@ def await_consumers(system, instances, timeout=60):
 
 
 def start_system(instances, workdir):
-    system = BenchSystem(SYSTEM_NAME, workdir)
+    system = System(SYSTEM_NAME, workdir, proxies=False)
     if any(url.rsplit("/", 1)[-1].endswith("_test") for url in system.urls.values()):
         raise SystemExit(f"refusing to run on test databases: {system.urls}")
     print(f"N={instances}: starting the system on {', '.join(system.urls.values())},"
@@ -133,21 +134,14 @@ def add_instances(system, instances):
 
 # --- the copies -------------------------------------------------------------
 
-def client_of(owner):
-    """A client of its own (its own connection), signed in as the owner."""
-    client = owner.as_user(None)
-    client.session.headers.update(owner.session.headers)
-    return client
-
-
 def copy_once(client, source, request_id, interval):
     """POST the copy, then poll it until it is complete: when (perf_counter)
     the POST was sent and the last check passed, and the GETs it took."""
     sent = time.perf_counter()
     copied = ok(client.post(f"/v1/events/{source['id']}/copy",
                             headers={"X-Request-Id": request_id}), 201)
-    poller = Poller(client, source, copied["id"], interval)
-    poller.clients = dict.fromkeys(CHECKS, client)  # one after the other, on one connection
+    # the checks one after the other, on the client's one connection
+    poller = Poller(dict.fromkeys(CHECKS, client), source, copied["id"], interval)
     deadline = time.monotonic() + COPY_TIMEOUT
     latency_ms = max(poller.until(check, sent, deadline) for check in CHECKS)
     return {"request_id": request_id, "sent": sent, "done": sent + latency_ms / 1000,
@@ -160,14 +154,14 @@ def run_copies(owner, source, copies, clients, interval, label, progress=False):
     done = []
 
     def client():
-        session = client_of(owner)
+        session = owner.session()  # a client of its own (its own connection)
         for number in todo:
             done.append(copy_once(session, source, f"{label}-{number}-{uuid.uuid4().hex[:6]}",
                                   interval))
             if progress and len(done) % 10 == 0:
                 last = [copy["latency_ms"] for copy in done[-10:]]
                 print(f"{label}: {len(done)}/{copies} copies complete; last 10 median"
-                      f" {statistics.median(last):.0f} ms", flush=True)
+                      f" {percentile(last, 0.5):.0f} ms", flush=True)
 
     threads = [eventlet.spawn(client) for _ in range(clients)]
     try:
@@ -249,7 +243,7 @@ def measure(instances, args, workdir):
             print(system.log_tail(), file=sys.stderr)
         raise
     finally:
-        shut_down(system)
+        system.close()
     wall = max(c["done"] for c in copies) - min(c["sent"] for c in copies)
     latencies = [c["latency_ms"] for c in copies]
     result = {"instances": instances, "copies": len(copies), "wall_s": wall,

@@ -19,9 +19,23 @@ from shared.migrate import migrate
 from tests.support.tap import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
+TESTS = ROOT / "tests"
+TIERS = ("unit", "integration", "e2e", "reliability")  # folders under tests/, and markers
 TEST_DATABASE_URL = os.environ.get(
     "TEST_DATABASE_URL", "postgresql+psycopg2://root@127.0.0.1:5432/{service}_test"
 )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Mark each test with its tier, the folder under tests/ it lives in, so
+    that `-m e2e` selects exactly tests/e2e (this runs before `-m` deselects)."""
+    for item in items:
+        path = item.path.resolve()
+        if TESTS in path.parents:
+            tier = path.relative_to(TESTS).parts[0]
+            if tier in TIERS:
+                item.add_marker(tier)
 
 
 # tables whose rows the migrations seed: kept when a test database is emptied

@@ -25,8 +25,6 @@ import pytest
 from tests.e2e.helpers import CHILD_UPDATES, KINDS, assert_problem, child_body, png
 from tests.support.http import ok
 
-pytestmark = pytest.mark.e2e
-
 CALLERS = ("anonymous", "stranger", "coorganizer", "organizer", "owner", "admin")
 INVITED = ("coorganizer", "organizer")  # the callers whose role comes by an invite
 SLOTS = ("original", "logo")

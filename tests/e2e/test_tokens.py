@@ -15,8 +15,6 @@ import pytest
 from tests.e2e.helpers import assert_problem
 from tests.support.http import Api, ok
 
-pytestmark = pytest.mark.e2e
-
 ME = "/v1/users/me"
 OTHER_SECRET = "another-secret-" + "y" * 32
 

@@ -14,15 +14,7 @@ from tests.support.media import image
 
 EVENT = {"name": "Reliability Summit", "starts_at": "2030-06-01T09:00:00+00:00",
          "ends_at": "2030-06-02T18:00:00+00:00"}
-PASSWORD = "correct horse battery"
 RETRY_PAUSE_SECONDS = 0.2  # a client's pause before it sends a refused request again
-
-
-def signed_in(api, name):
-    email = f"{name}.{uuid.uuid4().hex[:8]}@example.org"
-    ok(api.post("/v1/users", {"email": email, "password": PASSWORD, "name": name}), 201)
-    token = ok(api.post("/v1/auth/token", {"email": email, "password": PASSWORD}))
-    return api.as_user(token["access_token"])
 
 
 def source_event(owner):

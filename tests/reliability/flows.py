@@ -7,7 +7,6 @@ Everything here waits by polling with a deadline; the one pause is a
 careful client's, before it sends again a request refused with 503.
 """
 import inspect
-import itertools
 import json
 import re
 import time
@@ -25,9 +24,9 @@ from services.roles.service import RolesService
 from shared.handlers import MessageConsumer
 from tests.support.broker import queue_depth
 from tests.support.http import ok
+from tests.support.http import sign_up as sign_up_over
 from tests.support.media import image
 
-PASSWORD = "correct horse battery"
 EVENT = {"name": "PyCon", "starts_at": "2030-05-01T09:00:00+02:00",
          "ends_at": "2030-05-03T18:00:00+02:00"}
 SOURCES = ("events", "roles", "media")
@@ -41,9 +40,6 @@ RETRY_PAUSE = 0.2  # a careful client's pause before it sends a refused request 
 TOO_MANY_CLIENTS = "too many clients already"
 RETRIED_503 = []  # the detail of every 503 a request was sent again after
 DATABASE_AWAY = "the database is unavailable"
-
-_numbers = itertools.count(1)
-_run = uuid.uuid4().hex[:6]
 
 
 # the system's consumers
@@ -81,20 +77,6 @@ def consumers_of(event_type):
 # people and events, over HTTP
 
 
-@dataclass
-class Person:
-    """A signed-up user; `api` is signed in as them."""
-
-    id: int
-    email: str
-    api: object
-    token: str = ""
-
-    def session(self):
-        """Another client signed in as them (its own connections)."""
-        return self.api.as_user(self.token)
-
-
 def send(request, timeout=DEADLINE):
     """`request()` as a careful client sends it: again after a 503 (the
     contract's "a service or the database is away, retry"), until the
@@ -110,13 +92,8 @@ def send(request, timeout=DEADLINE):
 
 
 def sign_up(system, name="user"):
-    email = f"{name}.{_run}.{next(_numbers)}@example.org"
-    user = ok(send(lambda: system.api.post("/v1/users", {"email": email, "password": PASSWORD,
-                                                         "name": name.title()})), 201)
-    token = ok(send(lambda: system.api.post("/v1/auth/token",
-                                            {"email": email, "password": PASSWORD})))
-    return Person(user["id"], email, system.api.as_user(token["access_token"]),
-                  token["access_token"])
+    """A `User` of the system, signed up and in as a careful client does."""
+    return sign_up_over(system.api, name, send=send)
 
 
 def png(colour="teal", width=1430, height=550):

@@ -17,7 +17,6 @@ The last test reports the scenario's row: requests sent, 4xx answers, and
 whether every test of the module passed.
 """
 import io
-import time
 from functools import cache
 from urllib.parse import quote, urlparse
 
@@ -26,12 +25,9 @@ import pytest
 from sqlalchemy import inspect, text
 
 from tests.e2e.helpers import assert_problem, png
-from tests.support.http import Api, ok
+from tests.support.http import Api, ok, sign_up
 from tests.support.media import png_claiming, stored
 
-pytestmark = pytest.mark.reliability
-
-PASSWORD = "correct horse battery"
 EVENT = {"name": "BadConf", "starts_at": "2030-05-01T09:00:00+02:00",
          "ends_at": "2030-05-03T18:00:00+02:00", "state": "published"}
 MAX_IMAGE_BYTES = 10 * 2**20  # the gateway's default MAX_IMAGE_BYTES
@@ -70,11 +66,7 @@ def ledger(request):
 
 @pytest.fixture(scope="module")
 def token(system):
-    email = f"owner.{time.monotonic_ns()}@example.org"
-    ok(system.api.post("/v1/users", {"email": email, "password": PASSWORD, "name": "Owner"}),
-       201)
-    return ok(system.api.post("/v1/auth/token", {"email": email, "password": PASSWORD}))[
-        "access_token"]
+    return sign_up(system.api, "owner").token
 
 
 @pytest.fixture(scope="module")

@@ -43,14 +43,11 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.e2e.helpers import CHILD_UPDATES, KINDS, child_body, png
 from tests.reliability.conftest import scaled
-from tests.support.http import ok
-
-pytestmark = pytest.mark.reliability
+from tests.support.http import PASSWORD, User, ok, sign_up
 
 EXAMPLES = scaled(25, 300)
 CONCURRENCY = 8
 SHOWN = 3  # failing requests shown per operation and kind of failure
-PASSWORD = "correct horse battery"
 EVENT = {"name": "FuzzConf", "starts_at": "2030-05-01T09:00:00+02:00",
          "ends_at": "2030-05-03T18:00:00+02:00", "state": "published"}
 CONFORMANCE = [status_code_conformance, content_type_conformance,
@@ -65,17 +62,11 @@ _numbers = itertools.count(1)
 
 
 @dataclass
-class Person:
-    email: str
-    token: str
-
-
-@dataclass
 class World:
     """The owner's event and one row of every kind, to aim requests at."""
 
-    owner: Person
-    stranger: Person
+    owner: User
+    stranger: User
     event: dict
     children: dict  # kind -> id
     invite_id: int
@@ -117,13 +108,6 @@ def describe(case, response):
 
 def email(name):
     return f"{name}.{time.monotonic_ns()}.{next(_numbers)}@example.org"
-
-
-def sign_up(api, name):
-    address = email(name)
-    ok(api.post("/v1/users", {"email": address, "password": PASSWORD, "name": name}), 201)
-    token = ok(api.post("/v1/auth/token", {"email": address, "password": PASSWORD}))
-    return Person(address, token["access_token"])
 
 
 @pytest.fixture(scope="module")

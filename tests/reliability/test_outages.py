@@ -16,9 +16,9 @@ from tests.reliability.copies import (
     excess,
     expected_copy,
     request_copies,
-    signed_in,
     source_event,
 )
+from tests.support.http import sign_up
 from tests.support.tap import wait_until
 
 COPIES = scaled(20, 200)
@@ -30,7 +30,7 @@ HANG_BOUND_SECONDS = 15  # RPC_TIMEOUT (5 s) twice over, and then some
 
 @pytest.fixture(scope="module")
 def owner(system):
-    return signed_in(system.api, "owner")
+    return sign_up(system.api, "owner").api
 
 
 @pytest.mark.parametrize("link", ["broker", "database"])

@@ -28,7 +28,6 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-import pytest
 from kombu import Connection, Queue
 
 from shared.handlers import ATTEMPT_HEADER
@@ -37,8 +36,6 @@ from tests.reliability.conftest import scaled
 from tests.support.broker import queue_depth
 from tests.support.http import ok
 from tests.support.system import ROOT
-
-pytestmark = pytest.mark.reliability
 
 LISTED = re.compile(r"^  (\S+)  from (\S+)  at (\S+)\n    (.*)$", re.MULTILINE)
 COUNTED = re.compile(r"^(\w+): (\d+) dead letter\(s\)$", re.MULTILINE)

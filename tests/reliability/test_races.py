@@ -36,8 +36,6 @@ from tests.reliability import flows
 from tests.reliability.conftest import scaled
 from tests.support.http import ok
 
-pytestmark = pytest.mark.reliability
-
 COPIERS = 10
 # how the image upload and the copy overlap (see replace_while_copying)
 MODES = ("together", "copy answered, then upload", "upload committed, then copy")

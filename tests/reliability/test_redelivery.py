@@ -29,8 +29,6 @@ from tests.reliability import flows
 from tests.reliability.conftest import scaled
 from tests.support.http import ok
 
-pytestmark = pytest.mark.reliability
-
 DELIVERIES = 3
 # what one flow publishes, by event type
 PUBLISHED = Counter({"event.created": 1, "media.changed": 3, "invite.created": 1,

@@ -17,9 +17,9 @@ from tests.reliability.copies import (
     expected_copy,
     media_counts,
     request_copies,
-    signed_in,
     source_event,
 )
+from tests.support.http import sign_up
 from tests.support.tap import wait_until
 
 COPIES = scaled(16, 60)
@@ -29,7 +29,7 @@ SLOW_DATABASE_SECONDS = 0.02  # per chunk of data: handlers take long enough to 
 
 @pytest.fixture(scope="module")
 def owner(system):
-    return signed_in(system.api, "owner")
+    return sign_up(system.api, "owner").api
 
 
 def blob_files(system):

@@ -1,20 +1,35 @@
-"""HTTP clients for end-to-end tests: `Api(base_url)` anonymous, and
-`api.as_user(token)` signed in. Calls answer the `requests` response."""
+"""The one HTTP client of the tests, the benchmarks and `make demo`:
+`Api(base_url)` anonymous, `api.as_user(token)` signed in; calls answer the
+`requests` response, and `ok(response, status)` its JSON once the status is
+as expected. `sign_up(api, name)` makes a user: signed up, signed in.
+"""
+import itertools
+import uuid
+from dataclasses import dataclass
+
 import requests
+
+PASSWORD = "correct horse battery"  # every user `sign_up` makes has it
+
+_run = uuid.uuid4().hex[:8]  # this process's users' emails: unique across runs
+_numbers = itertools.count(1)
 
 
 class Api:
-    def __init__(self, base_url, token=None):
+    def __init__(self, base_url, token=None, timeout=30):
         self.base_url = base_url
+        self.timeout = timeout
         self.session = requests.Session()
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
 
     def as_user(self, token):
-        return Api(self.base_url, token)
+        """A client of its own (its own connections), signed in with `token`."""
+        return Api(self.base_url, token, self.timeout)
 
     def request(self, method, path, **kwargs):
-        return self.session.request(method, self.base_url + path, timeout=30, **kwargs)
+        kwargs.setdefault("timeout", self.timeout)
+        return self.session.request(method, self.base_url + path, **kwargs)
 
     def get(self, path, **kwargs):
         return self.request("GET", path, **kwargs)
@@ -32,7 +47,49 @@ class Api:
         return self.request("DELETE", path, **kwargs)
 
 
+class UnexpectedAnswer(AssertionError):
+    """An answer of another status than the one expected."""
+
+
+def expect(response, status=200):
+    """The response, once its status is as expected (else the request, the
+    status, the request id and the body show)."""
+    if response.status_code != status:
+        request = response.request
+        raise UnexpectedAnswer(
+            f"{request.method} {request.path_url} answered {response.status_code}"
+            f" (X-Request-Id {response.headers.get('X-Request-Id')}): {response.text}")
+    return response
+
+
 def ok(response, status=200):
-    """The JSON answer, once the status is as expected (else the body shows)."""
-    assert response.status_code == status, f"{response.status_code}: {response.text}"
+    """The JSON answer (None when empty), once the status is as expected."""
+    expect(response, status)
     return response.json() if response.content else None
+
+
+@dataclass
+class User:
+    """A signed-up, signed-in user: `api` carries their bearer token."""
+
+    id: int
+    email: str
+    token: str
+    api: Api
+    expires_in: int
+
+    def session(self):
+        """Another client signed in as them (its own connections)."""
+        return self.api.as_user(self.token)
+
+
+def sign_up(api, name="user", send=lambda request: request()):
+    """Sign `name` up (`POST /v1/users`, with `PASSWORD` and an email of its
+    own) and in (`POST /v1/auth/token`) over the anonymous `api`. `send`
+    sends each request: `flows.send`, say, sends it again after a 503."""
+    email = f"{name.lower()}.{_run}.{next(_numbers)}@example.org"
+    user = ok(send(lambda: api.post("/v1/users", {"email": email, "password": PASSWORD,
+                                                  "name": name.title()})), 201)
+    token = ok(send(lambda: api.post("/v1/auth/token", {"email": email, "password": PASSWORD})))
+    return User(user["id"], email, token["access_token"], api.as_user(token["access_token"]),
+                token["expires_in"])

@@ -1,7 +1,12 @@
-"""The whole system as real `nameko run` processes, one per service, with
-TCP proxies the tests control between the services and RabbitMQ and
-between the services and PostgreSQL: cut, delay or restore either, stop,
-kill or restart any service.
+"""The whole system as real `nameko run` processes, one per service (the
+command `make run` runs), the one way the end-to-end and reliability tests
+and the benchmarks start it. Stop, kill or restart any service, or start a
+further process of one.
+
+By default TCP proxies the tests control sit between the services and
+RabbitMQ and between the services and PostgreSQL: cut, delay or restore
+either. With `proxies=False` the services reach both directly (the
+end-to-end tests, the benchmarks: no hop through this process).
 
 Everything is the system's own: databases named `{service}_{name}` after
 TEST_DATABASE_URL, a RabbitMQ vhost, a free port for the gateway. Checks
@@ -19,23 +24,24 @@ import requests
 from sqlalchemy import create_engine, make_url
 
 from shared.migrate import migrate
+from tests.conftest import ROOT, TEST_DATABASE_URL
 from tests.conftest import _empty as empty
 from tests.support.http import Api
 from tests.support.proxy import TcpProxy
 
-ROOT = Path(__file__).resolve().parents[2]
 SERVICES = ("events", "roles", "media", "gateway")
 DATABASES = ("events", "roles", "media")
 MANAGEMENT = "http://127.0.0.1:15672/api"
 BROKER_AUTH = ("guest", "guest")
+BROKER_PORT = 5672
 JWT_SECRET = "system-test-secret-" + "x" * 32
-TEST_DATABASE_URL = os.environ.get(
-    "TEST_DATABASE_URL", "postgresql+psycopg2://root@127.0.0.1:5432/{service}_test"
-)
 
 
 class System:
-    def __init__(self, name, workdir, env=None):
+    """`System(name, workdir).start()` … `close()`, or `with System(…) as system:`.
+    `env`: settings over the quick ones `_env` gives every system."""
+
+    def __init__(self, name, workdir, env=None, proxies=True):
         self.name = name
         self.workdir = Path(workdir)
         self.vhost = f"{name}-{uuid.uuid4().hex[:8]}"
@@ -45,32 +51,52 @@ class System:
         self.urls = {service: TEST_DATABASE_URL.format(service=f"{service}_{name}")
                      for service in DATABASES}
         self.extra_env = env or {}
+        self.proxies = proxies
+        self.broker = self.database = None  # the TCP proxies, once started
+        self.env = None
         self.processes = {}
         self._engines = {}
 
     # lifecycle
 
     def start(self):
-        create_vhost(self.vhost)
-        for service, url in self.urls.items():
-            migrate(ROOT / "services" / service, url)
-            empty(self.engine(service))
-        self.broker = TcpProxy(5672)
-        self.database = TcpProxy(make_url(self.urls["events"]).port or 5432)
-        self.env = self._env()
-        for service in SERVICES:
-            self.start_service(service)
-        self.await_healthy()
+        """Fresh databases and vhost, the services started and healthy; on
+        any failure everything started so far is stopped again."""
+        try:
+            create_vhost(self.vhost)
+            for service, url in self.urls.items():
+                migrate(ROOT / "services" / service, url)
+                empty(self.engine(service))
+            if self.proxies:
+                self.broker = TcpProxy(BROKER_PORT)
+                self.database = TcpProxy(make_url(self.urls["events"]).port or 5432)
+            self.env = self._env()
+            for service in SERVICES:
+                self.start_service(service)
+            self.await_healthy()
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def close(self):
+        """Stop every process, then remove what `start` made but the databases."""
         for service in list(self.processes):
             self.stop_service(service)
-        self.broker.close()
-        self.database.close()
+        for proxy in (self.broker, self.database):
+            if proxy is not None:
+                proxy.close()
+        self.broker = self.database = None
         for engine in self._engines.values():
             engine.dispose()
+        self._engines.clear()
         delete_vhost(self.vhost)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc_info):
+        self.close()
 
     def start_service(self, service):
         """Start `service` ("events"), or a further process of it ("events#2":
@@ -131,12 +157,12 @@ class System:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
     def _env(self):
-        """The services reach RabbitMQ and PostgreSQL through the proxies."""
-        proxied = {f"{service.upper()}_DATABASE_URL":
-                   make_url(url).set(port=self.database.port).render_as_string(hide_password=False)
-                   for service, url in self.urls.items()}
-        return {**os.environ, **proxied,
-                "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:{self.broker.port}/{self.vhost}",
+        """The services reach RabbitMQ and PostgreSQL through the proxies, if any."""
+        databases = {f"{service.upper()}_DATABASE_URL": self._through_proxy(url)
+                     for service, url in self.urls.items()}
+        broker_port = self.broker.port if self.broker else BROKER_PORT
+        return {**os.environ, **databases,
+                "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:{broker_port}/{self.vhost}",
                 "GATEWAY_ADDRESS": f"127.0.0.1:{self.port}",
                 "PUBLIC_BASE_URL": self.base_url,
                 "MEDIA_ROOT": str(self.workdir / "media"),
@@ -145,6 +171,11 @@ class System:
                 "HANDLER_RETRY_DELAYS": "[0.2, 0.5, 1]", "OUTBOX_POLL_INTERVAL": "0.2",
                 "RPC_TIMEOUT": "5", "HEALTH_TIMEOUT": "1",
                 **self.extra_env}
+
+    def _through_proxy(self, url):
+        if self.database is None:
+            return url
+        return make_url(url).set(port=self.database.port).render_as_string(hide_password=False)
 
 
 def create_vhost(vhost):
