@@ -54,7 +54,7 @@ _EVENT_ROW_STATEMENT = (
 
 
 def copy_event(session, ref, actor_id, name=None, include=(), idempotency_key=None):
-    tables = tuple(model.__table__ for model in ALWAYS + _optional_kinds(include))
+    tables = copied_tables(include)
     name = _checked_name(name)
     actor_id = user_id(actor_id)
     source = find_event(session, ref, lock="share")
@@ -68,7 +68,7 @@ def copy_event(session, ref, actor_id, name=None, include=(), idempotency_key=No
     try:
         copy = _copy_event_row(session, source.id, name)
         sponsor_ids = session.execute(
-            text(_children_statement(tables)), {"source": source.id, "copy": copy["id"]}
+            text(children_statement(tables)), {"source": source.id, "copy": copy["id"]}
         ).scalar_one()
     except OperationalError:
         raise  # the database is away: the unit of work answers Unavailable
@@ -99,18 +99,24 @@ def _copy_event_row(session, source_id, name):
     return {"id": copy_id, "identifier": identifier}
 
 
+def copied_tables(include=()):
+    """The tables a copy fills, in order: `ALWAYS`, then the `OPTIONAL`
+    kinds named in `include`."""
+    return tuple(model.__table__ for model in ALWAYS + _optional_kinds(include))
+
+
 @cache
-def _children_statement(tables):
+def children_statement(tables):
     """One statement copying every table's live rows of `:source` into
     `:copy`; it answers the old -> new sponsor ids as a JSON object."""
-    mapped = _mapped(tables)
+    mapped = mapped_kinds(tables)
     ctes = [cte for table in tables for cte in _copy_table(table, mapped)]
     ctes += [_copy_links(*LINKS[table.name]) for table in tables if table.name in LINKS]
     return ("WITH " + ",\n".join(ctes) + "\n"
             "SELECT coalesce(json_object_agg(old.id, old.new_id), '{}') FROM sponsors_old old")
 
 
-def _mapped(tables):
+def mapped_kinds(tables):
     """The kinds whose old -> new ids this copy needs."""
     mapped = {"sponsors"}
     for table in tables:

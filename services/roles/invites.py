@@ -44,7 +44,7 @@ def create_invite(session, actor_id, event_id, data, event_name, ttl):
     once; announces `invite.created`, which names the event `event_name`."""
     values = validate(InviteIn, data, "invite")
     event = team.live_event(session, event_id)
-    actor_id = _require_manager(session, actor_id, event.id, values["role"], "to invite")
+    actor_id = _require_manager(session, actor_id, event.id, "to invite", values["role"])
     _refuse_if_role_held(session, event.id, values["email"], values["role"])
     _expire_lapsed(session, event.id, values["email"])
     token, token_hash = _new_token()
@@ -90,12 +90,20 @@ def update_invite(session, actor_id, invite_id, data):
     if not changes:
         raise InvalidRoleData("invalid invite update: send status, role or email")
     invite = _find(session, invite_id, lock=True)
-    if "status" in changes:
-        if set(changes) != {"status"}:
-            raise InvalidRoleData("an invite's status is changed on its own, not with "
-                                  + ", ".join(sorted(set(changes) - {"status"})))
+    if is_answer(changes):
         return _respond(session, actor_id, invite, changes["status"])
     return _amend(session, actor_id, invite, changes)
+
+
+def is_answer(changes):
+    """Whether an update answers the invite (its `status`, sent alone)
+    rather than amends it; a status sent with anything else is refused."""
+    if "status" not in changes:
+        return False
+    if set(changes) != {"status"}:
+        raise InvalidRoleData("an invite's status is changed on its own, not with "
+                              + ", ".join(sorted(set(changes) - {"status"})))
+    return True
 
 
 def respond_by_token(session, actor_id, token, status):
@@ -114,9 +122,7 @@ def respond_by_token(session, actor_id, token, status):
 
 
 def _respond(session, actor_id, invite, status):
-    if not _is_invitee(session, actor_id, invite):
-        raise AccessDenied("only the invitee can accept or decline an invite")
-    _refuse_if_closed(invite)
+    check_answer(invite, by_invitee=_is_invitee(session, actor_id, invite))
     team.live_event(session, invite.event_id)
     invite.status = status
     invite.responded_at = datetime.now(UTC)
@@ -132,9 +138,8 @@ def _respond(session, actor_id, invite, status):
 
 def delete_invite(session, actor_id, invite_id):
     invite = _find(session, invite_id, lock=True)
-    _require_manager(session, actor_id, invite.event_id, invite.role, "to delete its invites")
-    if invite.status == "accepted":
-        raise InviteClosed("an accepted invite cannot be deleted: its role is granted")
+    _require_manager(session, actor_id, invite.event_id, "to delete its invites", invite.role)
+    check_deletable(invite)
     session.delete(invite)
     return {"id": invite.id, "deleted": True}
 
@@ -144,10 +149,9 @@ def _amend(session, actor_id, invite, changes):
     if _is_invitee(session, actor_id, invite) and not has_access(
             session, actor_id, Permission.IS_ORGANIZER, invite.event_id):
         raise AccessDenied("the invitee can change only the invite's status")
-    touches_owner = Role.OWNER in (invite.role, role)
-    _require_manager(session, actor_id, invite.event_id, Role.OWNER if touches_owner else role,
-                     "to change its invites")
-    _refuse_if_closed(invite)
+    _require_manager(session, actor_id, invite.event_id, "to change its invites",
+                     invite.role, role)
+    refuse_if_closed(invite)
     _refuse_if_role_held(session, invite.event_id, email, role)
     _expire_lapsed(session, invite.event_id, email)
     secret = {}
@@ -159,10 +163,17 @@ def _amend(session, actor_id, invite, changes):
     return {**serialize_invite(invite), **secret}, None
 
 
-def _require_manager(session, actor_id, event_id, role, to):
-    if role == Role.OWNER:
-        return require(session, actor_id, Permission.IS_OWNER, event_id, to=f"{to} an owner")
-    return require(session, actor_id, Permission.IS_ORGANIZER, event_id, to=to)
+def manager_permission(*roles):
+    """What creating, amending or deleting an invite to any of `roles`
+    needs: the owner if one of them is `owner`, else an organizer+."""
+    return Permission.IS_OWNER if Role.OWNER in roles else Permission.IS_ORGANIZER
+
+
+def _require_manager(session, actor_id, event_id, to, *roles):
+    permission = manager_permission(*roles)
+    if permission == Permission.IS_OWNER:
+        to = f"{to} an owner"
+    return require(session, actor_id, permission, event_id, to=to)
 
 
 def _find(session, invite_id, lock=False):
@@ -184,10 +195,24 @@ def _user_id(actor_id):
     return as_id(actor_id)
 
 
-def _refuse_if_closed(invite):
+def check_answer(invite, by_invitee):
+    """An answer (accept or decline) is the invitee's alone, and only to
+    a pending invite."""
+    if not by_invitee:
+        raise AccessDenied("only the invitee can accept or decline an invite")
+    refuse_if_closed(invite)
+
+
+def refuse_if_closed(invite):
     status = effective_status(invite)
     if status != "pending":
         raise InviteClosed(f"the invite is {status} and can no longer change")
+
+
+def check_deletable(invite):
+    """Any invite but an accepted one may be withdrawn."""
+    if invite.status == "accepted":
+        raise InviteClosed("an accepted invite cannot be deleted: its role is granted")
 
 
 def _refuse_if_role_held(session, event_id, email, role):

@@ -76,10 +76,8 @@ def transfer_ownership(session, event_id, user_id):
         delete(EventRole).where(EventRole.event_id == event_id, EventRole.role == Role.OWNER)
         .returning(EventRole.user_id)
     ).all()
-    for previous_owner in previous:
-        if previous_owner != user_id:
-            grant(session, previous_owner, event_id, Role.ORGANIZER)
-    grant(session, user_id, event_id, Role.OWNER)
+    for member, role in ownership_grants(previous, user_id):
+        grant(session, member, event_id, role)
     # the previous owner's other offers of ownership lapse with it
     session.execute(
         update(RoleInvite)
@@ -87,6 +85,13 @@ def transfer_ownership(session, event_id, user_id):
                RoleInvite.status == "pending")
         .values(status="expired")
     )
+
+
+def ownership_grants(previous_owners, new_owner):
+    """`[(user_id, role)]` once the owner rows are gone: each previous owner
+    but the new one is an organizer, then the new owner the one owner."""
+    demoted = [(user, Role.ORGANIZER) for user in previous_owners if user != new_owner]
+    return [*demoted, (new_owner, Role.OWNER)]
 
 
 def list_event_roles(session, event_id):

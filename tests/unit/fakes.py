@@ -1,0 +1,335 @@
+"""Hand-written stand-ins for the events, roles and media services, each a
+subclass of its RPC Protocol (contracts.<service>.rpc) with the same
+signatures (test_fakes checks), a small in-memory state and the errors
+the contract names. What one service would learn from another's messages
+(a new event's owner, a copy's team) happens at once.
+
+`fail(method, error)` makes a method raise `error` from then on, as the
+service would (an outage, a failed copy)."""
+import base64
+import hashlib
+import itertools
+import secrets
+
+from contracts.errors import AccessDenied, EventNotFound
+from contracts.events.errors import ChildNotFound, IdempotencyKeyReused
+from contracts.events.rpc import EventsRpc
+from contracts.media.errors import InvalidImage, MediaNotFound
+from contracts.media.rpc import MediaRpc
+from contracts.roles.errors import (
+    EmailTaken,
+    EventNotReady,
+    InvalidCredentials,
+    InviteClosed,
+    InviteNotFound,
+    UserNotFound,
+)
+from contracts.roles.rpc import RolesRpc
+from contracts.vocabulary import ROLES, Permission, Role
+from services.roles.access import PERMISSIONS
+from services.roles.invites import manager_permission
+
+CREATED_AT = "2030-01-01T00:00:00Z"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+class Fake:
+    def fail(self, method, error):
+        """From now on `method` raises `error`."""
+        def failing(*args, **kwargs):
+            raise error
+        setattr(self, method, failing)
+
+    def within(self, timeout):
+        """As `shared.rpc`'s proxy: the same service, answering in time."""
+        return self
+
+    def health(self):
+        return {"service": self.name, "database": "ok"}
+
+
+def page(items, limit, offset):
+    return {"items": items[offset:offset + limit], "total": len(items), "limit": limit,
+            "offset": offset}
+
+
+class FakeRoles(Fake, RolesRpc):
+    name = "roles"
+
+    def __init__(self):
+        self.users = {}  # id -> user, with its password
+        self.team = {}  # (event id, user id) -> role
+        self.invites = {}  # id -> invite, with its token
+        self._ids = itertools.count(1)
+
+    # arranging a test
+
+    def add_user(self, name, is_admin=False, password="correct horse", email=None):
+        user_id = next(self._ids)
+        self.users[user_id] = {"id": user_id, "email": email or f"{name}@example.org",
+                               "name": name, "is_admin": is_admin, "created_at": CREATED_AT,
+                               "password": password}
+        return user_id
+
+    def grant(self, user_id, event_id, role):
+        self.team[event_id, user_id] = role
+
+    def copy_team(self, source_id, event_id):
+        for (team_event, user_id), role in list(self.team.items()):
+            if team_event == source_id:
+                self.grant(user_id, event_id, role)
+
+    # the contract
+
+    def sign_up(self, data):
+        email = data["email"].lower()
+        if any(user["email"] == email for user in self.users.values()):
+            raise EmailTaken(f"{email} is signed up already")
+        return self.get_user(self.add_user(data["name"], password=data["password"], email=email))
+
+    def authenticate(self, email, password):
+        for user in self.users.values():
+            if user["email"] == email.lower() and user["password"] == password:
+                return self.get_user(user["id"])
+        raise InvalidCredentials("wrong email or password")
+
+    def get_user(self, user_id):
+        if user_id not in self.users:
+            raise UserNotFound(f"no user {user_id}")
+        return {k: v for k, v in self.users[user_id].items() if k != "password"}
+
+    def set_admin(self, actor_id, user_id, is_admin):
+        self._require(actor_id, Permission.IS_ADMIN, None)
+        self.get_user(user_id)
+        self.users[user_id]["is_admin"] = is_admin
+        return self.get_user(user_id)
+
+    def has_access(self, user_id, permission, event_id):
+        user = self.users.get(user_id)
+        return user is not None and (
+            user["is_admin"] or self.team.get((event_id, user_id)) in PERMISSIONS[permission])
+
+    def list_event_roles(self, event_id):
+        team = [{"user_id": user_id, "email": self.users[user_id]["email"], "role": role}
+                for (team_event, user_id), role in self.team.items() if team_event == event_id]
+        return sorted(team, key=lambda member: (ROLES.index(member["role"]), member["email"]))
+
+    def await_event(self, event_id, timeout=None):
+        if not any(team_event == event_id for team_event, _ in self.team):
+            raise EventNotReady(f"event {event_id}'s team is not in place yet")
+        return {"event_id": event_id, "ready": True}
+
+    def create_invite(self, actor_id, event_id, data):
+        self._require(actor_id, manager_permission(data["role"]), event_id)
+        invite_id, token = next(self._ids), secrets.token_urlsafe(8)
+        self.invites[invite_id] = {"id": invite_id, "event_id": event_id, "email": data["email"],
+                                   "role": data["role"], "status": "pending",
+                                   "expires_at": CREATED_AT, "token": token}
+        return {**self._shown(invite_id), "token": token,
+                "accept_path": f"/role-invites/accept?token={token}"}
+
+    def list_invites(self, actor_id, event_id, limit=None, offset=None):
+        self._require(actor_id, Permission.IS_COORGANIZER, event_id)
+        invites = [self._shown(invite_id) for invite_id in sorted(self.invites, reverse=True)
+                   if self.invites[invite_id]["event_id"] == event_id]
+        return page(invites, 50 if limit is None else limit, offset or 0)
+
+    def get_invite(self, actor_id, invite_id):
+        invite = self._invite(invite_id)
+        if not self._is_invitee(actor_id, invite):
+            self._require(actor_id, Permission.IS_COORGANIZER, invite["event_id"])
+        return self._shown(invite_id)
+
+    def update_invite(self, actor_id, invite_id, data):
+        invite = self._invite(invite_id)
+        if "status" in data:
+            return self._answer(actor_id, invite, data["status"])
+        self._require(actor_id, manager_permission(invite["role"], data.get("role")),
+                      invite["event_id"])
+        invite.update(data)
+        return self._shown(invite_id)
+
+    def respond_to_invite(self, actor_id, token, status):
+        for invite in self.invites.values():
+            if invite["token"] == token:
+                return self._answer(actor_id, invite, status)
+        raise InviteNotFound("no invite has this token")
+
+    def delete_invite(self, actor_id, invite_id):
+        invite = self._invite(invite_id)
+        self._require(actor_id, manager_permission(invite["role"]), invite["event_id"])
+        if invite["status"] == "accepted":
+            raise InviteClosed("an accepted invite cannot be deleted")
+        del self.invites[invite_id]
+        return {"id": invite_id, "deleted": True}
+
+    def _answer(self, actor_id, invite, status):
+        if not self._is_invitee(actor_id, invite):
+            raise AccessDenied("only the invitee can accept or decline an invite")
+        if invite["status"] != "pending":
+            raise InviteClosed(f"the invite is {invite['status']}")
+        invite["status"] = status
+        if status == "accepted":
+            self.grant(actor_id, invite["event_id"], invite["role"])
+        return {**self._shown(invite["id"]), "role_granted": status == "accepted"}
+
+    def _require(self, actor_id, permission, event_id):
+        if not self.has_access(actor_id, permission, event_id):
+            raise AccessDenied(f"you need to be {permission.holder} of event {event_id}")
+
+    def _invite(self, invite_id):
+        if invite_id not in self.invites:
+            raise InviteNotFound(f"no invite {invite_id}")
+        return self.invites[invite_id]
+
+    def _is_invitee(self, actor_id, invite):
+        return actor_id in self.users and self.users[actor_id]["email"] == invite["email"]
+
+    def _shown(self, invite_id):
+        return {k: v for k, v in self.invites[invite_id].items() if k != "token"}
+
+
+class FakeEvents(Fake, EventsRpc):
+    """Events and their children; `copies` records each `copy_event` call
+    as the gateway made it."""
+
+    name = "events"
+
+    def __init__(self, roles):
+        self.roles = roles
+        self.events = {}  # id -> event
+        self.children = {}  # (kind, id) -> child
+        self.copies = []
+        self._keys = {}  # (actor id, idempotency key) -> (source id, answer)
+        self._ids = itertools.count(1)
+
+    def create_event(self, actor_id, data):
+        event_id = next(self._ids)
+        self.events[event_id] = {
+            "state": "draft", "privacy": "public", "timezone": "UTC", **data, "id": event_id,
+            "identifier": f"ev{event_id:06d}", "owner_id": actor_id, "copied_from_id": None,
+            "created_at": CREATED_AT,
+        }
+        self.roles.grant(actor_id, event_id, Role.OWNER)  # event.created, handled
+        return self.get_event(event_id)
+
+    def get_event(self, ref):
+        for event in self.events.values():
+            if str(ref) in (str(event["id"]), event["identifier"]):
+                return dict(event)
+        raise EventNotFound(f"no event {ref!r}")
+
+    def update_event(self, ref, actor_id, data):
+        event = self._changed_by(actor_id, ref)
+        self.events[event["id"]].update(data)
+        return self.get_event(event["id"])
+
+    def delete_event(self, ref, actor_id):
+        event = self._changed_by(actor_id, ref, Permission.IS_OWNER)
+        del self.events[event["id"]]
+        return {"id": event["id"], "deleted": True}
+
+    def create_child(self, ref, kind, actor_id, data):
+        event = self._changed_by(actor_id, ref)
+        child_id = next(self._ids)
+        self.children[kind, child_id] = {**data, "id": child_id, "event_id": event["id"],
+                                         "created_at": CREATED_AT}
+        return self.get_child(kind, child_id)
+
+    def list_children(self, ref, kind, limit=50, offset=0):
+        event = self.get_event(ref)
+        items = [child for (child_kind, _), child in sorted(self.children.items())
+                 if child_kind == kind and child["event_id"] == event["id"]]
+        return page(items, limit, offset)
+
+    def get_child(self, kind, child_id):
+        if (kind, child_id) not in self.children:
+            raise ChildNotFound(f"no {kind} {child_id}")
+        return dict(self.children[kind, child_id])
+
+    def update_child(self, kind, child_id, actor_id, data):
+        self._changed_by(actor_id, self.get_child(kind, child_id)["event_id"])
+        self.children[kind, child_id].update(data)
+        return self.get_child(kind, child_id)
+
+    def delete_child(self, kind, child_id, actor_id):
+        self._changed_by(actor_id, self.get_child(kind, child_id)["event_id"])
+        del self.children[kind, child_id]
+        return {"id": child_id, "deleted": True}
+
+    def copy_event(self, ref, actor_id, name=None, include=(), idempotency_key=None):
+        self.copies.append({"ref": ref, "actor_id": actor_id, "name": name,
+                            "include": include, "idempotency_key": idempotency_key})
+        source = self._changed_by(actor_id, ref, Permission.IS_COORGANIZER)
+        if (actor_id, idempotency_key) in self._keys:
+            source_id, answer = self._keys[actor_id, idempotency_key]
+            if source_id != source["id"]:
+                raise IdempotencyKeyReused("this Idempotency-Key copied another event")
+            return answer
+        copy = self.create_event(source["owner_id"], {**source, "name": name or source["name"]})
+        self.events[copy["id"]].update(state="draft", copied_from_id=source["id"])
+        self.roles.copy_team(source["id"], copy["id"])  # event.copied, handled
+        answer = {"id": copy["id"], "identifier": copy["identifier"], "copied": True,
+                  "copied_from": {"id": source["id"], "identifier": source["identifier"]}}
+        if idempotency_key is not None:
+            self._keys[actor_id, idempotency_key] = source["id"], answer
+        return answer
+
+    def apply_media_urls(self, event_id, media_version, event_urls, sponsor_urls):
+        self.events[self.get_event(event_id)["id"]].update(event_urls)
+        return True
+
+    def _changed_by(self, actor_id, ref, permission=Permission.IS_ORGANIZER):
+        """The event `ref`, once `actor_id` passes `permission` on it."""
+        event = self.get_event(ref)
+        if not self.roles.has_access(actor_id, permission, event["id"]):
+            raise AccessDenied(f"you need to be {permission.holder} of event {event['id']}")
+        return event
+
+
+class FakeMedia(Fake, MediaRpc):
+    """PNG images only, kept by the SHA-256 of their bytes."""
+
+    name = "media"
+
+    def __init__(self):
+        self.files = {}  # key -> bytes
+        self.owners = {}  # (event id, slot) or ("sponsor", id) -> key
+
+    def upload_event_image(self, actor_id, event_ref, slot, content):
+        return {"event_id": event_ref, "media": [self._store((event_ref, slot), slot, content)],
+                "event_updated": True}
+
+    def upload_sponsor_logo(self, actor_id, sponsor_id, content):
+        record = self._store(("sponsor", sponsor_id), "logo", content)
+        return {"event_id": None, "media": [record], "event_updated": False}
+
+    def delete_event_image(self, actor_id, event_ref, slot):
+        return {"deleted": self.owners.pop((event_ref, slot), None) is not None}
+
+    def delete_sponsor_logo(self, actor_id, sponsor_id):
+        return {"deleted": self.owners.pop(("sponsor", sponsor_id), None) is not None}
+
+    def list_event_media(self, event_id):
+        return {"event_id": event_id, "event_urls": {}, "sponsor_urls": {}, "media": []}
+
+    def read_media(self, key, if_none_match=None):
+        if key not in self.files:
+            raise MediaNotFound(f"no media {key!r}")
+        etag = f'"{key}"'
+        cached = {"etag": etag, "cache_control": "public, max-age=31536000, immutable"}
+        if if_none_match == etag:
+            return {"not_modified": True, **cached}
+        content = self.files[key]
+        return {**cached, "content_type": "image/png", "size": len(content),
+                "content": base64.b64encode(content).decode()}
+
+    def _store(self, owner, slot, content):
+        """The media record of `content` (base64), now `owner`'s."""
+        data = base64.b64decode(content)
+        if not data.startswith(PNG):
+            raise InvalidImage("not a PNG image")
+        key = hashlib.sha256(data).hexdigest()
+        self.files[key], self.owners[owner] = data, key
+        return {"id": len(self.files), "slot": slot, "url": f"http://media.test/media/{key}",
+                "content_type": "image/png", "size": len(data)}
