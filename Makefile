@@ -6,7 +6,7 @@ SERVICES := $(patsubst services/%/service.py,%,$(wildcard services/*/service.py)
 DATABASES := $(patsubst services/%/migrations,%,$(wildcard services/*/migrations))
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: install db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway lint dead-letters replay \
+.PHONY: install db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway lint docs dead-letters replay \
 	admin media-gc
 
 install: $(VENV)/.installed
@@ -90,6 +90,11 @@ bench-gateway: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(PY) -m shared.settings check
+
+# the tables of docs/ that describe code (RPC, messages, settings), from the code
+docs: install
+	$(PY) -m scripts.docs
 
 dead-letters: install
 	$(PY) -m shared.deadletters list

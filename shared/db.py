@@ -25,6 +25,7 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.errors import Outage
 from shared.green import make_psycopg2_green
+from shared.settings import DatabaseSettings, settings_of
 
 DATABASE_URL_KEY = "DATABASE_URL"
 
@@ -79,15 +80,15 @@ def _lost_connection(exc):
 
 class Database(NamekoDatabase):
     """nameko-sqlalchemy's provider, configured by `DATABASE_URL` and
-    handing each worker a `UnitOfWork` (closed in `worker_teardown`)."""
+    `max_workers` (`DatabaseSettings`), handing each worker a `UnitOfWork`
+    (closed in `worker_teardown`)."""
 
     def __init__(self):
         super().__init__(declarative_base=None)
 
     def setup(self):
-        config = self.container.config
-        pool_size = config.get("max_workers", 10)
-        self.engine = make_engine(config[DATABASE_URL_KEY], pool_size=pool_size)
+        settings = settings_of(self.container, DatabaseSettings)
+        self.engine = make_engine(settings.DATABASE_URL, pool_size=settings.max_workers)
         self.Session = sessionmaker(bind=self.engine)
 
     def get_dependency(self, worker_ctx):

@@ -5,7 +5,7 @@ nameko acks a message whose handler raised, and it is lost. Here:
 - the payload is parsed into its contract type before the worker starts; a
   malformed one (`InvalidMessage`) goes straight to the dead-letter queue;
 - a handler that raises is retried after each delay of
-  `HANDLER_RETRY_DELAYS` (seconds, default 1, 5, 25): the message waits in
+  `HANDLER_RETRY_DELAYS` (seconds, `ConsumerSettings`): the message waits in
   `{queue}.retry.{n}`, whose TTL dead-letters it back to the handler's queue;
 - an `Outage` (the database or broker away) is retried after the first
   delay as often as it takes, without counting: an outage is nobody's
@@ -24,12 +24,12 @@ from datetime import UTC, datetime
 
 from kombu import Queue
 from nameko.amqp.publish import Publisher
-from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.events import EventHandler
 
 from shared.context import HEADER, bound_request_id, valid_request_id
 from shared.errors import Outage
 from shared.messages import InvalidMessage
+from shared.settings import ConsumerSettings, settings_of
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,6 @@ ATTEMPT_HEADER = "x-attempt"
 ORIGINAL_QUEUE_HEADER = "x-original-queue"
 ERROR_HEADER = "x-error"
 DEAD_LETTERED_AT_HEADER = "x-dead-lettered-at"
-DEFAULT_RETRY_DELAYS = (1, 5, 25)
 
 
 def dead_letter_queue(service_name):
@@ -63,9 +62,9 @@ class MessageConsumer(EventHandler):
 
     def setup(self):
         super().setup()
-        config = self.container.config
-        self.retry_delays = config.get("HANDLER_RETRY_DELAYS", DEFAULT_RETRY_DELAYS)
-        self.publisher = Publisher(config[AMQP_URI_CONFIG_KEY])
+        settings = settings_of(self.container, ConsumerSettings)
+        self.retry_delays = settings.HANDLER_RETRY_DELAYS
+        self.publisher = Publisher(settings.AMQP_URI)
         self.dead_letters = dead_letter_queue(self.container.service_name)
 
     def handle_message(self, body, message):

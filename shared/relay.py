@@ -22,13 +22,14 @@ from eventlet.hubs import trampoline
 from eventlet.semaphore import Semaphore
 from kombu import Connection
 from kombu.serialization import dumps
-from nameko.constants import AMQP_URI_CONFIG_KEY, PERSISTENT
+from nameko.constants import PERSISTENT
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 from sqlalchemy import delete, select, text
 
-from shared.db import DATABASE_URL_KEY, make_engine
+from shared.db import make_engine
 from shared.outbox import CHANNEL
+from shared.settings import OutboxSettings, settings_of
 from shared.tables import outbox
 
 log = logging.getLogger(__name__)
@@ -40,12 +41,12 @@ class OutboxRelay(DependencyProvider):
     """Runs the relay loop for as long as the service container runs."""
 
     def setup(self):
-        config = self.container.config
-        self.poll_interval = float(config.get("OUTBOX_POLL_INTERVAL", 1.0))
-        self.batch_size = int(config.get("OUTBOX_BATCH_SIZE", 200))
-        self.engine = make_engine(config[DATABASE_URL_KEY], pool_size=2)
-        self.exchange = get_event_exchange(self.container.service_name, config)
-        self.publisher = BatchPublisher(config[AMQP_URI_CONFIG_KEY], self.exchange)
+        settings = settings_of(self.container, OutboxSettings)
+        self.poll_interval = settings.OUTBOX_POLL_INTERVAL
+        self.batch_size = settings.OUTBOX_BATCH_SIZE
+        self.engine = make_engine(settings.DATABASE_URL, pool_size=2)
+        self.exchange = get_event_exchange(self.container.service_name, self.container.config)
+        self.publisher = BatchPublisher(settings.AMQP_URI, self.exchange)
         self._listener = None
         self._running = False
         self._in_batch = Semaphore()

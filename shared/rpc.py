@@ -1,8 +1,8 @@
 """RPC between services, made safe for the broker going away.
 
 Calling: nameko's `RpcProxy` waits for a reply forever. `Rpc` is the same
-dependency whose calls give up after `RPC_TIMEOUT` seconds (default 10)
-with `Unavailable`, as they do when the target service is not running, or
+dependency whose calls give up after `RPC_TIMEOUT` seconds with
+`Unavailable`, as they do when the target service is not running, or
 `Outage` when the broker cannot be reached. Errors the target raises
 arrive as themselves (shared.errors).
 
@@ -36,10 +36,10 @@ from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
 
 from shared.errors import Outage, Unavailable
+from shared.settings import ServiceSettings, settings_of
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 10.0
 BROKER_ERRORS = (OSError, KombuError, AMQPError)
 
 
@@ -89,7 +89,7 @@ class Rpc(RpcProxy):
 
     def setup(self):
         super().setup()
-        self.timeout = float(self.container.config.get("RPC_TIMEOUT", DEFAULT_TIMEOUT))
+        self.timeout = settings_of(self.container, ServiceSettings).RPC_TIMEOUT
         # nameko asks for mandatory delivery, which needs confirms to tell an
         # unknown service; without them such a call times out instead: known
         warnings.filterwarnings("ignore", message="Mandatory delivery was requested")

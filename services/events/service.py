@@ -19,6 +19,7 @@ from contracts.errors import AccessDenied
 from contracts.media.messages import MediaChanged, MediaCopied
 from contracts.vocabulary import Permission
 from services.events import children, copy, events, media_urls
+from services.events.settings import EventsSettings
 from shared.context import RequestContext
 from shared.db import Database
 from shared.handlers import consume
@@ -26,6 +27,7 @@ from shared.inbox import apply_once
 from shared.permissions import Permissions
 from shared.relay import OutboxRelay
 from shared.rpc import rpc
+from shared.settings import Settings
 
 
 class EventsService:
@@ -35,6 +37,7 @@ class EventsService:
     relay = OutboxRelay()
     permissions = Permissions(denied=AccessDenied)
     request_context = RequestContext()
+    settings: EventsSettings = Settings(EventsSettings)
 
     @rpc
     def create_event(self, actor_id, data):

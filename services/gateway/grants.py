@@ -1,6 +1,6 @@
 """Permission answers the gateway was given, kept for a moment.
 
-Only a "yes" is kept, for `PERMISSION_CACHE_SECONDS` (default 2; 0 keeps
+Only a "yes" is kept, for `PERMISSION_CACHE_SECONDS` (0 keeps
 none): a role granted shows at once, since a "no" is always asked again,
 and a role taken away is honoured by the gateway within that time, and at
 once by the services, which check every change themselves. A read of an
@@ -10,12 +10,15 @@ import time
 
 from nameko.extensions import DependencyProvider
 
+from services.gateway.settings import GatewaySettings
+from shared.settings import settings_of
+
 MAX_ENTRIES = 10_000  # beyond this, expired answers are swept
 
 
 class Grants(DependencyProvider):
     def setup(self):
-        self.ttl = float(self.container.config.get("PERMISSION_CACHE_SECONDS", 2))
+        self.ttl = settings_of(self.container, GatewaySettings).PERMISSION_CACHE_SECONDS
         self.granted = {}  # (user id, permission, event id) -> monotonic expiry
 
     def get_dependency(self, worker_ctx):

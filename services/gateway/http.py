@@ -24,9 +24,11 @@ from werkzeug.wrappers import Request, Response
 from contracts.vocabulary import CHILD_KINDS, UPLOAD_SLOTS
 from services.gateway.exceptions import InvalidRequest, MalformedBody
 from services.gateway.problems import problem_response
+from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import codec_from
 from shared.context import bound_request_id, new_request_id, valid_request_id
 from shared.ids import MAX_ID
+from shared.settings import settings_of
 from shared.validation import describe
 
 log = logging.getLogger(__name__)
@@ -103,7 +105,7 @@ class Route(HttpRequestHandler):
 
     def setup(self):
         super().setup()
-        self.tokens = codec_from(self.container.config)
+        self.tokens = codec_from(settings_of(self.container, GatewaySettings))
 
     def get_url_rule(self):
         return Rule(self.url, methods=[self.method])

@@ -17,7 +17,6 @@ import time
 from functools import cache
 
 from eventlet.greenpool import GreenPool
-from nameko.dependency_providers import Config
 
 from contracts.events.rpc import EventsRpc
 from contracts.events.schemas import CHILDREN as CHILD_SCHEMAS
@@ -51,9 +50,11 @@ from services.gateway.http import (
 )
 from services.gateway.openapi import document
 from services.gateway.schemas import Health, Token
+from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import Tokens
 from shared.context import RequestContext
 from shared.rpc import Rpc
+from shared.settings import Settings
 from shared.validation import Page, page_of
 
 SERVICES = ("events", "roles", "media")
@@ -73,7 +74,7 @@ class GatewayService:
     media: MediaRpc = Rpc("media")
     tokens = Tokens()
     grants = Grants()
-    config = Config()
+    settings: GatewaySettings = Settings(GatewaySettings)
     request_context = RequestContext()
 
     # users and tokens
@@ -277,7 +278,7 @@ class GatewayService:
     @route("GET", "/v1/health", summary="Whether every service, its database and the "
            "broker answer", auth="none", responses={200: Health, 503: Health}, tag="operations")
     def health(self, request, actor):
-        timeout = float(self.config.get("HEALTH_TIMEOUT", 2))
+        timeout = self.settings.HEALTH_TIMEOUT
         checks = dict(GreenPool().imap(lambda name: (name, self._health(name, timeout)),
                                        SERVICES))
         healthy = all(check["status"] == "ok" for check in checks.values())
@@ -309,7 +310,7 @@ class GatewayService:
     def _await_team(self, event_id):
         """Until the roles service has put the event's team in place, asked
         in short waits so that none holds a roles worker for long."""
-        deadline = time.monotonic() + float(self.config.get("GRANT_TIMEOUT", 10))
+        deadline = time.monotonic() + self.settings.GRANT_TIMEOUT
         while True:
             try:
                 return self.roles.await_event(event_id, AWAIT_SLICE_SECONDS)
@@ -318,11 +319,10 @@ class GatewayService:
                     raise
 
     def _json(self, request, schema, required=True):
-        return json_body(request, int(self.config.get("MAX_JSON_BYTES", 2**20)), schema,
-                         required)
+        return json_body(request, self.settings.MAX_JSON_BYTES, schema, required)
 
     def _image(self, request):
-        content = raw_body(request, int(self.config.get("MAX_IMAGE_BYTES", 10 * 2**20)))
+        content = raw_body(request, self.settings.MAX_IMAGE_BYTES)
         return base64.b64encode(content).decode()
 
     def _media_change(self, change):

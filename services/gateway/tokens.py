@@ -13,10 +13,11 @@ import jwt
 from nameko.extensions import DependencyProvider
 
 from services.gateway.exceptions import Unauthenticated
+from services.gateway.settings import DEVELOPMENT_SECRET, GatewaySettings
 from shared.ids import as_id
+from shared.settings import settings_of
 
 ALGORITHM = "HS256"
-DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
 MIN_SECRET_BYTES = 32
 
 
@@ -56,24 +57,24 @@ class TokenCodec:
         return user_id
 
 
-def codec_from(config):
-    """The codec the configuration describes; WeakSecret for a production
-    setting with a weak or development secret."""
-    secret = str(config.get("JWT_SECRET", DEVELOPMENT_SECRET))
-    if config.get("ENVIRONMENT", "development") == "production" and (
+def codec_from(settings):
+    """The codec the gateway's settings describe; WeakSecret for a
+    production setting with a weak or development secret."""
+    secret = settings.JWT_SECRET
+    if settings.ENVIRONMENT == "production" and (
         secret == DEVELOPMENT_SECRET or len(secret.encode()) < MIN_SECRET_BYTES
     ):
         raise WeakSecret(
             f"JWT_SECRET: production needs a secret of its own, at least {MIN_SECRET_BYTES} bytes"
         )
-    return TokenCodec(secret, int(config.get("TOKEN_LIFETIME_SECONDS", 3600)))
+    return TokenCodec(secret, settings.TOKEN_LIFETIME_SECONDS)
 
 
 class Tokens(DependencyProvider):
     """The token codec, checked when the service starts."""
 
     def setup(self):
-        self.codec = codec_from(self.container.config)
+        self.codec = codec_from(settings_of(self.container, GatewaySettings))
 
     def get_dependency(self, worker_ctx):
         return self.codec

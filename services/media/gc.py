@@ -2,7 +2,7 @@
 
     python -m services.media.gc [--grace SECONDS]
 
-After the grace period (`GC_GRACE_SECONDS`, default 3600):
+After the grace period (`GC_GRACE_SECONDS` unless `--grace` says):
 
 1. retired records are purged (their URLs stopped serving when they were
    retired; the grace period keeps their blobs for work under way, such as
@@ -26,12 +26,13 @@ from sqlalchemy.orm import sessionmaker
 
 from services.media.media import try_lock_blob
 from services.media.models import Blob, Media
+from services.media.settings import MediaSettings
 from services.media.storage import LocalBlobStore
 from shared.config import load_config
-from shared.db import DATABASE_URL_KEY, make_engine
+from shared.db import make_engine
+from shared.settings import validated
 
 CONFIG = Path(__file__).with_name("config.yml")
-DEFAULT_GRACE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -79,15 +80,14 @@ def _remove(Session, store, key, before_grace):
 
 
 def main(argv=None):
-    config = load_config(CONFIG)
+    settings = validated(MediaSettings, load_config(CONFIG))
     parser = argparse.ArgumentParser(prog="python -m services.media.gc", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--grace", type=float,
-                        default=float(config.get("GC_GRACE_SECONDS", DEFAULT_GRACE_SECONDS)))
+    parser.add_argument("--grace", type=float, default=settings.GC_GRACE_SECONDS)
     args = parser.parse_args(argv)
-    engine = make_engine(config[DATABASE_URL_KEY], pool_size=1)
+    engine = make_engine(settings.DATABASE_URL, pool_size=1)
     try:
-        collected = collect(engine, LocalBlobStore(config["MEDIA_ROOT"]), args.grace)
+        collected = collect(engine, LocalBlobStore(settings.MEDIA_ROOT), args.grace)
     finally:
         engine.dispose()
     print(f"removed {collected.records} retired record(s), {collected.blobs} blob(s), "

@@ -27,7 +27,6 @@ are unguessable, served to anyone who has them.
 """
 import logging
 
-from nameko.dependency_providers import Config
 from sqlalchemy import text
 
 from contracts.errors import AccessDenied, EventNotFound
@@ -37,6 +36,7 @@ from contracts.media.errors import InvalidMediaData, SponsorNotFound, UnknownSlo
 from contracts.vocabulary import RENDITION_SLOTS, UPLOAD_SLOTS, Permission
 from services.media import copies, media, uploads
 from services.media.media import Owner
+from services.media.settings import MediaSettings
 from services.media.storage import Storage
 from shared.context import RequestContext
 from shared.db import Database
@@ -47,6 +47,7 @@ from shared.inbox import apply_once
 from shared.permissions import Permissions
 from shared.relay import OutboxRelay
 from shared.rpc import Rpc, rpc
+from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ class MediaService:
     events = Rpc("events")
     permissions = Permissions(denied=AccessDenied)
     request_context = RequestContext()
-    config = Config()
+    settings: MediaSettings = Settings(MediaSettings)
 
     @rpc
     def upload_event_image(self, actor_id, event_ref, slot, content):
@@ -163,9 +164,8 @@ class MediaService:
 
     @property
     def _limits(self):
-        return (int(self.config.get("MEDIA_MAX_BYTES", 10 * 2**20)),
-                int(self.config.get("MEDIA_MAX_PIXELS", 40_000_000)))
+        return self.settings.MEDIA_MAX_BYTES, self.settings.MEDIA_MAX_PIXELS
 
     @property
     def _base_url(self):
-        return self.config.get("PUBLIC_BASE_URL", "http://localhost:8000")
+        return self.settings.PUBLIC_BASE_URL

@@ -21,6 +21,9 @@ from typing import Protocol
 
 from nameko.extensions import DependencyProvider
 
+from services.media.settings import MediaSettings
+from shared.settings import settings_of
+
 BLOB_KEY = re.compile(r"[0-9a-f]{64}")
 INCOMPLETE_PREFIX = ".incoming-"
 
@@ -117,7 +120,7 @@ class Storage(DependencyProvider):
     """The service's `BlobStore`: a `LocalBlobStore` under `MEDIA_ROOT`."""
 
     def setup(self):
-        self.store = LocalBlobStore(self.container.config.get("MEDIA_ROOT", "var/media"))
+        self.store = LocalBlobStore(settings_of(self.container, MediaSettings).MEDIA_ROOT)
 
     def get_dependency(self, worker_ctx):
         return self.store

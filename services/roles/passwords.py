@@ -9,6 +9,9 @@ import argon2
 from eventlet import tpool
 from nameko.extensions import DependencyProvider
 
+from services.roles.settings import RolesSettings
+from shared.settings import settings_of
+
 
 class PasswordHasher:
     def __init__(self, time_cost, memory_kib):
@@ -39,11 +42,9 @@ class Passwords(DependencyProvider):
     `PASSWORD_MEMORY_KIB`, built once per container."""
 
     def setup(self):
-        config = self.container.config
-        self.hasher = PasswordHasher(
-            time_cost=int(config.get("PASSWORD_TIME_COST", argon2.DEFAULT_TIME_COST)),
-            memory_kib=int(config.get("PASSWORD_MEMORY_KIB", argon2.DEFAULT_MEMORY_COST)),
-        )
+        settings = settings_of(self.container, RolesSettings)
+        self.hasher = PasswordHasher(time_cost=settings.PASSWORD_TIME_COST,
+                                     memory_kib=settings.PASSWORD_MEMORY_KIB)
 
     def get_dependency(self, worker_ctx):
         return self.hasher

@@ -16,7 +16,6 @@ next request finds their role.
 import logging
 from datetime import timedelta
 
-from nameko.dependency_providers import Config
 from sqlalchemy import text
 
 from contracts.events.messages import EventCopied, EventCreated, EventDeleted
@@ -24,6 +23,7 @@ from contracts.roles.errors import EventNotReady
 from contracts.roles.messages import InviteAccepted
 from services.roles import access, invites, team, users
 from services.roles.passwords import Passwords
+from services.roles.settings import RolesSettings
 from shared.context import RequestContext
 from shared.db import Database
 from shared.errors import ServiceError
@@ -31,6 +31,7 @@ from shared.handlers import consume
 from shared.inbox import apply_once
 from shared.relay import OutboxRelay
 from shared.rpc import Rpc, rpc
+from shared.settings import Settings
 from shared.waiting import wait_for
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ class RolesService:
     request_context = RequestContext()
     passwords = Passwords()
     events = Rpc("events")
-    config = Config()
+    settings: RolesSettings = Settings(RolesSettings)
 
     # users
 
@@ -93,7 +94,7 @@ class RolesService:
 
     @rpc
     def create_invite(self, actor_id, event_id, data):
-        ttl = timedelta(days=float(self.config.get("INVITE_TTL_DAYS", 7)))
+        ttl = timedelta(days=self.settings.INVITE_TTL_DAYS)
         event_id = team.event_ref(event_id)
         event_name = self.events.get_event(event_id)["name"]  # before the transaction
         with self.db.transaction() as session:
@@ -169,5 +170,5 @@ class RolesService:
 
     @property
     def _grant_timeout(self):
-        return float(self.config.get("GRANT_TIMEOUT", 10))
+        return self.settings.GRANT_TIMEOUT
 

@@ -5,6 +5,7 @@ import jwt
 import pytest
 
 from services.gateway.exceptions import Unauthenticated
+from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import DEVELOPMENT_SECRET, TokenCodec, WeakSecret, codec_from
 
 SECRET = "s" * 64
@@ -64,6 +65,6 @@ def test_a_token_with_a_forged_subject_is_refused():
 def test_production_refuses_the_development_secret_and_short_ones():
     for secret in (DEVELOPMENT_SECRET, "short"):
         with pytest.raises(WeakSecret):
-            codec_from({"ENVIRONMENT": "production", "JWT_SECRET": secret})
-    assert codec_from({"ENVIRONMENT": "production", "JWT_SECRET": SECRET}).secret == SECRET
-    assert codec_from({}).secret == DEVELOPMENT_SECRET  # development
+            codec_from(GatewaySettings(ENVIRONMENT="production", JWT_SECRET=secret))
+    assert codec_from(GatewaySettings(ENVIRONMENT="production", JWT_SECRET=SECRET)).secret == SECRET
+    assert codec_from(GatewaySettings()).secret == DEVELOPMENT_SECRET  # development

@@ -1,0 +1,84 @@
+"""The tables of docs/ that describe code, generated from it.
+
+Each table sits between `<!-- generated: NAME -->` and `<!-- end generated -->`
+in its page; `python -m scripts.docs` rewrites them, and a unit test fails
+when a committed page differs from what this makes.
+"""
+import inspect
+import re
+import sys
+from pathlib import Path
+
+from contracts.catalog import message_types, rpc_protocols
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n).*?(<!-- end generated -->)", re.S)
+
+
+def rpc_table():
+    rows = ["| method | arguments | answers | raises |", "|---|---|---|---|"]
+    for service, protocol in rpc_protocols().items():
+        for name, method in vars(protocol).items():
+            if inspect.isfunction(method) and not name.startswith("_"):
+                answer, raises = _split_doc(method.__doc__)
+                rows.append(f"| `{service}.{name}` | {_arguments(method)} | {answer} | "
+                            f"{raises} |")
+    return "\n".join(rows)
+
+
+def messages_table():
+    rows = ["| event type | source | version | fields | what it says |", "|---|---|---|---|---|"]
+    for message in message_types():
+        fields = ", ".join(_field(name, info) for name, info in message.model_fields.items()
+                           if name not in ("message_id", "occurred_at", "version"))
+        rows.append(f"| `{message.event_type}` | {message.source} | "
+                    f"{message.model_fields['version'].default} | {fields} | "
+                    f"{_first_sentence(message.__doc__)} |")
+    return "\n".join(rows)
+
+
+def tables():
+    from shared.settings import settings_table  # the settings of every service
+    return {"rpc": rpc_table(), "messages": messages_table(), "settings": settings_table()}
+
+
+def rendered(text, generated):
+    return BLOCK.sub(lambda m: f"{m[1]}{generated[m[2]]}\n{m[3]}", text)
+
+
+def stale_pages():
+    """`{page: what it should say}` for every page whose tables are out of date."""
+    generated = tables()
+    pages = {page: page.read_text() for page in sorted(DOCS.glob("*.md"))}
+    return {page: rendered(text, generated) for page, text in pages.items()
+            if rendered(text, generated) != text}
+
+
+def _arguments(method):
+    names = [parameter.name + ("" if parameter.default is parameter.empty
+                               else f"={parameter.default!r}")
+             for parameter in list(inspect.signature(method).parameters.values())[1:]]
+    return "`" + ", ".join(names) + "`" if names else "–"
+
+
+def _split_doc(doc):
+    text = " ".join(inspect.cleandoc(doc or "").split())
+    answer, _, raises = text.partition("Raises:")
+    return answer.strip().replace("|", "\\|"), raises.strip().rstrip(".").replace("|", "\\|")
+
+
+def _field(name, info):
+    return f"`{name}`" + (f" ({info.description})" if info.description else "")
+
+
+def _first_sentence(doc):
+    text = " ".join(inspect.cleandoc(doc or "").split())
+    return text.split(". ")[0].rstrip(".") + "." if text else ""
+
+
+if __name__ == "__main__":
+    stale = stale_pages()
+    for page, text in stale.items():
+        page.write_text(text)
+        print(f"written: docs/{page.name}")
+    sys.exit(0)

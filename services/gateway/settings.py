@@ -1,0 +1,27 @@
+"""The gateway's settings; its `config.yml` is written from them."""
+from typing import ClassVar
+
+from shared.settings import ServiceSettings, setting
+
+DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
+
+
+class GatewaySettings(ServiceSettings):
+    service: ClassVar[str] = "gateway"
+
+    max_workers: int = setting(50, "concurrent HTTP requests in progress",
+                               env="{SERVICE}_MAX_WORKERS", gt=0)
+    WEB_SERVER_ADDRESS: str = setting("0.0.0.0:8000", "where the gateway listens",
+                                      env="GATEWAY_ADDRESS")
+    ENVIRONMENT: str = setting(
+        "development", "`production` refuses the development `JWT_SECRET` and short ones")
+    JWT_SECRET: str = setting(DEVELOPMENT_SECRET, "HS256 signing key of bearer tokens")
+    TOKEN_LIFETIME_SECONDS: int = setting(3600, "a token's lifetime, in seconds", gt=0)
+    HEALTH_TIMEOUT: float = setting(2, "seconds `GET /v1/health` waits for each service", gt=0)
+    PERMISSION_CACHE_SECONDS: float = setting(
+        2, 'seconds the gateway reuses a "yes" of `roles.has_access` (never a "no"; `0` keeps'
+        " none)", ge=0)
+    GRANT_TIMEOUT: float = setting(
+        10, "seconds creating or copying an event waits for its team", ge=0)
+    MAX_JSON_BYTES: int = setting(2**20, "largest JSON body, in bytes (413 above)", gt=0)
+    MAX_IMAGE_BYTES: int = setting(10 * 2**20, "largest image body, in bytes (413 above)", gt=0)

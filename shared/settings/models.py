@@ -1,0 +1,76 @@
+"""The settings a service declares: `setting(...)`, and the bases that
+declare what the shared machinery reads."""
+
+from typing import ClassVar
+
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, NonNegativeFloat
+
+LOCAL_DATABASE = "postgresql+psycopg2://root@127.0.0.1:5432/{}"
+
+
+def setting(default=..., description="", *, env=None, **constraints):
+    """A setting: its default (none: required), its meaning in one line, the
+    environment variable its `config.yml` line reads (the setting's name
+    unless given; `{SERVICE}` is the service's name in capitals) and pydantic
+    constraints such as `gt=0`."""
+    extra = {"env": env} if env else None
+    return Field(default, description=description, json_schema_extra=extra, **constraints)
+
+
+def database_url(database=None):
+    """`DATABASE_URL`, defaulting to `database` on the local PostgreSQL."""
+    return setting(
+        LOCAL_DATABASE.format(database) if database else ...,
+        "the service's database (`postgresql+psycopg2://` is required: plain `postgresql://`"
+        " means psycopg 3 to SQLAlchemy 2)",
+        env="{SERVICE}_DATABASE_URL")
+
+
+class ServiceSettings(BaseModel):
+    """What every service reads."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", validate_by_name=True,
+                              validate_default=True, coerce_numbers_to_str=True)
+
+    service: ClassVar[str] = ""  # a service's own model names it
+
+    AMQP_URI: str = setting("pyamqp://guest:guest@127.0.0.1:5672//", "RabbitMQ")
+    max_workers: int = setting(10, "concurrent workers, and the size of the database pool",
+                               env="{SERVICE}_MAX_WORKERS", gt=0)
+    RPC_TIMEOUT: float = setting(10, "seconds a call to another service may take", gt=0)
+    LOG_LEVEL: str = setting("INFO", "the root logger's level",
+                             validation_alias=AliasPath("LOGGING", "root", "level"))
+
+
+class DatabaseSettings(ServiceSettings):
+    """A service with a database of its own (`shared.db`)."""
+
+    DATABASE_URL: str = database_url()
+
+
+class OutboxSettings(DatabaseSettings):
+    """A service that publishes through its outbox (`shared.relay`)."""
+
+    OUTBOX_POLL_INTERVAL: float = setting(
+        1.0, "seconds; the relay's fallback poll (it is normally woken by `NOTIFY`)", gt=0)
+    OUTBOX_BATCH_SIZE: int = setting(200, "outbox rows the relay publishes per batch", gt=0)
+
+
+class ConsumerSettings(ServiceSettings):
+    """A service with `@consume` handlers (`shared.handlers`)."""
+
+    HANDLER_RETRY_DELAYS: tuple[NonNegativeFloat, ...] = setting(
+        (1, 5, 25), "seconds before each retry of a failing handler; then the dead-letter queue",
+        min_length=1)
+
+
+def config_key(model, name):
+    """Where the setting sits in `config.yml`: its name, or a dotted path."""
+    alias = model.model_fields[name].validation_alias
+    return ".".join(alias.path) if isinstance(alias, AliasPath) else name
+
+
+def variable(model, name, service=None):
+    """The environment variable of the setting `name` of `service`'s settings."""
+    extra = model.model_fields[name].json_schema_extra or {}
+    return extra.get("env", name).format(SERVICE=(service or model.service).upper())
