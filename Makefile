@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 SERVICES := $(patsubst services/%/service.py,%,$(wildcard services/*/service.py))
 DATABASES := $(patsubst services/%/migrations,%,$(wildcard services/*/migrations))
 export PYTHONPATH := $(CURDIR)
+# local defaults: the development passwords and keys (production refuses them)
+LOCAL := ENVIRONMENT=$${ENVIRONMENT:-development}
 
 .PHONY: install db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway lint docs dead-letters replay \
 	admin media-gc
@@ -17,9 +19,11 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install -q -r requirements.txt
 	touch $@
 
+# the databases, and each service's broker user with its permissions (shared.broker)
 db: install
-	@$(PY) scripts/preflight.py
+	@$(PY) scripts/preflight.py --management
 	$(PY) -m shared.migrate $(addprefix services/,$(DATABASES))
+	$(LOCAL) $(PY) -m shared.broker setup
 
 run: install db
 	scripts/run.sh $(SERVICES)
@@ -97,11 +101,11 @@ docs: install
 	$(PY) -m scripts.docs
 
 dead-letters: install
-	$(PY) -m shared.deadletters list
+	$(LOCAL) $(PY) -m shared.deadletters list
 
 # make replay SERVICE=roles MESSAGE=<message id>
 replay: install
-	$(PY) -m shared.deadletters replay $(SERVICE) $(MESSAGE)
+	$(LOCAL) $(PY) -m shared.deadletters replay $(SERVICE) $(MESSAGE)
 
 # make admin EMAIL=<email> [REVOKE=1]: grant (or revoke) a user's admin flag
 admin: install

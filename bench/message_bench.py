@@ -9,7 +9,9 @@ Small bench services, each a nameko `ServiceContainer` in a process of its
 own (as `nameko run` would run it; this module re-runs itself with
 `--serve ROLE`), on a RabbitMQ vhost of their own (made through the
 management API, deleted at the end) and two bench databases
-(`messages_producer_bench`, `messages_consumer_bench`):
+(`messages_producer_bench`, `messages_consumer_bench`). The producer logs
+in as a broker user of its own, `benchsrc`, which its messages name as
+their source: `@consume` believes a message only from its source's user.
 
 - `benchsrc`, the producer: our `OutboxRelay` on its database's outbox, and
   a plain nameko `EventDispatcher`; RPC methods write outbox rows (a burst:
@@ -87,6 +89,8 @@ from sqlalchemy import (
 
 from bench.common import machine, markdown_table, percentile, plain_table, write_section
 from shared import outbox as outbox_rows
+from shared.amqp import DEVELOPMENT_BROKER_PASSWORD
+from shared.broker import Management
 from shared.context import RequestContext
 from shared.db import Database
 from shared.handlers import consume
@@ -114,8 +118,11 @@ effects = Table(
 )
 
 
+PRODUCER = "benchsrc"  # the producer's service name and broker user
+
+
 class BenchPing(Message):
-    source = "benchsrc"
+    source = PRODUCER
     event_type = "bench.ours"
 
     seq: int
@@ -284,8 +291,9 @@ def serve(role):
 def service_config(role, vhost, level, max_workers):
     service = SERVICES[role].name
     database = DATABASES["producer" if role == "producer" else "consumer"]
+    login = f"{PRODUCER}:{DEVELOPMENT_BROKER_PASSWORD}" if role == "producer" else "guest:guest"
     return {
-        "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}",
+        "AMQP_URI": f"pyamqp://{login}@127.0.0.1:5672/{vhost}",
         "DATABASE_URL": DATABASE.format(name=database),
         "max_workers": max_workers,
         "OUTBOX_POLL_INTERVAL": 1.0,
@@ -297,6 +305,23 @@ def service_config(role, vhost, level, max_workers):
             "root": {"level": level, "handlers": ["console"]},
         },
     }
+
+
+def create_producer(vhost):
+    """The producer's broker user, with every permission on the bench's
+    vhost, and its events exchange (consumers do not declare their
+    sources' exchanges: `python -m shared.broker setup` does, for the
+    system's services)."""
+    api = Management()
+    try:
+        api.put(f"users/{PRODUCER}", {"password": DEVELOPMENT_BROKER_PASSWORD, "tags": ""})
+        api.put(f"permissions/{vhost}/{PRODUCER}",
+                {"configure": ".*", "write": ".*", "read": ".*"})
+        api.put(f"exchanges/{vhost}/{PRODUCER}.events",
+                {"type": "topic", "durable": True, "auto_delete": False, "internal": False,
+                 "arguments": {}})
+    finally:
+        api.close()
 
 
 def prepare_databases():
@@ -644,6 +669,7 @@ def main():
     engines = prepare_databases()
     vhost = f"message-bench-{uuid.uuid4().hex[:8]}"
     create_vhost(vhost)
+    create_producer(vhost)
     print(f"vhost {vhost}, databases {', '.join(DATABASES.values())}", flush=True)
     services = Services(tempfile.mkdtemp(prefix="message-bench-"), vhost, args.patch,
                         args.log_level, args.max_workers)

@@ -16,13 +16,14 @@ BLOCK = re.compile(r"(<!-- generated: (\w+) -->\n).*?(<!-- end generated -->)", 
 
 
 def rpc_table():
-    rows = ["| method | arguments | answers | raises |", "|---|---|---|---|"]
+    rows = ["| method | arguments | answers | callers | raises |", "|---|---|---|---|---|"]
     for service, protocol in rpc_protocols().items():
         for name, method in vars(protocol).items():
             if inspect.isfunction(method) and not name.startswith("_"):
                 answer, raises = _split_doc(method.__doc__)
+                answer, callers = _callers(answer)
                 rows.append(f"| `{service}.{name}` | {_arguments(method)} | {answer} | "
-                            f"{raises} |")
+                            f"{callers} | {raises} |")
     return "\n".join(rows)
 
 
@@ -37,9 +38,33 @@ def messages_table():
     return "\n".join(rows)
 
 
+def broker_table():
+    """Each service's broker user: what it answers, calls, publishes and
+    consumes, which is what its permissions allow (`shared.broker`)."""
+    from shared.broker import services  # every service, as the broker sees it
+
+    rows = ["| broker user | answers (RPC) | calls (RPC) | publishes | consumes |",
+            "|---|---|---|---|---|"]
+    for name, service in services().items():
+        answers = [f"`{method}`" + (f" ({', '.join(callers)} only)" if callers is not None
+                                    else "") for method, callers in service.answers.items()]
+        calls = [f"`{key}`" for key in service.calls]
+        publishes = [f"`{event_type}`" for event_type in service.publishes]
+        consumes = [f"`{event_type}` (from {source})" for source, event_type, _ in
+                    service.consumes]
+        rows.append(f"| `{name}` | {_listed(answers)} | {_listed(calls)} | {_listed(publishes)}"
+                    f" | {_listed(consumes)} |")
+    return "\n".join(rows)
+
+
+def _listed(items):
+    return ", ".join(items) or "–"
+
+
 def tables():
     from shared.settings import settings_table  # the settings of every service
-    return {"rpc": rpc_table(), "messages": messages_table(), "settings": settings_table()}
+    return {"rpc": rpc_table(), "messages": messages_table(), "settings": settings_table(),
+            "broker": broker_table()}
 
 
 def rendered(text, generated):
@@ -65,6 +90,22 @@ def _split_doc(doc):
     text = " ".join(inspect.cleandoc(doc or "").split())
     answer, _, raises = text.partition("Raises:")
     return answer.strip().replace("|", "\\|"), raises.strip().rstrip(".").replace("|", "\\|")
+
+
+def callers_of(doc):
+    """The services a method's docstring names (`Callers: gateway.`), or
+    None: any service may call it."""
+    text = " ".join(inspect.cleandoc(doc or "").split())
+    _, found, named = text.partition("Callers:")
+    if not found:
+        return None
+    return tuple(name.strip() for name in named.split(".")[0].split(","))
+
+
+def _callers(answer):
+    text, _, _ = answer.partition("Callers:")
+    named = callers_of(answer)
+    return text.strip(), ", ".join(named) if named else "any service"
 
 
 def _field(name, info):

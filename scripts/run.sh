@@ -10,6 +10,8 @@
 set -um
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+# local defaults: the development keys and secrets (production refuses them)
+export ENVIRONMENT="${ENVIRONMENT:-development}"
 
 pids=()
 waiter=

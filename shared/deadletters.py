@@ -5,26 +5,35 @@
 
 `list` shows what waits in each service's dead-letter queue (nothing is
 removed); `replay` sends one message back to the queue it failed from, with
-its retry count reset, once the cause is fixed. The broker is `AMQP_URI`
-(default: the local RabbitMQ).
+its retry count reset, once the cause is fixed. Each service's queue is
+read, and its message replayed, as that service: its own broker login, as
+the service reads its settings (`shared.broker.login_of`), on the broker and
+vhost of `AMQP_URI` (default: the service's `config.yml`); an `AMQP_URI`
+with a login in it is used as it is. A replay keeps
+the original's sender (`x-sender`): a message refused for its sender is
+refused again.
 """
 import argparse
 import os
+import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kombu import Connection
 
+from shared.amqp import names_user, user_of
+from shared.broker import login_of
 from shared.handlers import (
     ATTEMPT_HEADER,
     DEAD_LETTERED_AT_HEADER,
     ERROR_HEADER,
     ORIGINAL_QUEUE_HEADER,
     dead_letter_queue,
+    handlers_exchange,
 )
+from shared.settings import InvalidSettings
 
 SERVICES = ("events", "roles", "media")
-DEFAULT_AMQP_URI = "pyamqp://guest:guest@127.0.0.1:5672//"
 
 
 @dataclass(frozen=True)
@@ -64,12 +73,15 @@ def _fetched(connection, service):
 
 
 def list_dead_letters(amqp_uri, service):
+    """What waits in `service`'s dead-letter queue; `amqp_uri` logs in as
+    the service."""
     with Connection(amqp_uri) as connection, _fetched(connection, service) as messages:
         return [_describe(message) for message in messages]
 
 
 def replay(amqp_uri, service, message_id):
-    """Send the dead letter `message_id` back to its queue; True if found."""
+    """Send the dead letter `message_id` back to its queue, as `service`
+    (whose login `amqp_uri` is); True if found."""
     with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
         with _fetched(connection, service) as messages:
             for message in messages:
@@ -81,8 +93,9 @@ def replay(amqp_uri, service, message_id):
                     headers.pop(parked, None)
                 connection.Producer().publish(
                     message.body,
-                    exchange="",
+                    exchange=handlers_exchange(service),
                     routing_key=queue,
+                    user_id=user_of(amqp_uri),
                     headers=headers,
                     content_type=message.content_type,
                     content_encoding=message.content_encoding,
@@ -97,7 +110,8 @@ def replay(amqp_uri, service, message_id):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m shared.deadletters", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI", DEFAULT_AMQP_URI))
+    parser.add_argument("--amqp-uri", default=os.environ.get("AMQP_URI"),
+                        help="the broker and vhost (default: the services' AMQP_URI)")
     commands = parser.add_subparsers(dest="command", required=True)
     listing = commands.add_parser("list", help="show dead letters")
     listing.add_argument("services", nargs="*", default=SERVICES)
@@ -105,16 +119,22 @@ def main(argv=None):
     replaying.add_argument("service")
     replaying.add_argument("message_id")
     args = parser.parse_args(argv)
-
+    try:
+        logins = {service: args.amqp_uri if args.amqp_uri and names_user(args.amqp_uri)
+                  else login_of(service, args.amqp_uri)
+                  for service in (args.services if args.command == "list" else [args.service])}
+    except InvalidSettings as exc:
+        print(exc, file=sys.stderr)
+        return 1
     if args.command == "list":
         for service in args.services:
-            letters = list_dead_letters(args.amqp_uri, service)
+            letters = list_dead_letters(logins[service], service)
             print(f"{service}: {len(letters)} dead letter(s)")
             for letter in letters:
                 print(f"  {letter.message_id}  from {letter.queue}  at {letter.dead_lettered_at}")
                 print(f"    {letter.error}")
         return 0
-    if replay(args.amqp_uri, args.service, args.message_id):
+    if replay(logins[args.service], args.service, args.message_id):
         print(f"replayed {args.message_id}")
         return 0
     print(f"no dead letter {args.message_id} in {args.service}")

@@ -36,6 +36,13 @@ class PermissionDenied(ServiceError):
     code = "permission_denied"
 
 
+class CallerNotAllowed(PermissionDenied):
+    """The calling service (the request's AMQP `user_id`, which RabbitMQ
+    verifies) is not one the method answers (`@rpc(callers=...)`)."""
+
+    code = "caller_not_allowed"
+
+
 class Unavailable(ServiceError):
     code = "unavailable"
 

@@ -2,8 +2,16 @@
 
 nameko acks a message whose handler raised, and it is lost. Here:
 
+- a message is believed only from the service that owns its exchange
+  (`message_type.source`): its AMQP `user_id`, which RabbitMQ checks
+  against the publisher's login, must name that service; one from anyone
+  else, or from no one, is dead-lettered at once (`WrongSender`). A copy
+  the service parked itself (its own `user_id`) names the original's
+  sender in `x-sender`, which is believed on such a copy only;
 - the payload is parsed into its contract type before the worker starts; a
   malformed one (`InvalidMessage`) goes straight to the dead-letter queue;
+  so does one the handler refuses with an `InvalidMessage` of its own (a
+  `ForgedMessage`: a claim its data contradicts): no retry can change that;
 - a handler that raises is retried after each delay of
   `HANDLER_RETRY_DELAYS` (seconds, `ConsumerSettings`): the message waits in
   `{queue}.retry.{n}`, whose TTL dead-letters it back to the handler's queue;
@@ -14,6 +22,11 @@ nameko acks a message whose handler raised, and it is lost. Here:
   `{service}.dead-letters`, with the original queue and the error in its
   headers, where `python -m shared.deadletters` lists and replays it.
 
+Retries, dead letters and replays travel through the service's own direct
+exchange `{service}.handlers`, to which each of its handlers' queues is
+bound by its name: never through the default exchange, which would let a
+service write to any queue of the vhost (`shared.broker`).
+
 The original delivery is acked only once its retry or dead-letter copy is
 confirmed by the broker; if that publish fails the message is requeued.
 Handlers must be idempotent (see `shared.inbox`): delivery is at least once.
@@ -22,10 +35,12 @@ import logging
 import traceback
 from datetime import UTC, datetime
 
-from kombu import Queue
+from kombu import Exchange, Queue, binding
 from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY
 from nameko.events import EventHandler
 
+from shared.amqp import user_of
 from shared.context import HEADER, bound_request_id, valid_request_id
 from shared.errors import Outage
 from shared.messages import InvalidMessage
@@ -37,22 +52,47 @@ ATTEMPT_HEADER = "x-attempt"
 ORIGINAL_QUEUE_HEADER = "x-original-queue"
 ERROR_HEADER = "x-error"
 DEAD_LETTERED_AT_HEADER = "x-dead-lettered-at"
+SENDER_HEADER = "x-sender"  # on a parked copy: who sent the original
+
+
+class WrongSender(InvalidMessage):
+    """The message's `user_id` is not the service that publishes its type."""
+
+    code = "wrong_sender"
+
+
+def handlers_exchange(service_name):
+    """The service's own exchange to its handlers' queues (routing key: the
+    queue's name)."""
+    return Exchange(f"{service_name}.handlers", type="direct", durable=True)
+
+
+def own_queue(service_name, name, **options):
+    """A queue of the service's, reached through its `handlers_exchange`."""
+    return Queue(name, exchange=handlers_exchange(service_name), routing_key=name,
+                 durable=True, **options)
 
 
 def dead_letter_queue(service_name):
-    return Queue(f"{service_name}.dead-letters", durable=True)
+    return own_queue(service_name, f"{service_name}.dead-letters")
 
 
-def retry_queue(queue_name, attempt, delay_seconds):
-    return Queue(
-        f"{queue_name}.retry.{attempt}",
-        durable=True,
-        queue_arguments={
-            "x-message-ttl": int(delay_seconds * 1000),
-            "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": queue_name,
-        },
-    )
+def retry_queue(service_name, queue_name, attempt, delay_seconds):
+    return own_queue(service_name, f"{queue_name}.retry.{attempt}", queue_arguments={
+        "x-message-ttl": int(delay_seconds * 1000),
+        "x-dead-letter-exchange": handlers_exchange(service_name).name,
+        "x-dead-letter-routing-key": queue_name,
+    })
+
+
+def sender_of(message, own_user):
+    """Who sent `message`, as RabbitMQ checked it (`user_id`); on a copy
+    `own_user` parked (its `user_id`), who sent the original."""
+    user_id = message.properties.get("user_id")
+    headers = message.headers or {}
+    if user_id == own_user and SENDER_HEADER in headers:
+        return headers[SENDER_HEADER]
+    return user_id
 
 
 class MessageConsumer(EventHandler):
@@ -63,11 +103,28 @@ class MessageConsumer(EventHandler):
     def setup(self):
         super().setup()
         settings = settings_of(self.container, ConsumerSettings)
+        service = self.container.service_name
+        # nameko's queue, bound also to the service's own exchange; the
+        # source's exchange is the broker setup's to declare, not ours
+        source = Exchange(self.queue.exchange.name, type="topic", durable=True, no_declare=True)
+        self.queue = Queue(self.queue.name, durable=True, bindings=[
+            binding(source, routing_key=self.event_type),
+            binding(handlers_exchange(service), routing_key=self.queue.name)])
         self.retry_delays = settings.HANDLER_RETRY_DELAYS
-        self.publisher = Publisher(settings.AMQP_URI)
-        self.dead_letters = dead_letter_queue(self.container.service_name)
+        amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
+        self.user = user_of(amqp_uri)
+        self.publisher = Publisher(amqp_uri, user_id=self.user,
+                                   ssl=self.container.config.get(AMQP_SSL_CONFIG_KEY))
+        self.dead_letters = dead_letter_queue(service)
 
     def handle_message(self, body, message):
+        sender = sender_of(message, self.user)
+        if sender != self.message_type.source:
+            with bound_request_id(valid_request_id(message.headers.get(HEADER))):
+                self._dead_letter(message, WrongSender(
+                    f"{self.event_type} from {sender or 'a sender without a user_id'}: "
+                    f"only {self.message_type.source} publishes it"))
+            return
         try:
             parsed = self.message_type.parse(body)
         except InvalidMessage as exc:
@@ -86,6 +143,9 @@ class MessageConsumer(EventHandler):
         if isinstance(exc_info[1], Outage):
             self._wait_out(message, exc_info[1])
             return
+        if isinstance(exc_info[1], InvalidMessage):
+            self._dead_letter(message, exc_info[1])
+            return
         attempt = int(message.headers.get(ATTEMPT_HEADER, 0)) + 1
         if attempt <= len(self.retry_delays):
             self._retry(message, attempt, exc_info[1])
@@ -95,7 +155,7 @@ class MessageConsumer(EventHandler):
     def _retry(self, message, attempt, exc):
         delay = self.retry_delays[attempt - 1]
         log.warning("%s failed (%r); retry %d in %ss", self.method_name, exc, attempt, delay)
-        self._park(message, retry_queue(self.queue.name, attempt, delay), {ATTEMPT_HEADER: attempt})
+        self._park(message, self._retry_queue(attempt, delay), {ATTEMPT_HEADER: attempt})
 
     def _wait_out(self, message, exc):
         """The database or broker is away: not the message's fault. Retry
@@ -104,7 +164,7 @@ class MessageConsumer(EventHandler):
         log.warning("%s met an outage (%r); retry in %ss, not counted", self.method_name, exc,
                     delay)
         attempts = int(message.headers.get(ATTEMPT_HEADER, 0))
-        self._park(message, retry_queue(self.queue.name, 1, delay), {ATTEMPT_HEADER: attempts})
+        self._park(message, self._retry_queue(1, delay), {ATTEMPT_HEADER: attempts})
 
     def _dead_letter(self, message, exc):
         log.error("%s gave up on a message (%r): dead-lettered", self.method_name, exc)
@@ -114,16 +174,21 @@ class MessageConsumer(EventHandler):
             DEAD_LETTERED_AT_HEADER: datetime.now(UTC).isoformat(),
         })
 
+    def _retry_queue(self, attempt, delay):
+        return retry_queue(self.container.service_name, self.queue.name, attempt, delay)
+
     def _park(self, message, queue, extra_headers):
         """Publish a copy of the message to `queue` (confirmed), then ack the
-        original; if the copy cannot be published, requeue the original."""
+        original; if the copy cannot be published, requeue the original.
+        The copy names the original's sender."""
         try:
             self.publisher.publish(
                 message.payload,
-                exchange="",
+                exchange=queue.exchange,
                 routing_key=queue.name,
                 declare=[queue],
-                headers={**message.headers, **extra_headers},
+                headers={**message.headers, **extra_headers,
+                         SENDER_HEADER: sender_of(message, self.user) or ""},
                 message_id=message.properties.get("message_id"),
             )
         except Exception:

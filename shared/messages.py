@@ -6,9 +6,10 @@ A message is published as the JSON object `to_payload()` gives, on the
 source service's nameko event exchange with `event_type` as routing key.
 Consumers turn the payload back into the type with `parse()`, which rejects a
 malformed payload with `InvalidMessage` (such a message is dead-lettered at
-once: retrying cannot fix it). Changing a type's fields bumps its `version`;
-its `upcast` turns the previous version's payloads into the current shape
-for at least one release.
+once: retrying cannot fix it); a handler refuses a claim its own data
+contradicts with `ForgedMessage`, which goes the same way. Changing a
+type's fields bumps its `version`; its `upcast` turns the previous
+version's payloads into the current shape for at least one release.
 """
 from datetime import UTC, datetime
 from typing import ClassVar, Literal
@@ -21,7 +22,19 @@ from shared.validation import describe
 
 
 class InvalidMessage(InvalidInput):
+    """A message no retry can make acceptable: dead-lettered at once, with
+    this error as the reason (`shared.handlers`)."""
+
     code = "invalid_message"
+
+
+class ForgedMessage(InvalidMessage):
+    """A well-formed message whose claim the consumer's own data contradicts
+    (an invite it does not hold as accepted, an event it knows otherwise),
+    or that repeats a claim already honoured under another message id: a
+    forgery or a replay. The handler refuses it; nothing changes."""
+
+    code = "forged_message"
 
 
 class Message(BaseModel):

@@ -13,6 +13,9 @@ event exchange (`{service}.events`, routing key = event type), so ordinary
   instances stand by and take over when it stops.
 - Promptness: the relay LISTENs on the outbox channel and is woken by the
   NOTIFY of each committing writer; the poll interval is only a fallback.
+- The sender is known: each message carries the service's broker user as
+  its AMQP `user_id`, which RabbitMQ checks against the login
+  (`shared.amqp`); consumers believe a message only from its source.
 """
 import logging
 import time
@@ -22,11 +25,12 @@ from eventlet.hubs import trampoline
 from eventlet.semaphore import Semaphore
 from kombu import Connection
 from kombu.serialization import dumps
-from nameko.constants import PERSISTENT
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, PERSISTENT
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
 from sqlalchemy import delete, select, text
 
+from shared.amqp import user_of
 from shared.db import make_engine
 from shared.outbox import CHANNEL
 from shared.settings import OutboxSettings, settings_of
@@ -46,7 +50,8 @@ class OutboxRelay(DependencyProvider):
         self.batch_size = settings.OUTBOX_BATCH_SIZE
         self.engine = make_engine(settings.DATABASE_URL, pool_size=2)
         self.exchange = get_event_exchange(self.container.service_name, self.container.config)
-        self.publisher = BatchPublisher(settings.AMQP_URI, self.exchange)
+        self.publisher = BatchPublisher(self.container.config[AMQP_URI_CONFIG_KEY], self.exchange,
+                                        ssl=self.container.config.get(AMQP_SSL_CONFIG_KEY))
         self._listener = None
         self._running = False
         self._in_batch = Semaphore()
@@ -129,8 +134,10 @@ class BatchPublisher:
     connection or no confirm within `confirm_timeout` raises, and the next
     batch starts on a fresh connection."""
 
-    def __init__(self, amqp_uri, exchange, confirm_timeout=10.0):
+    def __init__(self, amqp_uri, exchange, confirm_timeout=10.0, ssl=None):
         self.amqp_uri = amqp_uri
+        self.ssl = ssl  # nameko's AMQP_SSL: None or False, True, or ssl options
+        self.user = user_of(amqp_uri)
         self.exchange = exchange
         self.confirm_timeout = confirm_timeout
         self._connection = None
@@ -143,7 +150,8 @@ class BatchPublisher:
                 message = channel.prepare_message(
                     body, content_type=content_type, content_encoding=encoding,
                     headers=row.headers,
-                    properties={"delivery_mode": PERSISTENT, "message_id": str(row.message_id)},
+                    properties={"delivery_mode": PERSISTENT, "message_id": str(row.message_id),
+                                "user_id": self.user},
                 )
                 channel._basic_publish(message, exchange=self.exchange.name,
                                        routing_key=row.event_type)
@@ -164,7 +172,7 @@ class BatchPublisher:
 
     def _open(self):
         if self._connection is None:
-            self._connection = Connection(self.amqp_uri)
+            self._connection = Connection(self.amqp_uri, ssl=self.ssl)
             channel = self._connection.channel()
             self.exchange(channel).declare()
             channel.confirm_select()

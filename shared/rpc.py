@@ -6,7 +6,12 @@ dependency whose calls give up after `RPC_TIMEOUT` seconds with
 `Outage` when the broker cannot be reached. Errors the target raises
 arrive as themselves (shared.errors).
 
-Answering: `@rpc` is nameko's entrypoint with three changes.
+Answering: `@rpc` is nameko's entrypoint with these changes.
+- `@rpc(callers=("gateway",))` answers only those services: the caller is
+  the request's AMQP `user_id`, which RabbitMQ checks against the login of
+  the connection that sent it (`shared.amqp`); any other caller gets
+  `CallerNotAllowed`. Without `callers`, every service of the system may
+  call (the broker's permissions say which do, `shared.broker`).
 - A reply that cannot be sent (the broker is away) is logged, not raised:
   in nameko it kills the whole service. The caller's call times out.
 - A reply is sent without a publisher confirm (nameko waits for one): a
@@ -16,12 +21,21 @@ Answering: `@rpc` is nameko's entrypoint with three changes.
   that lost its connection or stopped, so the caller has given up or will,
   and retries (with an idempotency key where a repeat would matter). An
   RPC runs at most once; nothing is done twice behind a caller's back.
+
+Both ways, every request and answer carries the sender's `user_id`; the
+answers to a service's calls come back on the routing key
+`reply.{service}.{uuid}` (nameko's: the bare uuid), which only that service
+may bind. `nameko-rpc` itself is declared by `python -m shared.broker
+setup`, not by the services: declaring it needs the permission that would
+also delete it.
 """
 import logging
+import uuid
 import warnings
 
 import eventlet
 from amqp.exceptions import AMQPError
+from kombu import Exchange, Queue
 from kombu.exceptions import KombuError
 from nameko import rpc as nameko_rpc
 from nameko.amqp.publish import Publisher
@@ -30,12 +44,14 @@ from nameko.constants import (
     AMQP_URI_CONFIG_KEY,
     DEFAULT_SERIALIZER,
     LOGIN_METHOD_CONFIG_KEY,
+    RPC_EXCHANGE_CONFIG_KEY,
     SERIALIZER_CONFIG_KEY,
 )
 from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
+from nameko.rpc import RPC_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TTL, RpcProxy
 
-from shared.errors import Outage, Unavailable
+from shared.amqp import user_of
+from shared.errors import CallerNotAllowed, Outage, Unavailable
 from shared.settings import ServiceSettings, settings_of
 
 log = logging.getLogger(__name__)
@@ -43,20 +59,46 @@ log = logging.getLogger(__name__)
 BROKER_ERRORS = (OSError, KombuError, AMQPError)
 
 
-class RpcEntrypoint(nameko_rpc.Rpc):
-    def handle_message(self, body, message):
-        if message.delivery_info.get("redelivered"):
-            log.warning("dropped a redelivered request for %s: its caller retries",
-                        self.method_name)
-            self.rpc_consumer.queue_consumer.ack_message(message)
-            return
-        super().handle_message(body, message)
+def rpc_exchange(config):
+    """`nameko-rpc`, never declared by a service (see above)."""
+    return Exchange(config.get(RPC_EXCHANGE_CONFIG_KEY, "nameko-rpc"), type="topic",
+                    durable=True, no_declare=True)
 
-    def handle_result(self, message, worker_ctx, result, exc_info):
-        # nameko's RpcConsumer.handle_result, with the responder below
+
+def reply_routing_key(service, reply_id):
+    return f"reply.{service}.{reply_id}"
+
+
+class ReplyPublisher(Publisher):
+    """Publishes an answer as the service (`user_id`), without a confirm."""
+
+    use_confirms = False
+
+    def __init__(self, amqp_uri, **options):
+        super().__init__(amqp_uri, user_id=user_of(amqp_uri), **options)
+
+
+class Responder(nameko_rpc.Responder):
+    publisher_cls = ReplyPublisher
+
+
+class RpcConsumer(nameko_rpc.RpcConsumer):
+    """nameko's, on the `nameko-rpc` it does not declare, answering (also
+    a request no method takes, or one refused) through `Responder`."""
+
+    def setup(self):
+        if self.queue is None:
+            service = self.container.service_name
+            self.queue = Queue(RPC_QUEUE_TEMPLATE.format(service),
+                               exchange=rpc_exchange(self.container.config),
+                               routing_key=f"{service}.*", durable=True)
+            self.queue_consumer.register_provider(self)
+            self._registered = True
+
+    def handle_result(self, message, result, exc_info):
         config = self.container.config
         responder = Responder(
-            config[AMQP_URI_CONFIG_KEY], nameko_rpc.get_rpc_exchange(config),
+            config[AMQP_URI_CONFIG_KEY], rpc_exchange(config),
             config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message,
             ssl=config.get(AMQP_SSL_CONFIG_KEY), login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
         )
@@ -64,24 +106,56 @@ class RpcEntrypoint(nameko_rpc.Rpc):
             result, exc_info = responder.send_response(result, exc_info)
         except BROKER_ERRORS as exc:
             log.warning("could not answer %s (%r): the caller's call times out",
-                        self.method_name, exc)
+                        message.delivery_info.get("routing_key"), exc)
             return result, exc_info
-        self.rpc_consumer.queue_consumer.ack_message(message)
+        self.queue_consumer.ack_message(message)
         return result, exc_info
 
 
-class UnconfirmedPublisher(Publisher):
-    use_confirms = False
+class RpcEntrypoint(nameko_rpc.Rpc):
+    rpc_consumer = RpcConsumer()
 
+    def __init__(self, callers=None, **kwargs):
+        self.callers = None if callers is None else tuple(callers)
+        super().__init__(**kwargs)
 
-class Responder(nameko_rpc.Responder):
-    publisher_cls = UnconfirmedPublisher
+    def handle_message(self, body, message):
+        if message.delivery_info.get("redelivered"):
+            log.warning("dropped a redelivered request for %s: its caller retries",
+                        self.method_name)
+            self.rpc_consumer.queue_consumer.ack_message(message)
+            return
+        caller = message.properties.get("user_id")
+        if self.callers is not None and caller not in self.callers:
+            log.warning("refused %s to %s: it answers %s", self.method_name,
+                        caller or "a caller without a user_id", ", ".join(self.callers))
+            raise CallerNotAllowed(
+                f"{self.container.service_name}.{self.method_name} answers "
+                f"{', '.join(self.callers)} only, not {caller or 'a caller without a user_id'}")
+        super().handle_message(body, message)
 
 
 rpc = RpcEntrypoint.decorator
 
 
+class ReplyListener(nameko_rpc.ReplyListener):
+    """nameko's, bound by `reply.{service}.{uuid}` to a `nameko-rpc` it
+    does not declare."""
+
+    def setup(self):
+        reply_id = uuid.uuid4()
+        service = self.container.service_name
+        self.routing_key = reply_routing_key(service, reply_id)
+        self.queue = Queue(
+            RPC_REPLY_QUEUE_TEMPLATE.format(service, reply_id),
+            exchange=rpc_exchange(self.container.config), routing_key=self.routing_key,
+            queue_arguments={"x-expires": RPC_REPLY_QUEUE_TTL})
+        self.queue_consumer.register_provider(self)
+
+
 class Rpc(RpcProxy):
+    rpc_reply_listener = ReplyListener()
+
     def __init__(self, target_service, **options):
         # no publisher confirm per request: a request the broker loses is a
         # call that times out, as one whose answer is lost; saves a round trip
@@ -90,6 +164,9 @@ class Rpc(RpcProxy):
     def setup(self):
         super().setup()
         self.timeout = settings_of(self.container, ServiceSettings).RPC_TIMEOUT
+        # every request says who sends it; RabbitMQ checks it is the login
+        self.options = {**self.options,
+                        "user_id": user_of(self.container.config[AMQP_URI_CONFIG_KEY])}
         # nameko asks for mandatory delivery, which needs confirms to tell an
         # unknown service; without them such a call times out instead: known
         warnings.filterwarnings("ignore", message="Mandatory delivery was requested")

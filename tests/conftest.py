@@ -3,7 +3,9 @@
 Integration tests talk to the real PostgreSQL and RabbitMQ: each service gets
 a test database (created and migrated once per run, emptied after each test)
 and each test its own RabbitMQ vhost (nameko's `rabbit_config`, through the
-management API).
+management API), with the services' broker users set up on it as `make db`
+sets them up (`shared.broker`): each service logs in as itself. `guest`
+keeps its permissions on a test's vhost, for the test to observe with.
 """
 import os
 from pathlib import Path
@@ -14,8 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 
+from shared.amqp import without_login
 from shared.db import make_engine
 from shared.migrate import migrate
+from tests.support.broker import set_up_vhost
 from tests.support.tap import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,13 +119,18 @@ media_db_url, media_engine, media_db, media_session = _database_fixtures("media"
 
 @pytest.fixture
 def service_config(rabbit_config):
-    """Settings every service under test shares: its own vhost, a quick
-    relay fallback and quick retries."""
+    """Settings every service under test shares: its own vhost (where each
+    service logs in as its own user, and a service of a test's own, which
+    has none, as guest), a quick relay fallback and quick retries."""
+    set_up_vhost(rabbit_config["vhost"])
     return {
         **rabbit_config,
+        "AMQP_URI": without_login(rabbit_config["AMQP_URI"]),
+        "ENVIRONMENT": "test",
         "OUTBOX_POLL_INTERVAL": 0.2,
         "HANDLER_RETRY_DELAYS": [0.05, 0.1],
         "max_workers": 10,
+        "PUBLIC_BASE_URL": "http://media.test",  # media URLs: made by media, shown by events
     }
 
 
@@ -141,4 +150,4 @@ def roles_config(service_config, roles_db_url, roles_db):
 def media_config(service_config, media_db_url, media_db, tmp_path):
     """Blobs under the test's own directory."""
     return {**service_config, "DATABASE_URL": media_db_url, "MEDIA_ROOT": str(tmp_path / "media"),
-            "PUBLIC_BASE_URL": "http://media.test", "RPC_TIMEOUT": 5}
+            "RPC_TIMEOUT": 5}

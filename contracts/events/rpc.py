@@ -2,10 +2,13 @@
 them, and the copy of an event with one call.
 
 Methods take and return plain data (ids, strings, JSON-ready dicts); `ref`
-is an event's numeric id or its identifier, `actor_id` the acting user's
-id, authorized against the roles service on every change. Reads take no
-actor: other services rely on them, and the gateway decides who may see
-what. Every method may raise `Unavailable` (a database or broker outage).
+is an event's numeric id or its identifier. A change acts for the user the
+call proves (`shared.actors`: the gateway's signed assertion in the call's
+context, never an argument), authorized against the roles service; without
+a valid one it raises `ActorNotProven`. Reads take no actor: other services
+rely on them, and the gateway decides who may see what. A method that
+names its `Callers:` refuses every other service (`CallerNotAllowed`).
+Every method may raise `Unavailable` (a database or broker outage).
 """
 from typing import Any, Protocol
 
@@ -13,8 +16,8 @@ Json = dict[str, Any]
 
 
 class EventsRpc(Protocol):
-    def create_event(self, actor_id: int, data: Json) -> Json:
-        """Create an event (`EventIn`) owned by `actor_id`, who must be a
+    def create_event(self, data: Json) -> Json:
+        """Create an event (`EventIn`) owned by the actor, who must be a
         signed-up user; emits `event.created`. The event as stored.
 
         Raises: InvalidEventData, AccessDenied."""
@@ -24,17 +27,17 @@ class EventsRpc(Protocol):
 
         Raises: EventNotFound."""
 
-    def update_event(self, ref: int | str, actor_id: int, data: Json) -> Json:
+    def update_event(self, ref: int | str, data: Json) -> Json:
         """Change the fields sent (`EventUpdate`); organizer+ of the event.
 
         Raises: InvalidEventData, EventNotFound, AccessDenied."""
 
-    def delete_event(self, ref: int | str, actor_id: int) -> Json:
+    def delete_event(self, ref: int | str) -> Json:
         """Soft delete, by the owner; emits `event.deleted`.
 
         Raises: InvalidEventData, EventNotFound, AccessDenied."""
 
-    def create_child(self, ref: int | str, kind: str, actor_id: int, data: Json) -> Json:
+    def create_child(self, ref: int | str, kind: str, data: Json) -> Json:
         """Create a child of `kind` (a URL segment: tracks, sponsors, …;
         its schema in `CHILDREN`); organizer+ of the event.
 
@@ -52,17 +55,17 @@ class EventsRpc(Protocol):
 
         Raises: ChildNotFound (also for a malformed id), UnknownKind."""
 
-    def update_child(self, kind: str, child_id: int, actor_id: int, data: Json) -> Json:
+    def update_child(self, kind: str, child_id: int, data: Json) -> Json:
         """Change the fields sent; organizer+ of the child's event.
 
         Raises: InvalidEventData, ChildNotFound, UnknownKind, AccessDenied."""
 
-    def delete_child(self, kind: str, child_id: int, actor_id: int) -> Json:
+    def delete_child(self, kind: str, child_id: int) -> Json:
         """Soft delete; organizer+ of the child's event.
 
         Raises: InvalidEventData, ChildNotFound, UnknownKind, AccessDenied."""
 
-    def copy_event(self, ref: int | str, actor_id: int, name: str | None = None,
+    def copy_event(self, ref: int | str, name: str | None = None,
                    include: list[str] = (), idempotency_key: str | None = None) -> Json:
         """Copy the event and its related objects in one transaction.
 
@@ -86,6 +89,8 @@ class EventsRpc(Protocol):
         `sponsor_urls`: sponsor id → URL) of `media_version`, unless the
         event shows a newer one; whether it did. The media service calls it
         after each change, and announces the same in `media.changed`.
+
+        Callers: media.
 
         Raises: InvalidEventData, EventNotFound."""
 

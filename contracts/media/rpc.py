@@ -1,8 +1,9 @@
 """The media service over RPC (`Rpc("media")`): event and sponsor images,
 stored content-addressed, duplicated (records only) when an event is copied.
 
-Image bytes travel in base64. A change needs `actor_id` to be an organizer+
-of the image's event; reads take no actor (media URLs are unguessable,
+Image bytes travel in base64. A change needs the actor the call proves
+(`shared.actors`; `ActorNotProven` without one) to be an organizer+ of the
+image's event; reads take no actor (media URLs are unguessable,
 served to anyone who has them). Every method may raise `Unavailable`.
 A media record is `{id, slot, url, content_type, size, …}`.
 """
@@ -12,7 +13,7 @@ Json = dict[str, Any]
 
 
 class MediaRpc(Protocol):
-    def upload_event_image(self, actor_id: int, event_ref: int | str, slot: str,
+    def upload_event_image(self, event_ref: int | str, slot: str,
                            content: str) -> Json:
         """Store `content` (base64) as the event's `slot` image (`original`,
         which also makes the renditions, or `logo`), replacing what was
@@ -21,18 +22,18 @@ class MediaRpc(Protocol):
         Raises: InvalidMediaData, UnknownSlot, InvalidImage, ImageTooLarge,
         EventNotFound, AccessDenied."""
 
-    def upload_sponsor_logo(self, actor_id: int, sponsor_id: int, content: str) -> Json:
+    def upload_sponsor_logo(self, sponsor_id: int, content: str) -> Json:
         """Store `content` (base64) as the sponsor's logo; answers as above.
 
         Raises: InvalidMediaData, InvalidImage, ImageTooLarge, SponsorNotFound,
         AccessDenied."""
 
-    def delete_event_image(self, actor_id: int, event_ref: int | str, slot: str) -> Json:
+    def delete_event_image(self, event_ref: int | str, slot: str) -> Json:
         """Retire the event's `slot` image (`original` with its renditions).
 
         Raises: InvalidMediaData, UnknownSlot, EventNotFound, AccessDenied."""
 
-    def delete_sponsor_logo(self, actor_id: int, sponsor_id: int) -> Json:
+    def delete_sponsor_logo(self, sponsor_id: int) -> Json:
         """Retire the sponsor's logo.
 
         Raises: InvalidMediaData, SponsorNotFound, AccessDenied."""

@@ -1,8 +1,11 @@
 """The roles service over RPC (`Rpc("roles")`): users, their roles on
 events, role invites and permission checks.
 
-Methods take and return plain data; `actor_id` is the acting user's id,
-authorized here on every actor-scoped method. Every method may raise
+Methods take and return plain data. An actor-scoped method acts for the
+user the call proves (`shared.actors`: the gateway's signed assertion in
+the call's context, never an argument; `ActorNotProven` without a valid
+one) and authorizes that user here. A method that names its `Callers:`
+refuses every other service (`CallerNotAllowed`). Every method may raise
 `Unavailable` (a database or broker outage).
 """
 from typing import Any, Protocol
@@ -16,22 +19,29 @@ class RolesRpc(Protocol):
     def sign_up(self, data: Json) -> Json:
         """`{email, password, name}` (`SignUp`) → the new user.
 
+        Callers: gateway.
+
         Raises: InvalidRoleData, EmailTaken (the email, compared
         case-insensitively, is signed up already)."""
 
     def authenticate(self, email: str, password: str) -> Json:
         """The user with this email and password.
 
+        Callers: gateway.
+
         Raises: InvalidRoleData, InvalidCredentials (an unknown email and a
         wrong password alike)."""
 
     def get_user(self, user_id: int) -> Json:
-        """`{id, email, name, is_admin, created_at}`.
+        """`{id, email, name, is_admin, created_at}`, for the user
+        themselves (the proven actor) or an admin: it reveals an email.
 
-        Raises: InvalidRoleData, UserNotFound."""
+        Raises: InvalidRoleData, UserNotFound, AccessDenied, ActorNotProven."""
 
-    def set_admin(self, actor_id: int, user_id: int, is_admin: bool) -> Json:
+    def set_admin(self, user_id: int, is_admin: bool) -> Json:
         """Grant or revoke the admin flag; the actor must be an admin.
+
+        Callers: gateway.
 
         Raises: InvalidRoleData, UserNotFound, AccessDenied."""
 
@@ -39,12 +49,16 @@ class RolesRpc(Protocol):
         """Whether the user passes `permission` on the event (`event_id`
         None for `is_admin`); admins pass every check, an unknown user none.
 
+        Callers: events, media, gateway.
+
         Raises: InvalidRoleData."""
 
     def list_event_roles(self, event_id: int) -> list[Json]:
-        """The event's team: `[{user_id, email, role}]`, strongest first.
+        """The event's team: `[{user_id, email, role}]`, strongest first;
+        the proven actor must be coorganizer+ of the event (it reveals
+        emails).
 
-        Raises: InvalidRoleData, EventNotFound."""
+        Raises: InvalidRoleData, EventNotFound, AccessDenied, ActorNotProven."""
 
     def await_event(self, event_id: int, timeout: float | None = None) -> Json:
         """`{event_id, ready: true}` once the event's team is in place (its
@@ -53,46 +67,60 @@ class RolesRpc(Protocol):
         under load pass a short timeout and call again, so the service's
         own handlers, which need its workers, are not starved.
 
+        Callers: gateway.
+
         Raises: InvalidRoleData, EventNotReady (after `timeout` seconds,
         default `GRANT_TIMEOUT`)."""
 
-    def create_invite(self, actor_id: int, event_id: int, data: Json) -> Json:
+    def create_invite(self, event_id: int, data: Json) -> Json:
         """Invite `{email, role}` (`InviteIn`) to the event (organizer+; an
         owner invite: the owner); emits `invite.created`. Answers the
         pending invite with `event_name`, and its `token` and
         `accept_path`, given back this once.
 
+        Callers: gateway.
+
         Raises: InvalidRoleData, EventNotFound, AccessDenied, InviteExists."""
 
-    def list_invites(self, actor_id: int, event_id: int, limit: int | None = None,
+    def list_invites(self, event_id: int, limit: int | None = None,
                      offset: int | None = None) -> Json:
         """`{items, total, limit, offset}`, newest first (coorganizer+).
 
+        Callers: gateway.
+
         Raises: InvalidRoleData, EventNotFound, AccessDenied."""
 
-    def get_invite(self, actor_id: int, invite_id: int) -> Json:
+    def get_invite(self, invite_id: int) -> Json:
         """The invite (the invitee or coorganizer+), never its token.
+
+        Callers: gateway.
 
         Raises: InvalidRoleData, InviteNotFound, AccessDenied."""
 
-    def update_invite(self, actor_id: int, invite_id: int, data: Json) -> Json:
+    def update_invite(self, invite_id: int, data: Json) -> Json:
         """The invitee sends `{status: accepted|declined}` alone; an
         organizer+ may change `role` and `email` of a pending invite
         (`InviteUpdate`). An acceptance emits `invite.accepted` and answers
         once the role is granted (`role_granted`).
 
+        Callers: gateway.
+
         Raises: InvalidRoleData, InviteNotFound, EventNotFound (deleted),
         AccessDenied, InviteClosed, InviteExists."""
 
-    def respond_to_invite(self, actor_id: int, token: str, status: str) -> Json:
+    def respond_to_invite(self, token: str, status: str) -> Json:
         """Accept or decline by the emailed token; the actor must be the
         invitee. Answers like `update_invite`.
+
+        Callers: gateway.
 
         Raises: InvalidRoleData, InviteNotFound, EventNotFound (deleted),
         AccessDenied, InviteClosed."""
 
-    def delete_invite(self, actor_id: int, invite_id: int) -> Json:
+    def delete_invite(self, invite_id: int) -> Json:
         """Withdraw a pending invite (organizer+; an owner invite: the owner).
+
+        Callers: gateway.
 
         Raises: InvalidRoleData, InviteNotFound, AccessDenied, InviteClosed
         (accepted)."""

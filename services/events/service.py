@@ -6,8 +6,9 @@ messages it publishes `contracts.events.messages`. Each change runs in one
 transaction; the messages it announces go out through the outbox.
 
 Authorization (defence in depth, behind the gateway's own checks): every
-change is authorized against the roles service for its `actor_id`, which
-must be a user id (else `InvalidEventData`). The event is found in a short
+change is authorized against the roles service for the actor the call
+proves (`shared.actors`: the gateway's signed assertion, never an
+argument). The event is found in a short
 read, the roles service asked with no transaction open, and the change
 made in a transaction of its own. Reads (`get_event`, `list_children`,
 `get_child`) take no actor: they are internal reads that other services
@@ -20,6 +21,7 @@ from contracts.media.messages import MediaChanged, MediaCopied
 from contracts.vocabulary import Permission
 from services.events import children, copy, events, media_urls
 from services.events.settings import EventsSettings
+from shared.actors import Actor
 from shared.context import RequestContext
 from shared.db import Database
 from shared.handlers import consume
@@ -37,11 +39,13 @@ class EventsService:
     relay = OutboxRelay()
     permissions = Permissions(denied=AccessDenied)
     request_context = RequestContext()
+    actor = Actor()
     settings: EventsSettings = Settings(EventsSettings)
 
     @rpc
-    def create_event(self, actor_id, data):
-        self.permissions.require_user(events.user_id(actor_id))
+    def create_event(self, data):
+        actor_id = self.actor.id
+        self.permissions.require_user(actor_id)
         with self.db.transaction() as session:
             return events.create_event(session, actor_id, data)
 
@@ -51,20 +55,20 @@ class EventsService:
             return events.get_event(session, ref)
 
     @rpc
-    def update_event(self, ref, actor_id, data):
-        event_id = self._authorize(actor_id, Permission.IS_ORGANIZER, events.find_event_id, ref)
+    def update_event(self, ref, data):
+        actor_id, event_id = self._authorize(Permission.IS_ORGANIZER, events.find_event_id, ref)
         with self.db.transaction() as session:
             return events.update_event(session, event_id, actor_id, data)
 
     @rpc
-    def delete_event(self, ref, actor_id):
-        event_id = self._authorize(actor_id, Permission.IS_OWNER, events.find_event_id, ref)
+    def delete_event(self, ref):
+        actor_id, event_id = self._authorize(Permission.IS_OWNER, events.find_event_id, ref)
         with self.db.transaction() as session:
             return events.delete_event(session, event_id, actor_id)
 
     @rpc
-    def create_child(self, ref, kind, actor_id, data):
-        event_id = self._authorize(actor_id, Permission.IS_ORGANIZER, events.find_event_id, ref)
+    def create_child(self, ref, kind, data):
+        actor_id, event_id = self._authorize(Permission.IS_ORGANIZER, events.find_event_id, ref)
         with self.db.transaction() as session:
             return children.create_child(session, event_id, kind, actor_id, data)
 
@@ -79,37 +83,43 @@ class EventsService:
             return children.get_child(session, kind, child_id)
 
     @rpc
-    def update_child(self, kind, child_id, actor_id, data):
-        self._authorize(actor_id, Permission.IS_ORGANIZER, children.find_event_id, kind, child_id)
+    def update_child(self, kind, child_id, data):
+        actor_id, _ = self._authorize(Permission.IS_ORGANIZER, children.find_event_id, kind,
+                                      child_id)
         with self.db.transaction() as session:
             return children.update_child(session, kind, child_id, actor_id, data)
 
     @rpc
-    def delete_child(self, kind, child_id, actor_id):
-        self._authorize(actor_id, Permission.IS_ORGANIZER, children.find_event_id, kind, child_id)
+    def delete_child(self, kind, child_id):
+        actor_id, _ = self._authorize(Permission.IS_ORGANIZER, children.find_event_id, kind,
+                                      child_id)
         with self.db.transaction() as session:
             return children.delete_child(session, kind, child_id, actor_id)
 
     @rpc
-    def copy_event(self, ref, actor_id, name=None, include=(), idempotency_key=None):
-        event_id = self._authorize(actor_id, Permission.IS_COORGANIZER, events.find_event_id, ref)
+    def copy_event(self, ref, name=None, include=(), idempotency_key=None):
+        actor_id, event_id = self._authorize(Permission.IS_COORGANIZER, events.find_event_id, ref)
         with self.db.transaction() as session:
             return copy.copy_event(session, event_id, actor_id, name, include, idempotency_key)
 
-    @rpc
+    @rpc(callers=("media",))
     def apply_media_urls(self, event_id, media_version, event_urls, sponsor_urls):
         with self.db.transaction() as session:
-            return media_urls.apply(session, event_id, media_version, event_urls, sponsor_urls)
+            return media_urls.apply(session, event_id, media_version, event_urls, sponsor_urls,
+                                    self.settings.PUBLIC_BASE_URL)
 
     @consume(MediaChanged)
     def on_media_changed(self, message):
+        """An event's media as they are now (see `media_urls.on_media_changed`
+        for what it checks and what it believes)."""
         apply_once(self.db, self.name, message, lambda session, changed: (
-            media_urls.apply_message(session, changed, changed.media_version)))
+            media_urls.on_media_changed(session, changed, self.settings.PUBLIC_BASE_URL)))
 
     @consume(MediaCopied)
     def on_media_copied(self, message):
-        """The copy's own media URLs."""
-        apply_once(self.db, self.name, message, media_urls.apply_message)
+        """The copy's own media URLs (see `media_urls.on_media_copied`)."""
+        apply_once(self.db, self.name, message, lambda session, copied: (
+            media_urls.on_media_copied(session, copied, self.settings.PUBLIC_BASE_URL)))
 
     @rpc
     def health(self):
@@ -117,12 +127,13 @@ class EventsService:
             session.execute(text("SELECT 1"))
         return {"service": self.name, "database": "ok"}
 
-    def _authorize(self, actor_id, permission, find_event_id, *where):
-        """The id of the event `find_event_id(session, *where)` finds, once
-        the actor passes `permission` on it. The event is read in a short
-        transaction of its own; the roles service is asked after it ends."""
-        actor_id = events.user_id(actor_id)
+    def _authorize(self, permission, find_event_id, *where):
+        """The proven actor and the id of the event `find_event_id(session,
+        *where)` finds, once the actor passes `permission` on it. The event
+        is read in a short transaction of its own; the roles service is
+        asked after it ends."""
+        actor_id = self.actor.id
         with self.db.transaction() as session:
             event_id = find_event_id(session, *where)
         self.permissions.require(actor_id, permission, event_id)
-        return event_id
+        return actor_id, event_id

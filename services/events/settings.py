@@ -1,6 +1,7 @@
 """The events service's settings; its `config.yml` is written from them."""
 from typing import ClassVar
 
+from contracts.media.urls import PUBLIC_BASE_URL
 from shared.settings import ConsumerSettings, OutboxSettings, database_url
 
 
@@ -8,3 +9,4 @@ class EventsSettings(ConsumerSettings, OutboxSettings):
     service: ClassVar[str] = "events"
 
     DATABASE_URL: str = database_url("events")
+    PUBLIC_BASE_URL: str = PUBLIC_BASE_URL  # the media URLs an event shows are on this base

@@ -26,7 +26,8 @@ from services.gateway.exceptions import InvalidRequest, MalformedBody
 from services.gateway.problems import problem_response
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import codec_from
-from shared.context import bound_request_id, new_request_id, valid_request_id
+from shared.actors import ACTOR_KEY, ActorSigner
+from shared.context import REQUEST_ID_KEY, bound_request_id, new_request_id, valid_request_id
 from shared.ids import MAX_ID
 from shared.settings import settings_of
 from shared.validation import describe
@@ -105,7 +106,9 @@ class Route(HttpRequestHandler):
 
     def setup(self):
         super().setup()
-        self.tokens = codec_from(settings_of(self.container, GatewaySettings))
+        settings = settings_of(self.container, GatewaySettings)
+        self.tokens = codec_from(settings)
+        self.actors = ActorSigner(settings.ACTOR_SIGNING_KEY)
 
     def get_url_rule(self):
         return Rule(self.url, methods=[self.method])
@@ -114,11 +117,12 @@ class Route(HttpRequestHandler):
         request.shallow = False
         request_id = _request_id(request)
         try:
-            kwargs = {**request.path_values, "actor": self._actor(request)}
+            actor = self._actor(request)
+            kwargs = {**request.path_values, "actor": actor}
             self.check_signature((request,), kwargs)
             done = Event()
             self.container.spawn_worker(self, (request,), kwargs,
-                                        context_data={"request_id": request_id},
+                                        context_data=self._context(request_id, actor),
                                         handle_result=partial(self.handle_result, done))
             response = done.wait()
         except Exception as exc:
@@ -127,6 +131,14 @@ class Route(HttpRequestHandler):
         with bound_request_id(request_id):
             log.info("%s %s %s", request.method, request.path, response.status_code)
         return response
+
+    def _context(self, request_id, actor):
+        """What every call of the worker carries: the request id and, for a
+        signed-in user, the proof of who acts (shared.actors)."""
+        context = {REQUEST_ID_KEY: request_id}
+        if actor is not None:
+            context[ACTOR_KEY] = self.actors.sign(actor, request_id)
+        return context
 
     def _actor(self, request):
         authorization = request.headers.get("Authorization")

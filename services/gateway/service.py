@@ -106,7 +106,7 @@ class GatewayService:
     @route("POST", "/v1/events", summary="Create an event; the creator is its owner",
            body=EventIn, responses={201: EventOut}, tag="events")
     def create_event(self, request, actor):
-        event = self.events.create_event(actor, self._json(request, EventIn))
+        event = self.events.create_event(self._json(request, EventIn))
         self._await_team(event["id"])
         return json_response(event, 201)
 
@@ -123,13 +123,13 @@ class GatewayService:
     def update_event(self, request, actor, event):
         data = self._json(request, EventUpdate)
         found = self._event(actor, event, Permission.IS_ORGANIZER)
-        return json_response(self.events.update_event(found["id"], actor, data))
+        return json_response(self.events.update_event(found["id"], data))
 
     @route("DELETE", "/v1/events/{event}", summary="Delete an event (owner)",
            responses={204: None}, tag="events")
     def delete_event(self, request, actor, event):
         found = self._event(actor, event, Permission.IS_OWNER)
-        self.events.delete_event(found["id"], actor)
+        self.events.delete_event(found["id"])
         return no_content()
 
     @route("POST", "/v1/events/{event}/copy", summary="Copy an event (coorganizer+)",
@@ -141,7 +141,7 @@ class GatewayService:
         options = self._json(request, CopyRequest, required=False)
         found = self._event(actor, event, Permission.IS_COORGANIZER)
         copied = self.events.copy_event(
-            found["id"], actor, options.get("name"), options.get("include", []),
+            found["id"], options.get("name"), options.get("include", []),
             request.headers.get("Idempotency-Key"))
         self._await_team(copied["id"])
         return json_response(copied, 201)
@@ -153,7 +153,7 @@ class GatewayService:
     def create_child(self, request, actor, event, kind):
         data = self._json(request, CREATE[kind])
         found = self._event(actor, event, Permission.IS_ORGANIZER)
-        return json_response(self.events.create_child(found["id"], kind, actor, data), 201)
+        return json_response(self.events.create_child(found["id"], kind, data), 201)
 
     @route("GET", "/v1/events/{event}/{kind}", summary="The event's {kind}",
            auth="optional", query=Page, responses={200: CHILD_PAGES}, tag="children")
@@ -177,13 +177,13 @@ class GatewayService:
     def update_child(self, request, actor, kind, child_id):
         data = self._json(request, UPDATE[kind])
         self._child(actor, kind, child_id, Permission.IS_ORGANIZER)
-        return json_response(self.events.update_child(kind, child_id, actor, data))
+        return json_response(self.events.update_child(kind, child_id, data))
 
     @route("DELETE", "/v1/{kind}/{child_id}", summary="Delete a {kind} (organizer+)",
            responses={204: None}, tag="children")
     def delete_child(self, request, actor, kind, child_id):
         self._child(actor, kind, child_id, Permission.IS_ORGANIZER)
-        self.events.delete_child(kind, child_id, actor)
+        self.events.delete_child(kind, child_id)
         return no_content()
 
     # images
@@ -194,13 +194,13 @@ class GatewayService:
     def put_event_image(self, request, actor, event, slot):
         content = self._image(request)
         found = self._event(actor, event, Permission.IS_ORGANIZER)
-        return self._media_change(self.media.upload_event_image(actor, found["id"], slot, content))
+        return self._media_change(self.media.upload_event_image(found["id"], slot, content))
 
     @route("DELETE", "/v1/events/{event}/images/{slot}", summary="Remove an event image "
            "(organizer+)", responses={204: None}, tag="media")
     def delete_event_image(self, request, actor, event, slot):
         found = self._event(actor, event, Permission.IS_ORGANIZER)
-        self.media.delete_event_image(actor, found["id"], slot)
+        self.media.delete_event_image(found["id"], slot)
         return no_content()
 
     @route("PUT", "/v1/sponsors/{sponsor_id}/logo", summary="Upload a sponsor's logo "
@@ -208,13 +208,13 @@ class GatewayService:
     def put_sponsor_logo(self, request, actor, sponsor_id):
         content = self._image(request)
         self._child(actor, "sponsors", sponsor_id, Permission.IS_ORGANIZER)
-        return self._media_change(self.media.upload_sponsor_logo(actor, sponsor_id, content))
+        return self._media_change(self.media.upload_sponsor_logo(sponsor_id, content))
 
     @route("DELETE", "/v1/sponsors/{sponsor_id}/logo", summary="Remove a sponsor's logo "
            "(organizer+)", responses={204: None}, tag="media")
     def delete_sponsor_logo(self, request, actor, sponsor_id):
         self._child(actor, "sponsors", sponsor_id, Permission.IS_ORGANIZER)
-        self.media.delete_sponsor_logo(actor, sponsor_id)
+        self.media.delete_sponsor_logo(sponsor_id)
         return no_content()
 
     @route("GET", "/media/{key}", summary="A media file's bytes", auth="none",
@@ -237,31 +237,31 @@ class GatewayService:
     def create_invite(self, request, actor, event):
         data = self._json(request, InviteIn)
         found = self._event(actor, event, Permission.IS_ORGANIZER)
-        return json_response(self.roles.create_invite(actor, found["id"], data), 201)
+        return json_response(self.roles.create_invite(found["id"], data), 201)
 
     @route("GET", "/v1/events/{event}/role-invites", summary="The event's invites "
            "(coorganizer+)", query=Page, responses={200: page_of(Invite)}, tag="roles")
     def list_invites(self, request, actor, event):
         window = query(request, Page)
         found = self._event(actor, event, Permission.IS_COORGANIZER)
-        return json_response(self.roles.list_invites(actor, found["id"], **window))
+        return json_response(self.roles.list_invites(found["id"], **window))
 
     @route("GET", "/v1/role-invites/{invite_id}", summary="An invite (the invitee or "
            "coorganizer+)", responses={200: Invite}, tag="roles")
     def get_invite(self, request, actor, invite_id):
-        return json_response(self.roles.get_invite(actor, invite_id))
+        return json_response(self.roles.get_invite(invite_id))
 
     @route("PATCH", "/v1/role-invites/{invite_id}", summary="Accept or decline (the "
            "invitee), or amend role and email (organizer+)", body=InviteUpdate,
            responses={200: Invite}, tag="roles")
     def update_invite(self, request, actor, invite_id):
         data = self._json(request, InviteUpdate)
-        return json_response(self.roles.update_invite(actor, invite_id, data))
+        return json_response(self.roles.update_invite(invite_id, data))
 
     @route("DELETE", "/v1/role-invites/{invite_id}", summary="Withdraw an invite "
            "(organizer+); 409 once accepted", responses={204: None}, tag="roles")
     def delete_invite(self, request, actor, invite_id):
-        self.roles.delete_invite(actor, invite_id)
+        self.roles.delete_invite(invite_id)
         return no_content()
 
     @route("GET", "/v1/events/{event}/roles", summary="The event's team (coorganizer+)",

@@ -8,12 +8,16 @@ transaction, with the new URLs.
 """
 import json
 
-from sqlalchemy import text
+from sqlalchemy import select, text
+from sqlalchemy.dialects.postgresql import insert
 
 from contracts.media.messages import MediaCopied
+from contracts.media.urls import media_url
 from contracts.vocabulary import EVENT_IMAGE_FIELDS
-from services.media.media import announce_change, next_version, url
+from services.media.media import announce_change, next_version
+from services.media.models import EventCopy, Media
 from shared import outbox
+from shared.messages import ForgedMessage
 
 COPY_RECORDS = text("""
 WITH sponsor_map AS (
@@ -38,7 +42,21 @@ RETURNING owner_kind, owner_id, slot, public_key
 def copy_media(session, message, base_url):
     """Give the copy of `message` (EventCopied) its own records, and
     announce them with `media.copied` (and, numbered like every change of
-    the copy's media, `media.changed`)."""
+    the copy's media, `media.changed`).
+
+    This service knows no events, only the media it holds, and checks the
+    message against those (else ForgedMessage, nothing changes): the copy
+    is not its source; each event is copied once (a second `event.copied`
+    for it under a new message id is a replay, which would bring back
+    images removed from the copy since); and every sponsor in the map of
+    which it holds media is of the event the message says, an old one of
+    the source, a new one of the copy (else the copy would take another
+    event's images, or hand them to another event's sponsor). Only the
+    source's own records are ever read. Believed on the sender's word:
+    that the copy exists and the map pairs the source's sponsors with the
+    copy's (the events service made both).
+    """
+    _require_a_first_copy(session, message)
     version = next_version(session, message.event_id)
     copied = session.execute(COPY_RECORDS, {
         "event_id": message.event_id,
@@ -48,9 +66,31 @@ def copy_media(session, message, base_url):
     outbox.add(session, MediaCopied(
         source_event_id=message.source_event_id,
         event_id=message.event_id,
-        event_urls={EVENT_IMAGE_FIELDS[row.slot]: url(base_url, row.public_key)
+        event_urls={EVENT_IMAGE_FIELDS[row.slot]: media_url(base_url, row.public_key)
                     for row in copied if row.owner_kind == "event"},
-        sponsor_urls={row.owner_id: url(base_url, row.public_key)
+        sponsor_urls={row.owner_id: media_url(base_url, row.public_key)
                       for row in copied if row.owner_kind == "sponsor"},
     ))
     announce_change(session, message.event_id, version, base_url)
+
+
+def _require_a_first_copy(session, message):
+    if message.event_id == message.source_event_id:
+        raise ForgedMessage(f"event {message.event_id} is named as its own copy")
+    for sponsor_ids, event_id in ((message.sponsor_ids.keys(), message.source_event_id),
+                                  (message.sponsor_ids.values(), message.event_id)):
+        stray = session.execute(
+            select(Media.owner_id, Media.event_id)
+            .where(Media.owner_kind == "sponsor", Media.owner_id.in_(list(sponsor_ids)),
+                   Media.event_id != event_id).limit(1)
+        ).first()
+        if stray:
+            raise ForgedMessage(f"sponsor {stray.owner_id} is of event {stray.event_id},"
+                                f" not {event_id}")
+    first = session.execute(
+        insert(EventCopy).values(event_id=message.event_id,
+                                 source_event_id=message.source_event_id)
+        .on_conflict_do_nothing().returning(EventCopy.event_id)
+    ).first()
+    if first is None:
+        raise ForgedMessage(f"event {message.event_id} was copied already: a replay")

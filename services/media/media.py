@@ -6,7 +6,6 @@ inside the record's transaction, holding the blob's lock (`lock_blob`), which
 the garbage collector (`gc`) takes too: it never removes a blob that a new
 record is about to use.
 """
-import re
 import secrets
 from dataclasses import dataclass
 
@@ -16,12 +15,11 @@ from sqlalchemy.dialects.postgresql import insert
 
 from contracts.media.errors import MediaNotFound
 from contracts.media.messages import MediaChanged
+from contracts.media.urls import KEY, media_url
 from contracts.vocabulary import EVENT_IMAGE_FIELDS
 from services.media.models import Blob, EventMediaVersion, Media
 from services.media.storage import blob_key
 from shared import outbox
-
-PUBLIC_KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 @dataclass(frozen=True)
@@ -103,7 +101,7 @@ def _lock_id(key):
 def find_live(session, public_key):
     """The live record with this public key, else MediaNotFound (also for
     anything that is not a well-formed key)."""
-    if not isinstance(public_key, str) or not PUBLIC_KEY.fullmatch(public_key):
+    if not isinstance(public_key, str) or not KEY.fullmatch(public_key):
         raise MediaNotFound("no such media")
     record = session.scalars(
         select(Media).where(Media.public_key == public_key, Media.deleted_at.is_(None))
@@ -122,22 +120,18 @@ def event_media(session, event_id, base_url):
     ).all()
     return {
         "event_id": event_id,
-        "event_urls": {EVENT_IMAGE_FIELDS[record.slot]: url(base_url, record.public_key)
+        "event_urls": {EVENT_IMAGE_FIELDS[record.slot]: media_url(base_url, record.public_key)
                        for record in records if record.owner_kind == "event"},
-        "sponsor_urls": {record.owner_id: url(base_url, record.public_key)
+        "sponsor_urls": {record.owner_id: media_url(base_url, record.public_key)
                          for record in records if record.owner_kind == "sponsor"},
         "media": [serialize_media(record, base_url) for record in records],
     }
 
 
-def url(base_url, public_key):
-    return f"{base_url.rstrip('/')}/media/{public_key}"
-
-
 def serialize_media(record, base_url):
     return {"id": record.id, "event_id": record.event_id, "owner_kind": record.owner_kind,
             "owner_id": record.owner_id, "slot": record.slot,
-            "url": url(base_url, record.public_key), "content_type": record.content_type,
+            "url": media_url(base_url, record.public_key), "content_type": record.content_type,
             "size": record.size, "width": record.width, "height": record.height,
             "etag": etag(record.blob_key)}
 

@@ -2,7 +2,8 @@
 media records (an image of an event or a sponsor, in one slot, pointing at
 a blob). Many records may share one blob; each record has its own
 unguessable public key, which is its URL. Replacing or deleting an image
-retires its record (`deleted_at`): its key stops serving at once."""
+retires its record (`deleted_at`): its key stops serving at once. The
+copies made (`event_copies`) keep each event from being copied twice."""
 from datetime import datetime
 
 from sqlalchemy import (
@@ -47,6 +48,17 @@ class EventMediaVersion(Base):
 
     event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+class EventCopy(Base):
+    """A copied event whose media this service copied: each event once."""
+
+    __tablename__ = "event_copies"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    source_event_id: Mapped[int] = mapped_column(BigInteger)
+    copied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                server_default=func.now())
 
 
 class Media(Base):

@@ -17,7 +17,7 @@ not, the events service's handler of `media.changed` catches up). The
 events service never calls back: a busy media service cannot starve it.
 
 Authorization (defence in depth, behind the gateway's own checks): a
-change needs its `actor_id` (a user id, else `InvalidMediaData`) to be an
+change needs the actor the call proves (`shared.actors`) to be an
 organizer+ of the event the image belongs to (a sponsor's: the sponsor's
 event), as the roles service decides; else `AccessDenied`. The event is
 found through `events.get_event` / `get_child` and the roles service asked
@@ -38,6 +38,7 @@ from services.media import copies, media, uploads
 from services.media.media import Owner
 from services.media.settings import MediaSettings
 from services.media.storage import Storage
+from shared.actors import Actor
 from shared.context import RequestContext
 from shared.db import Database
 from shared.errors import Unavailable
@@ -63,20 +64,24 @@ class MediaService:
     events = Rpc("events")
     permissions = Permissions(denied=AccessDenied)
     request_context = RequestContext()
+    actor = Actor()
     settings: MediaSettings = Settings(MediaSettings)
 
     @rpc
-    def upload_event_image(self, actor_id, event_ref, slot, content):
+    def upload_event_image(self, event_ref, slot, content):
+        actor_id = self.actor.id
         owner = self._authorized(actor_id, self._event_owner(event_ref))
         return self._change(owner, uploads.event_images(slot, content, self._limits))
 
     @rpc
-    def upload_sponsor_logo(self, actor_id, sponsor_id, content):
+    def upload_sponsor_logo(self, sponsor_id, content):
+        actor_id = self.actor.id
         owner = self._authorized(actor_id, self._sponsor_owner(sponsor_id))
         return self._change(owner, uploads.sponsor_images(content, self._limits))
 
     @rpc
-    def delete_event_image(self, actor_id, event_ref, slot):
+    def delete_event_image(self, event_ref, slot):
+        actor_id = self.actor.id
         if slot not in UPLOAD_SLOTS:
             raise UnknownSlot(f"no image slot {slot!r}")
         slots = ("original", *RENDITION_SLOTS) if slot == "original" else (slot,)
@@ -84,7 +89,8 @@ class MediaService:
         return self._change(owner, dict.fromkeys(slots))
 
     @rpc
-    def delete_sponsor_logo(self, actor_id, sponsor_id):
+    def delete_sponsor_logo(self, sponsor_id):
+        actor_id = self.actor.id
         owner = self._authorized(actor_id, self._sponsor_owner(sponsor_id))
         return self._change(owner, {"logo": None})
 
@@ -108,7 +114,8 @@ class MediaService:
     @consume(EventCopied)
     def on_event_copied(self, message):
         """The copy's own records, sharing the source's blobs; emits
-        `media.copied`."""
+        `media.copied`. What it checks of the message against this
+        service's records, and what it believes: `copies.copy_media`."""
         apply_once(self.db, self.name, message,
                    lambda session, copied: copies.copy_media(session, copied, self._base_url))
 
@@ -146,9 +153,7 @@ class MediaService:
 
     def _authorized(self, actor_id, owner):
         """The owner, once the actor passes `is_organizer` on its event."""
-        if as_id(actor_id) is None:
-            raise InvalidMediaData(f"actor_id must be a user id, not {actor_id!r}")
-        self.permissions.require(as_id(actor_id), Permission.IS_ORGANIZER, owner.event_id)
+        self.permissions.require(actor_id, Permission.IS_ORGANIZER, owner.event_id)
         return owner
 
     def _event_owner(self, event_ref):

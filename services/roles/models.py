@@ -89,7 +89,8 @@ class EventRole(Base):
 
 class RoleInvite(Base):
     """An invitation of an email to a role on an event. Only the SHA-256 of
-    its token is stored; a pending invite past `expires_at` is expired."""
+    its token is stored; a pending invite past `expires_at` is expired.
+    `granted_at`: when its acceptance granted the role, which happens once."""
 
     __tablename__ = "role_invites"
 
@@ -103,6 +104,7 @@ class RoleInvite(Base):
     created_by: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"))
     created_at: Mapped[datetime] = _created_at()
     responded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    granted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
         CheckConstraint(f"status IN {INVITE_STATUSES}", name="known_status"),

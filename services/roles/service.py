@@ -2,9 +2,10 @@
 permission checks.
 
 Its RPC methods, their answers and errors are `contracts.roles.rpc`; the
-messages it publishes `contracts.roles.messages`. `actor_id` is the acting
-user's id, which callers (the gateway) pass explicitly; every actor-scoped
-method authorizes it here. Each change runs in one transaction; the
+messages it publishes `contracts.roles.messages`. An actor-scoped method
+acts for the user the call proves (`shared.actors`: the gateway's signed
+assertion, never an argument) and authorizes that user here; so do the
+reads that reveal emails. Each change runs in one transaction; the
 messages it announces go out through the outbox.
 
 Read-your-writes: accepting an invite grants the role before it answers,
@@ -21,9 +22,11 @@ from sqlalchemy import text
 from contracts.events.messages import EventCopied, EventCreated, EventDeleted
 from contracts.roles.errors import EventNotReady
 from contracts.roles.messages import InviteAccepted
+from contracts.vocabulary import Permission
 from services.roles import access, invites, team, users
 from services.roles.passwords import Passwords
 from services.roles.settings import RolesSettings
+from shared.actors import Actor
 from shared.context import RequestContext
 from shared.db import Database
 from shared.errors import ServiceError
@@ -43,45 +46,52 @@ class RolesService:
     db = Database()
     relay = OutboxRelay()
     request_context = RequestContext()
+    actor = Actor()
     passwords = Passwords()
     events = Rpc("events")
     settings: RolesSettings = Settings(RolesSettings)
 
     # users
 
-    @rpc
+    @rpc(callers=("gateway",))
     def sign_up(self, data):
         with self.db.transaction() as session:
             return users.sign_up(session, self.passwords, data)
 
-    @rpc
+    @rpc(callers=("gateway",))
     def authenticate(self, email, password):
         with self.db.transaction() as session:
             return users.authenticate(session, self.passwords, email, password)
 
     @rpc
     def get_user(self, user_id):
+        actor_id = self.actor.id
         with self.db.transaction() as session:
-            return users.serialize_user(users.get_user(session, user_id))
+            return users.serialize_user(users.get_visible_user(session, actor_id, user_id))
 
-    @rpc
-    def set_admin(self, actor_id, user_id, is_admin):
+    @rpc(callers=("gateway",))
+    def set_admin(self, user_id, is_admin):
+        actor_id = self.actor.id
         with self.db.transaction() as session:
             return users.set_admin(session, actor_id, user_id, is_admin)
 
     # permissions and teams
 
-    @rpc
+    @rpc(callers=("events", "media", "gateway"))
     def has_access(self, user_id, permission, event_id):
         with self.db.transaction() as session:
             return access.has_access(session, user_id, permission, event_id)
 
     @rpc
     def list_event_roles(self, event_id):
+        actor_id = self.actor.id
         with self.db.transaction() as session:
+            event_id = team.event_ref(event_id)
+            access.require(session, actor_id, Permission.IS_COORGANIZER, event_id,
+                           to="to see its team")
             return team.list_event_roles(session, event_id)
 
-    @rpc
+    @rpc(callers=("gateway",))
     def await_event(self, event_id, timeout=None):
         event_id = team.event_ref(event_id)
         timeout = self._grant_timeout if timeout is None else min(float(timeout),
@@ -92,42 +102,49 @@ class RolesService:
 
     # invites
 
-    @rpc
-    def create_invite(self, actor_id, event_id, data):
+    @rpc(callers=("gateway",))
+    def create_invite(self, event_id, data):
+        actor_id = self.actor.id
         ttl = timedelta(days=self.settings.INVITE_TTL_DAYS)
         event_id = team.event_ref(event_id)
         event_name = self.events.get_event(event_id)["name"]  # before the transaction
         with self.db.transaction() as session:
             return invites.create_invite(session, actor_id, event_id, data, event_name, ttl)
 
-    @rpc
-    def list_invites(self, actor_id, event_id, limit=None, offset=None):
+    @rpc(callers=("gateway",))
+    def list_invites(self, event_id, limit=None, offset=None):
+        actor_id = self.actor.id
         with self.db.transaction() as session:
             return invites.list_invites(session, actor_id, event_id, limit, offset)
 
-    @rpc
-    def get_invite(self, actor_id, invite_id):
+    @rpc(callers=("gateway",))
+    def get_invite(self, invite_id):
+        actor_id = self.actor.id
         with self.db.transaction() as session:
             return invites.get_invite(session, actor_id, invite_id)
 
-    @rpc
-    def update_invite(self, actor_id, invite_id, data):
+    @rpc(callers=("gateway",))
+    def update_invite(self, invite_id, data):
+        actor_id = self.actor.id
         with self.db.transaction() as session:
             invite, accepted = invites.update_invite(session, actor_id, invite_id, data)
         return self._granted(invite, accepted)
 
-    @rpc
-    def respond_to_invite(self, actor_id, token, status):
+    @rpc(callers=("gateway",))
+    def respond_to_invite(self, token, status):
+        actor_id = self.actor.id
         with self.db.transaction() as session:
             invite, accepted = invites.respond_by_token(session, actor_id, token, status)
         return self._granted(invite, accepted)
 
-    @rpc
-    def delete_invite(self, actor_id, invite_id):
+    @rpc(callers=("gateway",))
+    def delete_invite(self, invite_id):
+        actor_id = self.actor.id
         with self.db.transaction() as session:
             return invites.delete_invite(session, actor_id, invite_id)
 
-    # what other services announce, and our own acceptances
+    # what other services announce, and our own acceptances: each handler
+    # checks the message against this service's data first (`team`)
 
     @consume(EventCreated)
     def on_event_created(self, message):

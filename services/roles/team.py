@@ -9,6 +9,14 @@ messages the roles service consumes.
 
 Every function here is idempotent on its own too (inserts skip what
 exists), besides the inbox that keeps a message from being applied twice.
+
+No message is believed blindly: each handler checks what the message claims
+against this service's own data where it can, and refuses a claim its data
+contradicts with `ForgedMessage` (dead-lettered at once, with the reason;
+nothing changes). A replay under a new message id escapes the inbox, so
+each handler also refuses a claim already honoured. What each believes, and
+why, is in its docstring; the sender of the message (RabbitMQ's verified
+`user_id`, `shared.handlers`) is what vouches for the rest.
 """
 from sqlalchemy import delete, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -20,19 +28,43 @@ from services.roles.exceptions import RetryLater
 from services.roles.models import EventRole, KnownEvent, RoleInvite, User
 from services.roles.models import Role as RoleRank
 from shared.ids import as_id
+from shared.messages import ForgedMessage
 
 
 def on_event_created(session, message):
-    _know(session, message.event_id, message.identifier)
+    """The creator becomes the owner of the new event.
+
+    Checked: the event is new to this service. The events service announces
+    each event once (its relay's redeliveries carry the same message id,
+    which the inbox absorbs), so an event known already, created or copied,
+    is a replay or a forgery that would add an owner to someone's event:
+    refused. The owner must have signed up (else UserNotFound, retried: the
+    events service had it vouched for). Believed on the sender's word: that
+    the event exists and that this user created it; nothing here can tell.
+    """
+    _know_new(session, message.event_id, message.identifier)
     _require_user(session, message.owner_id)
     grant(session, message.owner_id, message.event_id, Role.OWNER)
 
 
 def on_event_copied(session, message):
-    """Copy the source's team as it is (one owner, as in the source)."""
-    if session.get(KnownEvent, message.source_event_id) is None:
+    """Copy the source's team as it is (one owner, as in the source).
+
+    Checked: the source is an event this service knows, by its id and its
+    identifier (an identifier never changes; a source not known yet is
+    retried: its `event.created` may be on its way); and the copy is new to
+    this service, as a copy is (a known one is a replay or a forgery:
+    refused). Believed: that the copy exists and `actor_id` made it. Not
+    checked against the actor's role on the source: a role revoked between
+    the copy and this message would leave the copy without its team, and a
+    forged copy gives nobody a role they do not hold on the source.
+    """
+    source = session.get(KnownEvent, message.source_event_id)
+    if source is None:
         raise RetryLater(f"event {message.source_event_id}'s team is not known yet")
-    _know(session, message.event_id, message.identifier, copied_from_id=message.source_event_id)
+    _require_identifier(source, message.source_identifier)
+    _know_new(session, message.event_id, message.identifier,
+              copied_from_id=message.source_event_id)
     source_team = select(EventRole.user_id, literal(message.event_id), EventRole.role).where(
         EventRole.event_id == message.source_event_id
     )
@@ -44,19 +76,60 @@ def on_event_copied(session, message):
 
 
 def on_event_deleted(session, message):
+    """Mark the event deleted: it takes no more invites.
+
+    Checked: the event is known, by its id and its identifier (not known
+    yet: retried). Believed: that the events service deleted it; this
+    service holds nothing that could say otherwise. A replay changes
+    nothing: deleted stays deleted.
+    """
     event = session.get(KnownEvent, message.event_id, with_for_update=True)
     if event is None:
         raise RetryLater(f"event {message.event_id} is not known yet")
+    _require_identifier(event, message.identifier)
     if event.deleted_at is None:
         event.deleted_at = func.now()
 
 
 def on_invite_accepted(session, message):
-    _require_user(session, message.user_id)
-    if message.role == Role.OWNER:
-        transfer_ownership(session, message.event_id, message.user_id)
+    """Grant the role of an invite this service holds as accepted, once.
+
+    Believed: only which invite the message names; everything else is
+    checked against the invite itself. It must exist and be accepted, to
+    the message's event and role and to the message's email; the user must
+    be the one the message names, whose email is the invite's (the invitee
+    who accepted it); and its role must not have been granted already (a
+    second message for it, under a new id, is a replay: it would restore a
+    role revoked since, or an ownership passed on). Anything else is a
+    forged claim: refused, nothing changes. The invite's row lock makes two
+    messages for one invite take turns.
+    """
+    invite = session.get(RoleInvite, message.invite_id, with_for_update=True)
+    _require_honourable(session, invite, message)
+    if invite.role == Role.OWNER:
+        transfer_ownership(session, invite.event_id, message.user_id)
     else:
-        grant(session, message.user_id, message.event_id, message.role)
+        grant(session, message.user_id, invite.event_id, invite.role)
+    invite.granted_at = func.now()
+
+
+def _require_honourable(session, invite, message):
+    """ForgedMessage unless `invite` is accepted, ungranted, and is what
+    the `invite.accepted` message says it is."""
+    name = f"invite {message.invite_id}"
+    if invite is None:
+        raise ForgedMessage(f"{name}: this service holds no such invite")
+    if invite.status != "accepted":
+        raise ForgedMessage(f"{name} is {invite.status}, not accepted")
+    if invite.event_id != message.event_id:
+        raise ForgedMessage(f"{name} is to event {invite.event_id}, not {message.event_id}")
+    if invite.role != message.role:
+        raise ForgedMessage(f"{name} is for role {invite.role}, not {message.role}")
+    invitee = session.get(User, message.user_id)
+    if invite.email != message.email or invitee is None or invitee.email != invite.email:
+        raise ForgedMessage(f"{name} is not to user {message.user_id}")
+    if invite.granted_at is not None:
+        raise ForgedMessage(f"{name}'s role was granted already: a replay")
 
 
 def grant(session, user_id, event_id, role):
@@ -128,12 +201,23 @@ def event_ref(event_id):
     return as_id(event_id)
 
 
-def _know(session, event_id, identifier, copied_from_id=None):
-    session.execute(
+def _know_new(session, event_id, identifier, copied_from_id=None):
+    """Record the event, which must be new to this service (else
+    ForgedMessage; a concurrent first record of it waits for the other's
+    transaction, then finds it)."""
+    known = session.execute(
         insert(KnownEvent)
         .values(id=event_id, identifier=identifier, copied_from_id=copied_from_id)
         .on_conflict_do_nothing()
-    )
+        .returning(KnownEvent.id)
+    ).first()
+    if known is None:
+        raise ForgedMessage(f"event {event_id} is known already: a replay or a forgery")
+
+
+def _require_identifier(event, identifier):
+    if event.identifier != identifier:
+        raise ForgedMessage(f"event {event.id} is {event.identifier}, not {identifier}")
 
 
 def _require_user(session, user_id):

@@ -54,6 +54,14 @@ def get_user(session, user_id):
     return user
 
 
+def get_visible_user(session, actor_id, user_id):
+    """The user, for the user themselves or an admin (it reveals an email)."""
+    user = get_user(session, user_id)
+    if user.id != actor_id:
+        require(session, actor_id, Permission.IS_ADMIN, None, to="to see another user")
+    return user
+
+
 def set_admin(session, actor_id, user_id, is_admin):
     """Grant or revoke the admin flag; only an admin may."""
     if not isinstance(is_admin, bool):

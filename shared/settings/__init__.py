@@ -24,10 +24,18 @@ from shared.settings.models import (
     setting,
     variable,
 )
-from shared.settings.provider import InvalidSettings, Settings, settings_of, validated
+from shared.settings.provider import (
+    BrokerLoginRefused,
+    InvalidSettings,
+    Settings,
+    broker_uri,
+    settings_of,
+    validated,
+)
 
 __all__ = [
-    "ConsumerSettings", "DatabaseSettings", "InvalidSettings", "OutboxSettings", "ServiceSettings",
-    "Settings", "config_key", "config_yml", "database_url", "service_models", "setting",
-    "settings_of", "settings_table", "validated", "variable",
+    "BrokerLoginRefused", "ConsumerSettings", "DatabaseSettings", "InvalidSettings",
+    "OutboxSettings", "ServiceSettings", "Settings", "broker_uri", "config_key", "config_yml",
+    "database_url", "service_models", "setting", "settings_of", "settings_table", "validated",
+    "variable",
 ]

@@ -1,9 +1,12 @@
 """The settings a service declares: `setting(...)`, and the bases that
 declare what the shared machinery reads."""
 
-from typing import ClassVar
+from typing import ClassVar, Literal
 
-from pydantic import AliasPath, BaseModel, ConfigDict, Field, NonNegativeFloat
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, NonNegativeFloat, ValidationInfo
+
+from shared import actors
+from shared.amqp import DEVELOPMENT_BROKER_PASSWORD
 
 LOCAL_DATABASE = "postgresql+psycopg2://root@127.0.0.1:5432/{}"
 
@@ -34,12 +37,33 @@ class ServiceSettings(BaseModel):
 
     service: ClassVar[str] = ""  # a service's own model names it
 
-    AMQP_URI: str = setting("pyamqp://guest:guest@127.0.0.1:5672//", "RabbitMQ")
+    ENVIRONMENT: Literal["production", "development", "test"] = setting(
+        "production", "`development` and `test` admit the development keys and secrets; "
+        "`production` (the default) refuses them")
+    AMQP_URI: str = setting(
+        "pyamqp://127.0.0.1:5672//", "RabbitMQ and the vhost; the service logs in as its own "
+        "broker user (its name) with `BROKER_PASSWORD`, unless the URI names that user and a "
+        "password itself (`shared.amqp`)")
+    BROKER_PASSWORD: str = setting(
+        DEVELOPMENT_BROKER_PASSWORD, "the password of the service's broker user "
+        "(`python -m shared.broker setup` sets the same); production refuses the development one",
+        env="{SERVICE}_BROKER_PASSWORD")
+    AMQP_SSL: bool | dict[str, str | int | bool] = setting(
+        False, "TLS to RabbitMQ (nameko's own key): `true`, or ssl options such as `{ca_certs: "
+        "/etc/ssl/ca.pem, cert_reqs: 2}`; an `amqps://` AMQP_URI turns TLS on by itself")
+    ACTOR_PUBLIC_KEY: str = setting(
+        actors.DEVELOPMENT_PUBLIC_KEY, "the gateway's public key (base64 Ed25519), which proves "
+        "who acts on a call (`shared.actors`)")
     max_workers: int = setting(10, "concurrent workers, and the size of the database pool",
                                env="{SERVICE}_MAX_WORKERS", gt=0)
     RPC_TIMEOUT: float = setting(10, "seconds a call to another service may take", gt=0)
     LOG_LEVEL: str = setting("INFO", "the root logger's level",
                              validation_alias=AliasPath("LOGGING", "root", "level"))
+
+
+    @property
+    def is_production(self):
+        return self.ENVIRONMENT == "production"
 
 
 class DatabaseSettings(ServiceSettings):
@@ -62,6 +86,14 @@ class ConsumerSettings(ServiceSettings):
     HANDLER_RETRY_DELAYS: tuple[NonNegativeFloat, ...] = setting(
         (1, 5, 25), "seconds before each retry of a failing handler; then the dead-letter queue",
         min_length=1)
+
+
+def refuse_in_production(value, development_value, info: ValidationInfo):
+    """`value`, unless it is the development one and the environment is
+    production (or not said)."""
+    if value == development_value and info.data.get("ENVIRONMENT", "production") == "production":
+        raise ValueError("the development key is refused in production: set your own")
+    return value
 
 
 def config_key(model, name):

@@ -1,8 +1,10 @@
 """Settings read as a service starts: validated once, handed to workers
 and extensions."""
+from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.extensions import DependencyProvider
 from pydantic import ValidationError
 
+from shared import amqp
 from shared.settings.models import config_key, variable
 
 
@@ -28,14 +30,59 @@ def validated(model, config, service=None):
         raise InvalidSettings(message) from None
 
 
+class BrokerLoginRefused(SystemExit):
+    """A broker login a service must not use (another user's, `guest`'s,
+    none, or the development password in production). A SystemExit, as
+    `services.gateway.tokens.WeakSecret`: `nameko run` prints this one line
+    and stops with status 1."""
+
+
+def broker_uri(settings, service):
+    """The URI `service` logs in to RabbitMQ with: `AMQP_URI`, as the
+    service's own broker user (its name) with `BROKER_PASSWORD`, unless the
+    URI names a user and password itself. BrokerLoginRefused, in one line,
+    for a URI that logs in as anyone else (`guest` included), and for the
+    development password outside development and test."""
+    uri = settings.AMQP_URI
+    if not amqp.is_amqp(uri):  # kombu's memory:// in unit tests: no login
+        return uri
+    if amqp.names_user(uri):
+        password, where = amqp.password_of(uri), "AMQP_URI"
+        if amqp.user_of(uri) != service:
+            raise BrokerLoginRefused(
+                f"{service} settings: AMQP_URI logs in as {amqp.user_of(uri)!r}; the {service} "
+                f"service logs in as its own broker user, {service!r}")
+    else:
+        password = settings.BROKER_PASSWORD
+        where = variable(type(settings), "BROKER_PASSWORD", service)
+        uri = amqp.with_login(uri, service, password)
+    if not password:
+        raise BrokerLoginRefused(f"{service} settings: {where} gives no broker password")
+    if password == amqp.DEVELOPMENT_BROKER_PASSWORD and settings.is_production:
+        raise BrokerLoginRefused(
+            f"{service} settings: {where} is the development broker password, refused in "
+            f"production (ENVIRONMENT): set the service's own")
+    return uri
+
+
 class Settings(DependencyProvider):
     """`settings = Settings(EventsSettings)`: the service's settings,
-    validated from the container's config as it starts (a bad value stops
-    the start); every worker gets the same frozen object."""
+    validated from the container's config as the container is made (a bad
+    value stops the start); every worker gets the same frozen object.
+
+    The container's `AMQP_URI` becomes the service's broker login
+    (`broker_uri`) then, before any extension reads it: nameko's consumers
+    and publishers, and ours, log in as the service."""
 
     def __init__(self, model):
         self.model = model
         self._settings = None
+
+    def bind(self, container, attr_name):
+        instance = super().bind(container, attr_name)
+        login = broker_uri(instance.settings(), container.service_name)
+        container.config = {**container.config, AMQP_URI_CONFIG_KEY: login}
+        return instance
 
     def setup(self):
         self.settings()

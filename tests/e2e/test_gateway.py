@@ -18,6 +18,7 @@ from PIL import Image
 
 from services.gateway.openapi import document
 from services.gateway.service import GatewayService
+from shared.actors import new_key_pair
 from tests.conftest import ROOT
 from tests.e2e.helpers import png
 from tests.support.http import ok
@@ -183,7 +184,7 @@ def _gateway_alone(env, tmp_path):
     vhost = f"e2e-alone-{uuid.uuid4().hex[:8]}"
     create_vhost(vhost)
     port = free_port()
-    env = {**env, "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:5672/{vhost}",
+    env = {**env, "AMQP_URI": f"pyamqp://127.0.0.1:5672/{vhost}",
            "GATEWAY_ADDRESS": f"127.0.0.1:{port}", "HEALTH_TIMEOUT": "1"}
     log = open(tmp_path / "gateway.log", "w")
     process = subprocess.Popen(
@@ -209,13 +210,18 @@ def test_health_is_503_with_details_when_services_do_not_answer(system, tmp_path
 
 def test_production_refuses_to_start_with_the_development_secret(system, tmp_path):
     env = {key: value for key, value in system.env.items() if key != "JWT_SECRET"}
+    signing_key, public_key = new_key_pair()  # production refuses the development keys,
+    # and the development broker password too: only the secret is left to refuse
     result = subprocess.run(
         [str(ROOT / ".venv/bin/nameko"), "run", "--config", "services/gateway/config.yml",
          "services.gateway.service"], cwd=ROOT, capture_output=True, text=True, timeout=60,
-        env={**env, "ENVIRONMENT": "production", "GATEWAY_ADDRESS": f"127.0.0.1:{free_port()}"})
+        env={**env, "ENVIRONMENT": "production", "GATEWAY_ADDRESS": f"127.0.0.1:{free_port()}",
+             "ACTOR_SIGNING_KEY": signing_key, "ACTOR_PUBLIC_KEY": public_key,
+             "GATEWAY_BROKER_PASSWORD": uuid.uuid4().hex})
 
     assert result.returncode != 0
-    assert "JWT_SECRET" in result.stderr + result.stdout
+    assert result.stderr.splitlines()[-1].startswith(
+        "JWT_SECRET refused: it is the development secret")
 
 
 def _poll(call, timeout=30):

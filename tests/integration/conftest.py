@@ -12,6 +12,7 @@ import pytest
 from services.events.service import EventsService
 from services.media.service import MediaService
 from services.roles.service import RolesService
+from tests.support.broker import service_uri
 from tests.support.roles_stub import Policy, RolesStub
 from tests.support.services import start_service
 
@@ -26,10 +27,9 @@ def roles(container_factory, roles_config):
 
 @pytest.fixture
 def events_beside_roles(container_factory, events_config, roles):
-    """The events service on the roles service's vhost: its messages reach
-    the roles service's handlers."""
-    return start_service(container_factory, EventsService,
-                         {**events_config, "AMQP_URI": roles.container.config["AMQP_URI"]})
+    """The events service on the roles service's vhost (each logs in as
+    itself): its messages reach the roles service's handlers."""
+    return start_service(container_factory, EventsService, events_config)
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def new_event(events_beside_roles, roles):
     """`new_event(owner)` → an event created through the events service,
     its team (the owner) in place in the roles service."""
     def new_event(owner, **fields):
-        event = events_beside_roles.create_event(owner["id"], {**EVENT, **fields})
+        event = events_beside_roles.acting(owner["id"]).create_event({**EVENT, **fields})
         roles.await_event(event["id"])
         return event
     return new_event
@@ -59,8 +59,7 @@ def new_event(events_beside_roles, roles):
 def media_beside_roles(container_factory, media_config, events_beside_roles):
     """The media service beside the events and the real roles service, on
     their vhost."""
-    return start_service(container_factory, MediaService, {
-        **media_config, "AMQP_URI": events_beside_roles.container.config["AMQP_URI"]})
+    return start_service(container_factory, MediaService, media_config)
 
 
 @pytest.fixture
@@ -70,7 +69,8 @@ def roles_stub(container_factory, service_config, monkeypatch):
     (they pass no check) or `unknown` (not signed up)."""
     policy = Policy()
     monkeypatch.setattr(RolesStub, "policy", policy)
-    start_service(container_factory, RolesStub, service_config)
+    start_service(container_factory, RolesStub,
+                  {**service_config, "AMQP_URI": service_uri(service_config["AMQP_URI"], "roles")})
     return policy
 
 
@@ -94,8 +94,7 @@ def events(container_factory, events_config, roles_stub):
 @pytest.fixture
 def media(container_factory, media_config, events):
     """The media service beside the events service, on its vhost."""
-    return start_service(container_factory, MediaService,
-                         {**media_config, "AMQP_URI": events.container.config["AMQP_URI"]})
+    return start_service(container_factory, MediaService, media_config)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from contracts.roles.errors import InvalidRoleData
 from services.roles.models import EventRole, KnownEvent, User
 from services.roles.service import RolesService
+from tests.support.broker import set_up_vhost
 from tests.support.services import Entrypoints
 
 EVENT_ID, OTHER_EVENT_ID, UNKNOWN_USER_ID = 101, 202, 999999
@@ -51,9 +52,10 @@ def world(request, vhost_pipeline, roles_db_url, roles_engine):
 
     broker = urlparse(request.config.getoption("RABBIT_AMQP_URI"))
     with vhost_pipeline.get() as vhost:
+        set_up_vhost(vhost)
         container = ServiceContainer(RolesService, {
-            "AMQP_URI": f"{broker.scheme}://{broker.netloc}/{vhost}",
-            "DATABASE_URL": roles_db_url, "max_workers": 10,
+            "AMQP_URI": f"{broker.scheme}://{broker.hostname}:{broker.port or 5672}/{vhost}",
+            "DATABASE_URL": roles_db_url, "max_workers": 10, "ENVIRONMENT": "test",
             "PASSWORD_TIME_COST": 1, "PASSWORD_MEMORY_KIB": 1024,
         })
         container.start()

@@ -3,13 +3,14 @@ RabbitMQ: what is copied, what never is, links remapped, all or nothing,
 idempotent."""
 import pytest
 from nameko.constants import AMQP_URI_CONFIG_KEY
-from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import text
 
 from contracts.errors import AccessDenied, EventNotFound
 from contracts.events.errors import CopyFailed, IdempotencyKeyReused, InvalidEventData
 from contracts.events.messages import EventCopied
 from services.events import children, events
+from shared.actors import ActorNotProven
+from tests.support.services import Remote, proof_of
 from tests.support.tap import EventTap
 
 OWNER, COPIER = 7, 8
@@ -21,7 +22,7 @@ NEVER_COPIED = ("orders", "attendees", "access-codes")
 @pytest.fixture
 def rpc(events, events_config):
     """The events service (beside the stand-in roles service), over RPC."""
-    with ServiceRpcProxy("events", events_config) as proxy:
+    with Remote("events", events_config) as proxy:
         yield proxy
 
 
@@ -84,7 +85,7 @@ def _copies_of(session, source_id):
 
 
 def test_the_copy_is_a_new_draft_event_pointing_at_its_source(rpc, source, events_session):
-    answer = rpc.copy_event(source["identifier"], COPIER)
+    answer = rpc.acting(COPIER).copy_event(source["identifier"])
     assert answer["copied"] is True
     assert answer["copied_from"] == {"id": source["id"], "identifier": source["identifier"]}
     assert answer["id"] != source["id"] and answer["identifier"] != source["identifier"]
@@ -97,12 +98,12 @@ def test_the_copy_is_a_new_draft_event_pointing_at_its_source(rpc, source, event
 
 
 def test_a_new_name_can_be_given(rpc, source):
-    answer = rpc.copy_event(source["id"], COPIER, name="PyCon 2028")
+    answer = rpc.acting(COPIER).copy_event(source["id"], name="PyCon 2028")
     assert rpc.get_event(answer["id"])["name"] == "PyCon 2028"
 
 
 def test_every_live_related_row_is_copied_with_its_fields(rpc, source, events_session):
-    answer = rpc.copy_event(source["id"], COPIER)
+    answer = rpc.acting(COPIER).copy_event(source["id"])
     for kind in CHILDREN:
         originals = _all(events_session, source["id"], kind)
         copies = _all(events_session, answer["id"], kind)
@@ -112,13 +113,13 @@ def test_every_live_related_row_is_copied_with_its_fields(rpc, source, events_se
 
 
 def test_orders_attendees_access_codes_and_sessions_are_not_copied(rpc, source, events_session):
-    answer = rpc.copy_event(source["id"], COPIER)
+    answer = rpc.acting(COPIER).copy_event(source["id"])
     for kind in NEVER_COPIED + ("sessions", "speakers"):
         assert _all(events_session, answer["id"], kind) == [], kind
 
 
 def test_discount_code_links_point_at_the_copied_tickets(rpc, source, events_session):
-    answer = rpc.copy_event(source["id"], COPIER)
+    answer = rpc.acting(COPIER).copy_event(source["id"])
     copied_tickets = {t["name"]: t["id"] for t in _all(events_session, answer["id"], "tickets")}
     [code] = _all(events_session, answer["id"], "discount-codes")
     assert code["ticket_ids"] == sorted([copied_tickets["Free"], copied_tickets["Paid"]])
@@ -128,7 +129,7 @@ def test_discount_code_links_point_at_the_copied_tickets(rpc, source, events_ses
 
 def test_sessions_and_speakers_are_copied_on_request_with_remapped_links(
         rpc, source, events_session):
-    answer = rpc.copy_event(source["id"], COPIER, include=["sessions"])
+    answer = rpc.acting(COPIER).copy_event(source["id"], include=["sessions"])
     [session] = _all(events_session, answer["id"], "sessions")
     [speaker] = _all(events_session, answer["id"], "speakers")
     [track] = _all(events_session, answer["id"], "tracks")
@@ -140,13 +141,13 @@ def test_sessions_and_speakers_are_copied_on_request_with_remapped_links(
 
 
 def test_the_copy_does_not_share_the_sources_media_urls(rpc, source):
-    answer = rpc.copy_event(source["id"], COPIER)
+    answer = rpc.acting(COPIER).copy_event(source["id"])
     assert rpc.get_event(source["id"])["logo_url"]
     assert rpc.get_event(answer["id"])["logo_url"] is None
 
 
 def test_event_copied_is_published_with_the_sponsor_id_map(rpc, source, tap, events_session):
-    answer = rpc.copy_event(source["id"], COPIER)
+    answer = rpc.acting(COPIER).copy_event(source["id"])
     routing_key, payload = tap.next()
     message = EventCopied.parse(payload)
     assert routing_key == "event.copied"
@@ -167,7 +168,7 @@ def test_a_copy_failing_part_way_leaves_no_trace_and_sends_nothing(
     events_session.commit()
     try:
         with pytest.raises(CopyFailed):
-            rpc.copy_event(source["id"], COPIER, idempotency_key="first-try")
+            rpc.acting(COPIER).copy_event(source["id"], idempotency_key="first-try")
     finally:
         events_session.execute(text("ALTER TABLE custom_forms DROP CONSTRAINT only_the_source"))
         events_session.commit()
@@ -181,23 +182,24 @@ def test_a_copy_failing_part_way_leaves_no_trace_and_sends_nothing(
     assert count("outbox", "event_type = 'event.copied'") == 0
 
     # the next message on the exchange is the successful retry's, not the failed one's
-    answer = rpc.copy_event(source["id"], COPIER, idempotency_key="first-try")
+    answer = rpc.acting(COPIER).copy_event(source["id"], idempotency_key="first-try")
     assert EventCopied.parse(tap.next()[1]).event_id == answer["id"]
 
 
 def test_the_same_idempotency_key_returns_the_first_copy(rpc, source, events_session):
-    first = rpc.copy_event(source["id"], COPIER, idempotency_key="abc")
-    again = rpc.copy_event(source["identifier"], COPIER, idempotency_key="abc")
+    first = rpc.acting(COPIER).copy_event(source["id"], idempotency_key="abc")
+    again = rpc.acting(COPIER).copy_event(source["identifier"], idempotency_key="abc")
     assert again == first
     assert _copies_of(events_session, source["id"]) == 1
-    other_actor = rpc.copy_event(source["id"], OWNER, idempotency_key="abc")
+    other_actor = rpc.acting(OWNER).copy_event(source["id"], idempotency_key="abc")
     assert other_actor["id"] != first["id"]
 
 
 def test_racing_requests_with_one_key_make_one_copy(rpc, source, events_session):
-    calls = [rpc.copy_event.call_async(source["id"], COPIER, idempotency_key="race")
-             for _ in range(10)]
-    answers = [call.result() for call in calls]
+    with Remote("events", rpc.config, context_data=proof_of(COPIER)) as copier:
+        calls = [copier.copy_event.call_async(source["id"], idempotency_key="race")
+                 for _ in range(10)]
+        answers = [call.result() for call in calls]
     assert all(answer == answers[0] for answer in answers)
     assert _copies_of(events_session, source["id"]) == 1
 
@@ -205,11 +207,11 @@ def test_racing_requests_with_one_key_make_one_copy(rpc, source, events_session)
 def test_a_refused_copy_claims_no_idempotency_key(rpc, source, roles_stub, events_session):
     roles_stub.refused.add(COPIER)
     with pytest.raises(AccessDenied):
-        rpc.copy_event(source["id"], COPIER, idempotency_key="mine")
+        rpc.acting(COPIER).copy_event(source["id"], idempotency_key="mine")
     assert events_session.scalar(text("SELECT count(*) FROM copy_requests")) == 0
 
     roles_stub.refused.clear()
-    assert rpc.copy_event(source["id"], COPIER, idempotency_key="mine")["copied"] is True
+    assert rpc.acting(COPIER).copy_event(source["id"], idempotency_key="mine")["copied"] is True
     assert _copies_of(events_session, source["id"]) == 1
 
 
@@ -217,15 +219,15 @@ def test_a_key_used_for_another_event_is_refused(rpc, source, events_session):
     other = events.create_event(events_session, OWNER, {
         "name": "Other", "starts_at": "2027-01-01T00:00:00Z", "ends_at": "2027-01-02T00:00:00Z"})
     events_session.commit()
-    rpc.copy_event(source["id"], COPIER, idempotency_key="once")
+    rpc.acting(COPIER).copy_event(source["id"], idempotency_key="once")
     with pytest.raises(IdempotencyKeyReused):
-        rpc.copy_event(other["id"], COPIER, idempotency_key="once")
+        rpc.acting(COPIER).copy_event(other["id"], idempotency_key="once")
 
 
 @pytest.mark.parametrize("ref", ["ffffffff", "999999", -1, None, "../etc", "9" * 30, True])
 def test_copying_an_unknown_event_is_an_error(rpc, source, ref):
     with pytest.raises(EventNotFound):
-        rpc.copy_event(ref, COPIER)
+        rpc.acting(COPIER).copy_event(ref)
 
 
 @pytest.mark.parametrize("arguments", [
@@ -234,12 +236,18 @@ def test_copying_an_unknown_event_is_an_error(rpc, source, ref):
 ])
 def test_bad_copy_arguments_are_refused(rpc, source, arguments, events_session):
     with pytest.raises(InvalidEventData):
-        rpc.copy_event(source["id"], COPIER, **arguments)
+        rpc.acting(COPIER).copy_event(source["id"], **arguments)
     assert _copies_of(events_session, source["id"]) == 0
 
 
-@pytest.mark.parametrize("actor_id", ["8", None, 0, True, 2**63])
-def test_a_bad_actor_id_is_refused(rpc, source, actor_id, events_session):
-    with pytest.raises(InvalidEventData, match="actor_id"):
-        rpc.copy_event(source["id"], actor_id)
+@pytest.mark.parametrize("actor_id", [None, 0, True, 2**63])
+def test_a_proof_that_names_no_user_is_refused(rpc, source, actor_id, events_session):
+    with pytest.raises(ActorNotProven):
+        rpc.acting(actor_id).copy_event(source["id"])
+    assert _copies_of(events_session, source["id"]) == 0
+
+
+def test_a_copy_without_a_proof_of_who_acts_is_refused(rpc, source, events_session):
+    with pytest.raises(ActorNotProven):
+        rpc.copy_event(source["id"])
     assert _copies_of(events_session, source["id"]) == 0

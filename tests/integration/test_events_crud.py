@@ -13,6 +13,7 @@ from contracts.events.messages import EventCreated, EventDeleted
 from services.events import events as events_module
 from services.events import models
 from services.events.service import EventsService
+from shared.actors import ActorNotProven
 from shared.tables import outbox
 from tests.support.services import start_service
 from tests.support.tap import EventTap
@@ -30,7 +31,7 @@ def events_unrelayed(events_config, container_factory, roles_stub):
 
 @pytest.fixture
 def event(events):
-    return events.create_event(OWNER, EVENT)
+    return events.acting(OWNER).create_event(EVENT)
 
 
 def outbox_payloads(session, event_type):
@@ -41,7 +42,7 @@ def outbox_payloads(session, event_type):
 
 
 def test_creating_an_event_answers_it_with_its_new_identifier(events):
-    created = events.create_event(OWNER, {**EVENT, "description": "The conference"})
+    created = events.acting(OWNER).create_event({**EVENT, "description": "The conference"})
 
     assert isinstance(created["id"], int)
     assert re.fullmatch(r"[0-9a-f]{8}", created["identifier"])
@@ -58,7 +59,7 @@ def test_creating_an_event_answers_it_with_its_new_identifier(events):
 
 
 def test_each_event_gets_its_own_identifier(events):
-    identifiers = {events.create_event(OWNER, EVENT)["identifier"] for _ in range(5)}
+    identifiers = {events.acting(OWNER).create_event(EVENT)["identifier"] for _ in range(5)}
     assert len(identifiers) == 5
 
 
@@ -79,7 +80,7 @@ def test_an_identifier_taken_meanwhile_is_drawn_again(events, event, monkeypatch
     drawing(monkeypatch, event["identifier"], "0a1b2c3d")
     monkeypatch.setattr(events_module, "_identifier_taken", lambda session, identifier: False)
 
-    created = events.create_event(OWNER, EVENT)
+    created = events.acting(OWNER).create_event(EVENT)
 
     assert created["identifier"] == "0a1b2c3d"
     assert events.get_event("0a1b2c3d") == created
@@ -102,19 +103,21 @@ def test_creating_an_event_refuses_bad_data_and_writes_nothing(events, events_se
                                                                roles_stub):
     roles_stub.unknown.add(99)
     with pytest.raises(AccessDenied, match="not signed up"):
-        events.create_event(99, EVENT)
+        events.acting(99).create_event(EVENT)
     with pytest.raises(InvalidEventData, match="colour: unknown field"):
-        events.create_event(OWNER, {**EVENT, "colour": "red"})
+        events.acting(OWNER).create_event({**EVENT, "colour": "red"})
     with pytest.raises(InvalidEventData, match="ends_at must be after starts_at"):
-        events.create_event(OWNER, {**EVENT, "ends_at": EVENT["starts_at"]})
-    with pytest.raises(InvalidEventData, match="actor_id"):
-        events.create_event(None, EVENT)
+        events.acting(OWNER).create_event({**EVENT, "ends_at": EVENT["starts_at"]})
+    with pytest.raises(ActorNotProven):
+        events.acting(None).create_event(EVENT)
+    with pytest.raises(ActorNotProven):
+        events.create_event(EVENT)
     assert events_session.scalars(select(models.Event)).all() == []
 
 
 def test_an_update_changes_only_the_fields_sent(events, event, events_session):
-    updated = events.update_event(event["identifier"], OWNER,
-                                  {"name": "PyCon 2030", "description": None})
+    updated = events.acting(OWNER).update_event(event["identifier"],
+                                                {"name": "PyCon 2030", "description": None})
 
     assert updated == {**event, "name": "PyCon 2030", "description": None}
     stored = events_session.get(models.Event, event["id"])
@@ -124,34 +127,38 @@ def test_an_update_changes_only_the_fields_sent(events, event, events_session):
 
 def test_an_update_is_checked_against_the_rest_of_the_event(events, event):
     with pytest.raises(InvalidEventData, match="ends_at must be after starts_at"):
-        events.update_event(event["id"], OWNER, {"ends_at": "2030-04-01T00:00:00Z"})
+        events.acting(OWNER).update_event(event["id"], {"ends_at": "2030-04-01T00:00:00Z"})
     with pytest.raises(InvalidEventData, match="name"):
-        events.update_event(event["id"], OWNER, {"name": None})
+        events.acting(OWNER).update_event(event["id"], {"name": None})
     with pytest.raises(InvalidEventData, match="read-only field"):
-        events.update_event(event["id"], OWNER, {"identifier": "00000000"})
+        events.acting(OWNER).update_event(event["id"], {"identifier": "00000000"})
     assert events.get_event(event["id"]) == event
 
 
 def test_a_deleted_event_is_gone_but_its_row_stays(events, event, events_session):
-    answer = events.delete_event(event["identifier"], OWNER)
+    answer = events.acting(OWNER).delete_event(event["identifier"])
 
     assert answer == {"id": event["id"], "identifier": event["identifier"], "deleted": True}
-    for gone in (lambda: events.get_event(event["id"]),
-                 lambda: events.update_event(event["id"], OWNER, {"name": "x"}),
-                 lambda: events.delete_event(event["id"], OWNER)):
+    for gone in (
+        lambda: events.get_event(event["id"]),
+        lambda: events.acting(OWNER).update_event(event["id"], {"name": "x"}),
+        lambda: events.acting(OWNER).delete_event(event["id"]),
+    ):
         with pytest.raises(EventNotFound):
             gone()
     assert events_session.get(models.Event, event["id"]).deleted_at is not None
 
 
 def test_create_and_delete_write_their_messages_to_the_outbox(events_unrelayed, events_session):
-    created = events_unrelayed.create_event(OWNER, EVENT)
-    events_unrelayed.delete_event(created["id"], OWNER)
+    created = events_unrelayed.acting(OWNER).create_event(EVENT)
+    events_unrelayed.acting(OWNER).delete_event(created["id"])
 
     [created_payload] = outbox_payloads(events_session, "event.created")
     message = EventCreated.parse(created_payload)
     assert (message.event_id, message.identifier, message.owner_id) == (
-        created["id"], created["identifier"], OWNER
+        created["id"],
+        created["identifier"],
+        OWNER,
     )
     [deleted_payload] = outbox_payloads(events_session, "event.deleted")
     message = EventDeleted.parse(deleted_payload)
@@ -160,14 +167,14 @@ def test_create_and_delete_write_their_messages_to_the_outbox(events_unrelayed, 
 
 def test_a_refused_event_writes_no_message(events_unrelayed, events_session):
     with pytest.raises(InvalidEventData):
-        events_unrelayed.create_event(OWNER, {"name": "no times"})
+        events_unrelayed.acting(OWNER).create_event({"name": "no times"})
     assert outbox_payloads(events_session, "event.created") == []
 
 
 def test_the_relay_publishes_event_created(events, events_config):
     tap = EventTap(events_config["AMQP_URI"], "events", routing_key="event.created")
     try:
-        created = events.create_event(OWNER, EVENT)
+        created = events.acting(OWNER).create_event(EVENT)
         routing_key, payload = tap.next()
     finally:
         tap.close()
@@ -179,36 +186,54 @@ def test_the_relay_publishes_event_created(events, events_config):
 
 
 def test_a_child_is_created_read_updated_and_deleted(events, event):
-    track = events.create_child(event["id"], "tracks", OWNER,
-                                {"name": "Web", "color": "#1A2B3C"})
-    assert track == {"id": track["id"], "event_id": event["id"], "name": "Web",
-                     "color": "#1A2B3C", "description": None, "created_at": track["created_at"]}
+    track = events.acting(OWNER).create_child(
+        event["id"], "tracks", {"name": "Web", "color": "#1A2B3C"}
+    )
+    assert track == {
+        "id": track["id"],
+        "event_id": event["id"],
+        "name": "Web",
+        "color": "#1A2B3C",
+        "description": None,
+        "created_at": track["created_at"],
+    }
     assert events.get_child("tracks", track["id"]) == track
 
-    updated = events.update_child("tracks", track["id"], OWNER, {"description": "All web"})
+    updated = events.acting(OWNER).update_child("tracks", track["id"], {"description": "All web"})
     assert updated == {**track, "description": "All web"}
 
-    assert events.delete_child("tracks", track["id"], OWNER) == {"id": track["id"],
-                                                                 "deleted": True}
+    assert events.acting(OWNER).delete_child("tracks", track["id"]) == {
+        "id": track["id"],
+        "deleted": True,
+    }
     with pytest.raises(ChildNotFound):
         events.get_child("tracks", track["id"])
     with pytest.raises(ChildNotFound):
-        events.update_child("tracks", track["id"], OWNER, {"name": "x"})
+        events.acting(OWNER).update_child("tracks", track["id"], {"name": "x"})
 
 
 def test_a_ticket_answers_money_as_a_decimal_string(events, event):
-    ticket = events.create_child(event["identifier"], "tickets", OWNER,
-                                 {"name": "Standard", "type": "paid", "price": "12.5",
-                                  "sales_starts_at": "2030-01-01T00:00:00-05:00"})
+    ticket = events.acting(OWNER).create_child(
+        event["identifier"],
+        "tickets",
+        {
+            "name": "Standard",
+            "type": "paid",
+            "price": "12.5",
+            "sales_starts_at": "2030-01-01T00:00:00-05:00",
+        },
+    )
     assert ticket["price"] == "12.50"
     assert ticket["sales_starts_at"] == "2030-01-01T05:00:00+00:00"
 
 
 def test_a_list_is_paginated_by_id_and_skips_deleted_children(events, event):
     names = [f"Room {n}" for n in range(5)]
-    rooms = [events.create_child(event["id"], "microlocations", OWNER, {"name": name})
-             for name in names]
-    events.delete_child("microlocations", rooms[0]["id"], OWNER)
+    rooms = [
+        events.acting(OWNER).create_child(event["id"], "microlocations", {"name": name})
+        for name in names
+    ]
+    events.acting(OWNER).delete_child("microlocations", rooms[0]["id"])
 
     page = events.list_children(event["id"], "microlocations", limit=2, offset=1)
 
@@ -216,8 +241,12 @@ def test_a_list_is_paginated_by_id_and_skips_deleted_children(events, event):
     assert (page["limit"], page["offset"]) == (2, 1)
     assert page["items"] == rooms[2:4]
     assert events.list_children(event["id"], "microlocations")["limit"] == 50
-    assert events.list_children(event["id"], "tracks") == {"items": [], "total": 0,
-                                                           "limit": 50, "offset": 0}
+    assert events.list_children(event["id"], "tracks") == {
+        "items": [],
+        "total": 0,
+        "limit": 50,
+        "offset": 0,
+    }
 
 
 def test_a_list_refuses_a_bad_window(events, event):
@@ -227,33 +256,45 @@ def test_a_list_refuses_a_bad_window(events, event):
 
 
 def test_a_discount_code_links_tickets_of_its_event(events, event, events_session):
-    first, second = (events.create_child(event["id"], "tickets", OWNER,
-                                         {"name": name, "type": "free"})
-                     for name in ("Day 1", "Day 2"))
-    code = events.create_child(event["id"], "discount-codes", OWNER, {
-        "code": "EARLY", "type": "percent", "value": "10",
-        "ticket_ids": [second["id"], first["id"], second["id"]],
-    })
+    first, second = (
+        events.acting(OWNER).create_child(event["id"], "tickets", {"name": name, "type": "free"})
+        for name in ("Day 1", "Day 2")
+    )
+    code = events.acting(OWNER).create_child(
+        event["id"],
+        "discount-codes",
+        {
+            "code": "EARLY",
+            "type": "percent",
+            "value": "10",
+            "ticket_ids": [second["id"], first["id"], second["id"]],
+        },
+    )
     assert code["ticket_ids"] == [first["id"], second["id"]]
     assert code["value"] == "10.00"
 
-    updated = events.update_child("discount-codes", code["id"], OWNER,
-                                  {"ticket_ids": [second["id"]]})
+    updated = events.acting(OWNER).update_child(
+        "discount-codes", code["id"], {"ticket_ids": [second["id"]]}
+    )
     assert updated["ticket_ids"] == [second["id"]]
     links = events_session.execute(select(models.discount_code_tickets)).all()
     assert links == [(code["id"], second["id"])]
 
-    untouched = events.update_child("discount-codes", code["id"], OWNER, {"code": "EARLIER"})
+    untouched = events.acting(OWNER).update_child("discount-codes", code["id"], {"code": "EARLIER"})
     assert untouched["ticket_ids"] == [second["id"]]
 
 
 def test_listing_answers_each_childs_own_links(events, event):
-    tickets = [events.create_child(event["id"], "tickets", OWNER, {"name": f"T{n}",
-                                                                   "type": "free"})["id"]
-               for n in range(3)]
+    tickets = [
+        events.acting(OWNER).create_child(
+            event["id"], "tickets", {"name": f"T{n}", "type": "free"}
+        )["id"]
+        for n in range(3)
+    ]
     for n in range(3):
-        events.create_child(event["id"], "access-codes", OWNER,
-                            {"code": f"C{n}", "ticket_ids": tickets[:n]})
+        events.acting(OWNER).create_child(
+            event["id"], "access-codes", {"code": f"C{n}", "ticket_ids": tickets[:n]}
+        )
 
     items = events.list_children(event["id"], "access-codes")["items"]
 
@@ -261,68 +302,101 @@ def test_listing_answers_each_childs_own_links(events, event):
 
 
 def test_a_deleted_ticket_leaves_the_codes_linking_it(events, event):
-    ticket = events.create_child(event["id"], "tickets", OWNER, {"name": "T", "type": "free"})
-    code = events.create_child(event["id"], "discount-codes", OWNER, {
-        "code": "X", "type": "amount", "value": "5", "ticket_ids": [ticket["id"]]})
+    ticket = events.acting(OWNER).create_child(
+        event["id"], "tickets", {"name": "T", "type": "free"}
+    )
+    code = events.acting(OWNER).create_child(
+        event["id"],
+        "discount-codes",
+        {"code": "X", "type": "amount", "value": "5", "ticket_ids": [ticket["id"]]},
+    )
 
-    events.delete_child("tickets", ticket["id"], OWNER)
+    events.acting(OWNER).delete_child("tickets", ticket["id"])
 
     assert events.get_child("discount-codes", code["id"])["ticket_ids"] == []
 
 
 def test_a_session_refers_to_its_track_and_speakers(events, event):
-    track = events.create_child(event["id"], "tracks", OWNER, {"name": "Web", "color": "#000000"})
-    ada, grace = (events.create_child(event["id"], "speakers", OWNER, {"name": name})
-                  for name in ("Ada", "Grace"))
-    talk = events.create_child(event["id"], "sessions", OWNER, {
-        "title": "Engines", "track_id": track["id"], "speaker_ids": [grace["id"], ada["id"]],
-        "starts_at": "2030-05-01T10:00:00Z", "ends_at": "2030-05-01T11:00:00Z",
-    })
+    track = events.acting(OWNER).create_child(
+        event["id"], "tracks", {"name": "Web", "color": "#000000"}
+    )
+    ada, grace = (
+        events.acting(OWNER).create_child(event["id"], "speakers", {"name": name})
+        for name in ("Ada", "Grace")
+    )
+    talk = events.acting(OWNER).create_child(
+        event["id"],
+        "sessions",
+        {
+            "title": "Engines",
+            "track_id": track["id"],
+            "speaker_ids": [grace["id"], ada["id"]],
+            "starts_at": "2030-05-01T10:00:00Z",
+            "ends_at": "2030-05-01T11:00:00Z",
+        },
+    )
     assert talk["track_id"] == track["id"]
     assert talk["speaker_ids"] == sorted([ada["id"], grace["id"]])
 
-    updated = events.update_child("sessions", talk["id"], OWNER,
-                                  {"speaker_ids": [], "track_id": None})
+    updated = events.acting(OWNER).update_child(
+        "sessions", talk["id"], {"speaker_ids": [], "track_id": None}
+    )
     assert (updated["speaker_ids"], updated["track_id"]) == ([], None)
 
     with pytest.raises(InvalidEventData, match="ends_at must be after starts_at"):
-        events.update_child("sessions", talk["id"], OWNER, {"ends_at": "2030-05-01T09:00:00Z"})
+        events.acting(OWNER).update_child(
+            "sessions", talk["id"], {"ends_at": "2030-05-01T09:00:00Z"}
+        )
 
 
 def test_a_child_cannot_refer_to_another_events_rows(events, event, events_session):
-    other = events.create_event(OWNER, EVENT)
-    foreign = events.create_child(other["id"], "tickets", OWNER, {"name": "T", "type": "free"})
+    other = events.acting(OWNER).create_event(EVENT)
+    foreign = events.acting(OWNER).create_child(
+        other["id"], "tickets", {"name": "T", "type": "free"}
+    )
 
     with pytest.raises(InvalidEventData, match=rf"ticket_ids: no tickets \[{foreign['id']}\]"):
-        events.create_child(event["id"], "discount-codes", OWNER, {
-            "code": "X", "type": "amount", "value": "5", "ticket_ids": [foreign["id"]]})
+        events.acting(OWNER).create_child(
+            event["id"],
+            "discount-codes",
+            {"code": "X", "type": "amount", "value": "5", "ticket_ids": [foreign["id"]]},
+        )
     with pytest.raises(InvalidEventData, match="ticket_id"):
-        events.create_child(event["id"], "attendees", OWNER,
-                            {"firstname": "Ada", "ticket_id": foreign["id"]})
+        events.acting(OWNER).create_child(
+            event["id"], "attendees", {"firstname": "Ada", "ticket_id": foreign["id"]}
+        )
     assert events_session.scalars(select(models.DiscountCode)).all() == []
     assert events_session.scalars(select(models.Attendee)).all() == []
 
 
 def test_a_child_cannot_refer_to_a_deleted_row(events, event):
-    track = events.create_child(event["id"], "tracks", OWNER, {"name": "Web", "color": "#000000"})
-    events.delete_child("tracks", track["id"], OWNER)
+    track = events.acting(OWNER).create_child(
+        event["id"], "tracks", {"name": "Web", "color": "#000000"}
+    )
+    events.acting(OWNER).delete_child("tracks", track["id"])
     with pytest.raises(InvalidEventData, match="track_id"):
-        events.create_child(event["id"], "sessions", OWNER,
-                            {"title": "Talk", "track_id": track["id"]})
+        events.acting(OWNER).create_child(
+            event["id"], "sessions", {"title": "Talk", "track_id": track["id"]}
+        )
 
 
 def test_an_attendee_belongs_to_a_ticket_and_an_order(events, event):
-    ticket = events.create_child(event["id"], "tickets", OWNER, {"name": "T", "type": "free"})
-    order = events.create_child(event["id"], "orders", OWNER, {"amount": "0"})
-    attendee = events.create_child(event["id"], "attendees", OWNER, {
-        "firstname": "Ada", "ticket_id": ticket["id"], "order_id": order["id"]})
+    ticket = events.acting(OWNER).create_child(
+        event["id"], "tickets", {"name": "T", "type": "free"}
+    )
+    order = events.acting(OWNER).create_child(event["id"], "orders", {"amount": "0"})
+    attendee = events.acting(OWNER).create_child(
+        event["id"],
+        "attendees",
+        {"firstname": "Ada", "ticket_id": ticket["id"], "order_id": order["id"]},
+    )
     assert (attendee["ticket_id"], attendee["order_id"]) == (ticket["id"], order["id"])
     assert order["status"] == "initializing"
 
 
 def test_an_unknown_kind_is_refused(events, event):
     with pytest.raises(UnknownKind):
-        events.create_child(event["id"], "faqs", OWNER, {"question": "?"})
+        events.acting(OWNER).create_child(event["id"], "faqs", {"question": "?"})
     with pytest.raises(UnknownKind):
         events.list_children(event["id"], "faqs")
     with pytest.raises(UnknownKind):
@@ -331,11 +405,14 @@ def test_an_unknown_kind_is_refused(events, event):
 
 def test_a_child_with_an_unknown_or_read_only_field_is_refused(events, event):
     with pytest.raises(InvalidEventData, match="colour: unknown field"):
-        events.create_child(event["id"], "tracks", OWNER,
-                            {"name": "Web", "color": "#000000", "colour": "red"})
-    track = events.create_child(event["id"], "tracks", OWNER, {"name": "Web", "color": "#000000"})
+        events.acting(OWNER).create_child(
+            event["id"], "tracks", {"name": "Web", "color": "#000000", "colour": "red"}
+        )
+    track = events.acting(OWNER).create_child(
+        event["id"], "tracks", {"name": "Web", "color": "#000000"}
+    )
     with pytest.raises(InvalidEventData, match="read-only field"):
-        events.update_child("tracks", track["id"], OWNER, {"event_id": 1})
+        events.acting(OWNER).update_child("tracks", track["id"], {"event_id": 1})
 
 
 def test_a_missing_child_is_not_found(events, event):
@@ -345,12 +422,16 @@ def test_a_missing_child_is_not_found(events, event):
 
 
 def test_the_children_of_a_deleted_event_are_gone(events, event):
-    track = events.create_child(event["id"], "tracks", OWNER, {"name": "Web", "color": "#000000"})
-    events.delete_event(event["id"], OWNER)
+    track = events.acting(OWNER).create_child(
+        event["id"], "tracks", {"name": "Web", "color": "#000000"}
+    )
+    events.acting(OWNER).delete_event(event["id"])
 
     with pytest.raises(ChildNotFound):
         events.get_child("tracks", track["id"])
     with pytest.raises(EventNotFound):
         events.list_children(event["id"], "tracks")
     with pytest.raises(EventNotFound):
-        events.create_child(event["id"], "tracks", OWNER, {"name": "Web", "color": "#000000"})
+        events.acting(OWNER).create_child(
+            event["id"], "tracks", {"name": "Web", "color": "#000000"}
+        )

@@ -4,15 +4,17 @@ read, amend, answer and delete them; tokens; acceptance that grants the
 role before answering; owner transfer; racing acceptances."""
 import hashlib
 import json
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import select, update
 
 from contracts.errors import AccessDenied, EventNotFound
 from contracts.roles.errors import InvalidRoleData, InviteClosed, InviteExists, InviteNotFound
 from services.roles.models import EventRole, RoleInvite
+from tests.support.broker import CallerProxy
+from tests.support.services import proof_of
 from tests.support.tap import EventTap
 
 ACCEPT = {"status": "accepted"}
@@ -43,8 +45,10 @@ def invite(roles, owner, event, invitee):
     """`invite(role, email, by)` → the created invite; by default the
     owner invites the invitee as organizer."""
     def invite(role="organizer", email=None, by=owner):
-        return roles.create_invite(by["id"], event["id"],
-                                   {"email": email or invitee["email"], "role": role})
+        return roles.acting(by["id"]).create_invite(
+            event["id"], {"email": email or invitee["email"], "role": role}
+        )
+
     return invite
 
 
@@ -54,13 +58,14 @@ def pending(invite):
 
 
 @pytest.fixture
-def tap(roles):
+def tap(roles, rabbit_config):
     """`tap("invite.accepted")` → an EventTap on the roles service's exchange."""
     taps = []
 
     def tap(routing_key):
-        taps.append(EventTap(roles.container.config["AMQP_URI"], "roles", routing_key))
+        taps.append(EventTap(rabbit_config["AMQP_URI"], "roles", routing_key))
         return taps[-1]
+
     yield tap
     for opened in taps:
         opened.close()
@@ -82,17 +87,21 @@ def nothing_accepted(roles, db, tap, sign_up, invite):
         control = invite(email=control_user["email"])
         answer(roles, control_user, control)
         assert accepted.next()[1]["invite_id"] == control["id"]
+
     return check
 
 
 def answer(roles, user, invite, status="accepted"):
-    return roles.update_invite(user["id"], invite["id"], {"status": status})
+    return roles.acting(user["id"]).update_invite(invite["id"], {"status": status})
 
 
 def public(invite):
     """The invite as get and list answer it: without what creation adds."""
-    return {key: value for key, value in invite.items()
-            if key not in ("token", "accept_path", "event_name")}
+    return {
+        key: value
+        for key, value in invite.items()
+        if key not in ("token", "accept_path", "event_name")
+    }
 
 
 class Db:
@@ -103,7 +112,8 @@ class Db:
 
     def invite(self, invite):
         return self.session.execute(
-            select(RoleInvite.__table__).where(RoleInvite.id == invite["id"])).one()
+            select(RoleInvite.__table__).where(RoleInvite.id == invite["id"])
+        ).one()
 
     def invite_ids(self):
         return self.session.scalars(select(RoleInvite.id).order_by(RoleInvite.id)).all()
@@ -111,14 +121,18 @@ class Db:
     def team(self, user=None):
         """The event's `(user_id, role)` rows (`user`'s only, if given)."""
         query = select(EventRole.user_id, EventRole.role).where(
-            EventRole.event_id == self.event["id"])
+            EventRole.event_id == self.event["id"]
+        )
         if user is not None:
             query = query.where(EventRole.user_id == user["id"])
         return sorted(tuple(row) for row in self.session.execute(query))
 
     def expire(self, invite):
-        self.session.execute(update(RoleInvite).where(RoleInvite.id == invite["id"])
-                             .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+        self.session.execute(
+            update(RoleInvite)
+            .where(RoleInvite.id == invite["id"])
+            .values(expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        )
         self.session.commit()
 
 
@@ -159,13 +173,14 @@ def test_only_the_owner_may_invite_an_owner(actor, invite):
     assert invite(role="owner")["role"] == "owner"
 
 
-def test_a_new_invite_is_pending_names_its_event_and_gives_its_token_once(roles, owner, event,
-                                                                          pending):
+def test_a_new_invite_is_pending_names_its_event_and_gives_its_token_once(
+    roles, owner, event, pending
+):
     token = pending["token"]
     assert (pending["status"], pending["event_name"]) == ("pending", "Open Tech Summit")
     assert token and token in pending["accept_path"]
-    got = roles.get_invite(owner["id"], pending["id"])
-    listed = roles.list_invites(owner["id"], event["id"])["items"]
+    got = roles.acting(owner["id"]).get_invite(pending["id"])
+    listed = roles.acting(owner["id"]).list_invites(event["id"])["items"]
     assert got == public(pending) and listed == [public(pending)]
     assert not {"token", "token_hash"} & set(got)
     for seen in (got, listed):
@@ -206,18 +221,25 @@ def test_an_expired_invite_does_not_block_a_new_one(invite, pending, db):
 
 def test_inviting_to_an_unknown_event_is_refused(roles, owner, event):
     with pytest.raises(EventNotFound):
-        roles.create_invite(owner["id"], event["id"] + 1000,
-                            {"email": "guest@example.org", "role": "organizer"})
+        roles.acting(owner["id"]).create_invite(
+            event["id"] + 1000, {"email": "guest@example.org", "role": "organizer"}
+        )
 
 
-@pytest.mark.parametrize("data", [
-    {"email": "not an email", "role": "organizer"}, {"email": "a@example.org", "role": "king"},
-    {"email": "a@example.org"}, {"role": "organizer"}, "a@example.org",
-    {"email": "a@example.org", "role": "organizer", "status": "accepted"},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"email": "not an email", "role": "organizer"},
+        {"email": "a@example.org", "role": "king"},
+        {"email": "a@example.org"},
+        {"role": "organizer"},
+        "a@example.org",
+        {"email": "a@example.org", "role": "organizer", "status": "accepted"},
+    ],
+)
 def test_an_invite_with_a_bad_role_or_email_is_refused(roles, db, owner, event, data):
     with pytest.raises(InvalidRoleData):
-        roles.create_invite(owner["id"], event["id"], data)
+        roles.acting(owner["id"]).create_invite(event["id"], data)
     assert db.invite_ids() == []
 
 
@@ -227,8 +249,12 @@ def test_a_new_invite_is_announced_without_its_token(tap, invite, event):
     routing_key, payload = created_tap.next()
     assert routing_key == "invite.created"
     assert pick(payload, "invite_id", "event_id", "event_name", "email", "role") == {
-        "invite_id": created["id"], "event_id": event["id"], "event_name": "Open Tech Summit",
-        "email": created["email"], "role": "organizer"}
+        "invite_id": created["id"],
+        "event_id": event["id"],
+        "event_name": "Open Tech Summit",
+        "email": created["email"],
+        "role": "organizer",
+    }
     assert created["token"] not in json.dumps(payload) and "token" not in payload
 
 
@@ -237,26 +263,30 @@ def test_a_new_invite_is_announced_without_its_token(tap, invite, event):
 
 @pytest.mark.parametrize("who", ["invitee", "coorganizer", "organizer", "owner"])
 def test_the_invitee_and_coorganizers_may_read_an_invite(roles, actor, pending, who):
-    assert roles.get_invite(actor(who)["id"], pending["id"]) == public(pending)
+    assert roles.acting(actor(who)["id"]).get_invite(pending["id"]) == public(pending)
 
 
 @pytest.mark.parametrize("who", ["stranger", "moderator"])
 def test_others_may_not_read_an_invite(roles, actor, pending, who):
     with pytest.raises(AccessDenied):
-        roles.get_invite(actor(who)["id"], pending["id"])
+        roles.acting(actor(who)["id"]).get_invite(pending["id"])
 
 
 @pytest.mark.parametrize("who", ["invitee", "moderator", "stranger"])
 def test_only_coorganizers_and_above_may_list_invites(roles, actor, event, who):
     with pytest.raises(AccessDenied):
-        roles.list_invites(actor(who)["id"], event["id"])
+        roles.acting(actor(who)["id"]).list_invites(event["id"])
 
 
 def test_coorganizers_list_invites_newest_first_a_page_at_a_time(roles, actor, event, invite):
     made = [invite(email=f"guest{n}@example.org") for n in range(3)]
-    page = roles.list_invites(actor("coorganizer")["id"], event["id"], limit=2, offset=1)
-    assert page == {"items": [public(made[1]), public(made[0])], "total": 3,
-                    "limit": 2, "offset": 1}
+    page = roles.acting(actor("coorganizer")["id"]).list_invites(event["id"], limit=2, offset=1)
+    assert page == {
+        "items": [public(made[1]), public(made[0])],
+        "total": 3,
+        "limit": 2,
+        "offset": 1,
+    }
 
 
 # update
@@ -272,7 +302,7 @@ def test_the_invitee_may_decline_and_is_granted_nothing(roles, db, owner, invite
 @pytest.mark.parametrize("who", ["invitee", "owner"])
 def test_a_status_is_changed_alone(roles, db, actor, pending, who):
     with pytest.raises(InvalidRoleData):
-        roles.update_invite(actor(who)["id"], pending["id"], {**ACCEPT, "role": "moderator"})
+        roles.acting(actor(who)["id"]).update_invite(pending["id"], {**ACCEPT, "role": "moderator"})
     row = db.invite(pending)
     assert (row.status, row.role) == ("pending", "organizer")
 
@@ -280,14 +310,15 @@ def test_a_status_is_changed_alone(roles, db, actor, pending, who):
 @pytest.mark.parametrize("change", [{"role": "coorganizer"}, {"email": "me@example.org"}])
 def test_the_invitee_may_not_change_role_or_email(roles, db, invitee, pending, change):
     with pytest.raises(AccessDenied):
-        roles.update_invite(invitee["id"], pending["id"], change)
+        roles.acting(invitee["id"]).update_invite(pending["id"], change)
     row = db.invite(pending)
     assert (row.role, row.email) == ("organizer", invitee["email"])
 
 
 @pytest.mark.parametrize("who", ["owner", "organizer"])
-def test_neither_owner_nor_organizer_may_accept_for_the_invitee(roles, db, actor, pending,
-                                                                nothing_accepted, who):
+def test_neither_owner_nor_organizer_may_accept_for_the_invitee(
+    roles, db, actor, pending, nothing_accepted, who
+):
     manager = actor(who)
     team = db.team()
     with pytest.raises(AccessDenied):
@@ -296,37 +327,55 @@ def test_neither_owner_nor_organizer_may_accept_for_the_invitee(roles, db, actor
 
 
 def test_an_organizer_may_change_the_role_of_a_pending_invite(roles, db, actor, pending):
-    changed = roles.update_invite(actor("organizer")["id"], pending["id"], {"role": "moderator"})
+    changed = roles.acting(actor("organizer")["id"]).update_invite(
+        pending["id"], {"role": "moderator"}
+    )
     assert changed == {**public(pending), "role": "moderator"}
     assert db.invite(pending).token_hash == sha256(pending["token"])
 
 
 def test_changing_the_email_replaces_the_token(roles, db, actor, sign_up, invitee, pending):
     newcomer = sign_up("nia")
-    changed = roles.update_invite(actor("organizer")["id"], pending["id"],
-                                  {"email": newcomer["email"]})
+    changed = roles.acting(actor("organizer")["id"]).update_invite(
+        pending["id"], {"email": newcomer["email"]}
+    )
     assert changed["email"] == newcomer["email"]
     assert changed["token"] != pending["token"] and changed["token"] in changed["accept_path"]
     assert db.invite(pending).token_hash == sha256(changed["token"])
     with pytest.raises(InviteNotFound):
-        roles.respond_to_invite(invitee["id"], pending["token"], "accepted")
-    assert roles.respond_to_invite(newcomer["id"], changed["token"], "accepted")["role_granted"]
+        roles.acting(invitee["id"]).respond_to_invite(pending["token"], "accepted")
+    assert roles.acting(newcomer["id"]).respond_to_invite(changed["token"], "accepted")[
+        "role_granted"
+    ]
 
 
-def test_changing_an_invite_to_or_from_owner_needs_the_owner(roles, db, actor, owner, invite,
-                                                             pending):
+def test_changing_an_invite_to_or_from_owner_needs_the_owner(
+    roles, db, actor, owner, invite, pending
+):
     organizer = actor("organizer")
     owners_invite = invite(role="owner", email="heir@example.org")
-    for target, change in [(pending, {"role": "owner"}), (owners_invite, {"role": "organizer"}),
-                           (owners_invite, {"email": "other@example.org"})]:
+    for target, change in [
+        (pending, {"role": "owner"}),
+        (owners_invite, {"role": "organizer"}),
+        (owners_invite, {"email": "other@example.org"}),
+    ]:
         with pytest.raises(AccessDenied):
-            roles.update_invite(organizer["id"], target["id"], change)
+            roles.acting(organizer["id"]).update_invite(target["id"], change)
     heirs = db.invite(owners_invite)
     assert (db.invite(pending).role, heirs.role, heirs.email) == (
-        "organizer", "owner", "heir@example.org")
-    assert roles.update_invite(owner["id"], pending["id"], {"role": "owner"})["role"] == "owner"
-    assert roles.update_invite(owner["id"], owners_invite["id"],
-                               {"role": "coorganizer"})["role"] == "coorganizer"
+        "organizer",
+        "owner",
+        "heir@example.org",
+    )
+    assert (
+        roles.acting(owner["id"]).update_invite(pending["id"], {"role": "owner"})["role"] == "owner"
+    )
+    assert (
+        roles.acting(owner["id"]).update_invite(owners_invite["id"], {"role": "coorganizer"})[
+            "role"
+        ]
+        == "coorganizer"
+    )
 
 
 @pytest.mark.parametrize("closed", ["accepted", "declined", "expired"])
@@ -337,7 +386,7 @@ def test_a_closed_invite_no_longer_changes(roles, db, owner, invitee, pending, c
         answer(roles, invitee, pending, closed)
     for change in ({"role": "moderator"}, {"email": "other@example.org"}):
         with pytest.raises(InviteClosed):
-            roles.update_invite(owner["id"], pending["id"], change)
+            roles.acting(owner["id"]).update_invite(pending["id"], change)
     for status in ("accepted", "declined"):
         with pytest.raises(InviteClosed):
             answer(roles, invitee, pending, status)
@@ -349,8 +398,9 @@ def test_a_closed_invite_no_longer_changes(roles, db, owner, invitee, pending, c
 # accept
 
 
-def test_accepting_grants_the_role_before_answering_and_announces_it(roles, db, tap, event, invitee,
-                                                                     pending):
+def test_accepting_grants_the_role_before_answering_and_announces_it(
+    roles, db, tap, event, invitee, pending
+):
     accepted_tap = tap("invite.accepted")
     accepted = answer(roles, invitee, pending)
     assert (accepted["status"], accepted["role_granted"]) == ("accepted", True)
@@ -358,30 +408,44 @@ def test_accepting_grants_the_role_before_answering_and_announces_it(roles, db, 
     assert db.team(invitee) == [(invitee["id"], "organizer")]
     payload = accepted_tap.next()[1]
     assert pick(payload, "invite_id", "event_id", "user_id", "email", "role") == {
-        "invite_id": pending["id"], "event_id": event["id"], "user_id": invitee["id"],
-        "email": invitee["email"], "role": "organizer"}
+        "invite_id": pending["id"],
+        "event_id": event["id"],
+        "user_id": invitee["id"],
+        "email": invitee["email"],
+        "role": "organizer",
+    }
 
 
 def test_someone_invited_before_signing_up_accepts_after(roles, event, invite):
     sent = invite(role="moderator", email="Late.Comer@Example.org")
-    user = roles.sign_up({"email": "late.comer@example.org", "password": "correct horse",
-                          "name": "Late"})
+    user = roles.sign_up(
+        {"email": "late.comer@example.org", "password": "correct horse", "name": "Late"}
+    )
     assert answer(roles, user, sent)["role_granted"] is True
     assert roles.has_access(user["id"], "is_moderator", event["id"]) is True
 
 
 def test_the_invitee_may_accept_by_token(roles, event, invitee, pending):
-    accepted = roles.respond_to_invite(invitee["id"], pending["token"], "accepted")
+    accepted = roles.acting(invitee["id"]).respond_to_invite(pending["token"], "accepted")
     assert pick(accepted, "id", "status", "role_granted") == {
-        "id": pending["id"], "status": "accepted", "role_granted": True}
+        "id": pending["id"],
+        "status": "accepted",
+        "role_granted": True,
+    }
     assert roles.has_access(invitee["id"], "is_organizer", event["id"]) is True
 
 
-@pytest.mark.parametrize("refusal, error", [
-    ("another user", AccessDenied), ("tampered token", InviteNotFound), ("expired", InviteClosed),
-])
-def test_accepting_by_token_is_refused_and_changes_nothing(roles, db, sign_up, invitee, pending,
-                                                           nothing_accepted, refusal, error):
+@pytest.mark.parametrize(
+    "refusal, error",
+    [
+        ("another user", AccessDenied),
+        ("tampered token", InviteNotFound),
+        ("expired", InviteClosed),
+    ],
+)
+def test_accepting_by_token_is_refused_and_changes_nothing(
+    roles, db, sign_up, invitee, pending, nothing_accepted, refusal, error
+):
     user, token = invitee, pending["token"]
     if refusal == "another user":
         user = sign_up("sam")
@@ -391,14 +455,13 @@ def test_accepting_by_token_is_refused_and_changes_nothing(roles, db, sign_up, i
         db.expire(pending)
     team = db.team()
     with pytest.raises(error):
-        roles.respond_to_invite(user["id"], token, "accepted")
+        roles.acting(user["id"]).respond_to_invite(token, "accepted")
     nothing_accepted(pending, team)
 
 
 def test_accepting_an_owner_invite_transfers_ownership(roles, db, event, owner, invitee, invite):
     assert answer(roles, invitee, invite(role="owner"))["role_granted"] is True
-    assert db.team() == sorted(
-        [(invitee["id"], "owner"), (owner["id"], "organizer")])
+    assert db.team() == sorted([(invitee["id"], "owner"), (owner["id"], "organizer")])
     assert roles.has_access(invitee["id"], "is_owner", event["id"]) is True
     assert roles.has_access(owner["id"], "is_owner", event["id"]) is False
 
@@ -409,36 +472,39 @@ def test_accepting_an_owner_invite_transfers_ownership(roles, db, event, owner, 
 @pytest.mark.parametrize("who", ["owner", "organizer"])
 def test_organizers_may_delete_an_invite(roles, actor, pending, who):
     deleter = actor(who)
-    assert roles.delete_invite(deleter["id"], pending["id"]) == {"id": pending["id"],
-                                                                 "deleted": True}
+    assert roles.acting(deleter["id"]).delete_invite(pending["id"]) == {
+        "id": pending["id"],
+        "deleted": True,
+    }
     with pytest.raises(InviteNotFound):
-        roles.get_invite(deleter["id"], pending["id"])
+        roles.acting(deleter["id"]).get_invite(pending["id"])
 
 
 @pytest.mark.parametrize("who", ["coorganizer", "stranger", "invitee"])
 def test_others_may_not_delete_an_invite(roles, db, actor, pending, who):
     with pytest.raises(AccessDenied):
-        roles.delete_invite(actor(who)["id"], pending["id"])
+        roles.acting(actor(who)["id"]).delete_invite(pending["id"])
     assert db.invite(pending).status == "pending"
 
 
 def test_only_the_owner_may_delete_an_owner_invite(roles, db, actor, owner, invite):
     owners_invite = invite(role="owner")
     with pytest.raises(AccessDenied):
-        roles.delete_invite(actor("organizer")["id"], owners_invite["id"])
+        roles.acting(actor("organizer")["id"]).delete_invite(owners_invite["id"])
     assert db.invite(owners_invite).status == "pending"
-    assert roles.delete_invite(owner["id"], owners_invite["id"])["deleted"] is True
+    assert roles.acting(owner["id"]).delete_invite(owners_invite["id"])["deleted"] is True
 
 
-def test_an_accepted_invite_cannot_be_deleted_but_a_declined_one_can(roles, db, owner, sign_up,
-                                                                     invitee, invite, pending):
+def test_an_accepted_invite_cannot_be_deleted_but_a_declined_one_can(
+    roles, db, owner, sign_up, invitee, invite, pending
+):
     answer(roles, invitee, pending)
     with pytest.raises(InviteClosed):
-        roles.delete_invite(owner["id"], pending["id"])
+        roles.acting(owner["id"]).delete_invite(pending["id"])
     shy = sign_up("shy")
     declined = invite(role="moderator", email=shy["email"])
     answer(roles, shy, declined, "declined")
-    assert roles.delete_invite(owner["id"], declined["id"])["deleted"] is True
+    assert roles.acting(owner["id"]).delete_invite(declined["id"])["deleted"] is True
     assert db.invite_ids() == [pending["id"]]
 
 
@@ -446,9 +512,14 @@ def test_an_accepted_invite_cannot_be_deleted_but_a_declined_one_can(roles, db, 
 
 
 def concurrently(roles, *calls):
-    """Send `(method, *args)` calls at once; each one's answer or error."""
-    with ServiceRpcProxy("roles", roles.container.config) as proxy:
-        replies = [getattr(proxy, method).call_async(*args) for method, *args in calls]
+    """Send `(method, actor, *args)` calls at once, each acting for its
+    actor; each one's answer or error."""
+    with ExitStack() as stack:
+        replies = [
+            getattr(stack.enter_context(CallerProxy(
+                "roles", roles.container.config, context_data=proof_of(actor))), method
+            ).call_async(*args)
+            for method, actor, *args in calls]
         outcomes = []
         for reply in replies:
             try:
@@ -464,18 +535,27 @@ def test_two_concurrent_accepts_of_one_invite_succeed_once(roles, db, invitee, p
     successes = [outcome for outcome in outcomes if isinstance(outcome, dict)]
     assert [type(outcome) for outcome in outcomes if outcome not in successes] == [InviteClosed]
     assert [pick(success, "status", "role_granted") for success in successes] == [
-        {"status": "accepted", "role_granted": True}]
+        {"status": "accepted", "role_granted": True}
+    ]
     assert db.team(invitee) == [(invitee["id"], "organizer")]
 
 
 def test_two_owner_invites_accepted_at_once_leave_one_owner(roles, db, owner, sign_up, invite):
     heirs = [sign_up("heir"), sign_up("heir")]
     sent = [invite(role="owner", email=heir["email"]) for heir in heirs]
-    outcomes = concurrently(roles, *[("update_invite", heir["id"], one["id"], ACCEPT)
-                                     for heir, one in zip(heirs, sent, strict=True)])
+    outcomes = concurrently(
+        roles,
+        *[
+            ("update_invite", heir["id"], one["id"], ACCEPT)
+            for heir, one in zip(heirs, sent, strict=True)
+        ],
+    )
     # both accepted, or the second found the first transfer had lapsed it
-    accepted = [heir["id"] for heir, outcome in zip(heirs, outcomes, strict=True)
-                if not isinstance(outcome, InviteClosed) and outcome["role_granted"]]
+    accepted = [
+        heir["id"]
+        for heir, outcome in zip(heirs, outcomes, strict=True)
+        if not isinstance(outcome, InviteClosed) and outcome["role_granted"]
+    ]
     assert len(accepted) == 2 or [type(outcome) for outcome in outcomes].count(InviteClosed) == 1
     team = db.team()
     [new_owner] = [user for user, role in team if role == "owner"]
@@ -485,13 +565,14 @@ def test_two_owner_invites_accepted_at_once_leave_one_owner(roles, db, owner, si
 
 
 def test_a_transfer_of_ownership_lapses_the_other_pending_owner_invites(
-        roles, db, owner, sign_up, invite):
+    roles, db, owner, sign_up, invite
+):
     heirs = [sign_up("heir"), sign_up("heir")]
     first, second = [invite(role="owner", email=heir["email"]) for heir in heirs]
 
     answer(roles, heirs[0], first)
 
-    assert roles.get_invite(owner["id"], second["id"])["status"] == "expired"
+    assert roles.acting(owner["id"]).get_invite(second["id"])["status"] == "expired"
     with pytest.raises(InviteClosed):
         answer(roles, heirs[1], second)
     assert [user for user, role in db.team() if role == "owner"] == [heirs[0]["id"]]

@@ -41,8 +41,8 @@ def media_copied(amqp_uri):
 
 
 def new_event_with_sponsors(events):
-    event = events.create_event(ACTOR, EVENT)
-    sponsors = [events.create_child(event["id"], "sponsors", ACTOR, {"name": name})
+    event = events.acting(ACTOR).create_event(EVENT)
+    sponsors = [events.acting(ACTOR).create_child(event["id"], "sponsors", {"name": name})
                 for name in SPONSORS]
     return event, sponsors
 
@@ -52,10 +52,10 @@ def source(media, events):
     """An event with an original (and its renditions), a logo, and two
     sponsors with logos."""
     event, sponsors = new_event_with_sponsors(events)
-    media.upload_event_image(ACTOR, event["id"], "original", b64(image("red")))
-    media.upload_event_image(ACTOR, event["id"], "logo", b64(image("navy", (400, 400))))
+    media.acting(ACTOR).upload_event_image(event["id"], "original", b64(image("red")))
+    media.acting(ACTOR).upload_event_image(event["id"], "logo", b64(image("navy", (400, 400))))
     for sponsor, color in zip(sponsors, ("green", "orange"), strict=True):
-        media.upload_sponsor_logo(ACTOR, sponsor["id"], b64(image(color, (300, 100))))
+        media.acting(ACTOR).upload_sponsor_logo(sponsor["id"], b64(image(color, (300, 100))))
     return event
 
 
@@ -76,7 +76,7 @@ def wait_for_media(events, event_id):
 
 
 def copy_with_media(events, source):
-    copy = events.copy_event(source["id"], ACTOR)
+    copy = events.acting(ACTOR).copy_event(source["id"])
     wait_for_media(events, copy["id"])
     return copy
 
@@ -131,12 +131,12 @@ def test_the_copy_owns_its_media(media, events, source):
     copy = copy_with_media(events, source)
     source_urls = shown(events, source["id"])
 
-    media.upload_event_image(ACTOR, copy["id"], "original", b64(image("blue")))
+    media.acting(ACTOR).upload_event_image(copy["id"], "original", b64(image("blue")))
     assert shown(events, source["id"]) == source_urls
     assert all(served_bytes(media, url) for url in source_urls.values())
 
-    media.delete_event_image(ACTOR, source["id"], "original")
-    media.delete_sponsor_logo(ACTOR, events.list_children(source["id"], "sponsors")
+    media.acting(ACTOR).delete_event_image(source["id"], "original")
+    media.acting(ACTOR).delete_sponsor_logo(events.list_children(source["id"], "sponsors")
                               ["items"][0]["id"])
     assert all(served_bytes(media, url) for url in shown(events, copy["id"]).values())
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import PIL.Image
 import pytest
 from nameko.constants import AMQP_URI_CONFIG_KEY
-from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import insert, text
 from sqlalchemy.orm import Session
 
@@ -38,6 +37,7 @@ from services.media.storage import INCOMPLETE_PREFIX, LocalBlobStore, blob_key
 from shared.errors import Unavailable
 from shared.inbox import handled
 from shared.relay import RELAY_LOCK
+from tests.support.broker import CallerProxy
 from tests.support.media import (
     ACTOR,
     EVENT,
@@ -54,7 +54,7 @@ from tests.support.media import (
     sponsor_logos,
     stored,
 )
-from tests.support.services import start_service
+from tests.support.services import proof_of, start_service
 from tests.support.tap import EventTap, wait_until
 
 NO_URLS = dict.fromkeys(EVENT_URL_FIELDS)
@@ -72,7 +72,7 @@ def media_changed(amqp_uri):
 
 @pytest.fixture
 def new_event(events):
-    return lambda: events.create_event(ACTOR, EVENT)
+    return lambda: events.acting(ACTOR).create_event(EVENT)
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def event(new_event):
 
 @pytest.fixture
 def sponsor(events, event):
-    return events.create_child(event["id"], "sponsors", ACTOR, {"name": "ACME"})
+    return events.acting(ACTOR).create_child(event["id"], "sponsors", {"name": "ACME"})
 
 
 def handled_by_events(events_db, message):
@@ -91,11 +91,11 @@ def handled_by_events(events_db, message):
 
 
 def upload(media, event, data, slot="original"):
-    return media.upload_event_image(ACTOR, event["id"], slot, b64(data))
+    return media.acting(ACTOR).upload_event_image(event["id"], slot, b64(data))
 
 
 def upload_sponsor_logo(media, sponsor, data):
-    return media.upload_sponsor_logo(ACTOR, sponsor["id"], b64(data))
+    return media.acting(ACTOR).upload_sponsor_logo(sponsor["id"], b64(data))
 
 
 def by_slot(answer):
@@ -157,11 +157,12 @@ def test_uploads_as_many_at_once_as_the_service_has_workers_each_read_their_writ
         container_factory, media_config, events, new_event, amqp_uri):
     # no upload may wait for a media worker that another upload holds
     start_service(container_factory, MediaService, {
-        **media_config, "AMQP_URI": amqp_uri, "max_workers": 2, "RPC_TIMEOUT": 2})
+        **media_config, "max_workers": 2, "RPC_TIMEOUT": 2})
     targets = [new_event(), new_event()]
 
-    with ServiceRpcProxy("media", {AMQP_URI_CONFIG_KEY: amqp_uri}) as rpc:  # concurrent calls
-        replies = [rpc.upload_event_image.call_async(ACTOR, target["id"], "logo",
+    with CallerProxy("media", {AMQP_URI_CONFIG_KEY: amqp_uri},  # concurrent calls
+                     context_data=proof_of(ACTOR)) as rpc:
+        replies = [rpc.upload_event_image.call_async(target["id"], "logo",
                                                      b64(image(color, (300, 100))))
                    for target, color in zip(targets, ("red", "blue"), strict=True)]
         answers = [reply.result() for reply in replies]
@@ -192,7 +193,7 @@ def test_a_sponsor_logo_shows_on_the_sponsor_right_after_the_upload(media, event
 
 
 def test_an_event_can_be_named_by_its_identifier(media, events, event):
-    answer = media.upload_event_image(ACTOR, event["identifier"], "logo", b64(LOGO))
+    answer = media.acting(ACTOR).upload_event_image(event["identifier"], "logo", b64(LOGO))
 
     assert answer["event_id"] == event["id"]
     assert events.get_event(event["id"])["logo_url"] == answer["media"][0]["url"]
@@ -221,8 +222,7 @@ def test_a_photo_is_stored_without_its_exif_gps(media, event):
 def strict_media(container_factory, media_config, events):
     """The media service with small limits: 20 kB and 100,000 pixels."""
     return start_service(container_factory, MediaService, {
-        **media_config, "AMQP_URI": events.container.config["AMQP_URI"],
-        "MEDIA_MAX_BYTES": 20_000, "MEDIA_MAX_PIXELS": 100_000})
+        **media_config, "MEDIA_MAX_BYTES": 20_000, "MEDIA_MAX_PIXELS": 100_000})
 
 
 SMALL = image("olive", (300, 100))
@@ -230,21 +230,24 @@ TRUNCATED = noise((64, 48))[:3000]
 
 
 def to_event(content, slot="original", ref=None):
-    return lambda media, event, sponsor: media.upload_event_image(
-        ACTOR, ref or event["id"], slot, content)
+    return lambda media, event, sponsor: media.acting(ACTOR).upload_event_image(
+        ref or event["id"], slot, content)
 
 
 def to_sponsor(content, sponsor_id=None):
-    return lambda media, event, sponsor: media.upload_sponsor_logo(
-        ACTOR, sponsor_id or sponsor["id"], content)
+    return lambda media, event, sponsor: media.acting(ACTOR).upload_sponsor_logo(
+        sponsor_id or sponsor["id"], content
+    )
 
 
 def deleting(slot="original", ref=None):
-    return lambda media, event, sponsor: media.delete_event_image(ACTOR, ref or event["id"], slot)
+    return lambda media, event, sponsor: media.acting(ACTOR).delete_event_image(
+        ref or event["id"], slot
+    )
 
 
 def deleting_sponsor_logo(sponsor_id):
-    return lambda media, event, sponsor: media.delete_sponsor_logo(ACTOR, sponsor_id)
+    return lambda media, event, sponsor: media.acting(ACTOR).delete_sponsor_logo(sponsor_id)
 
 
 REFUSED = {
@@ -275,13 +278,18 @@ REFUSED = {
 
 @pytest.mark.parametrize("cases", REFUSED.values(), ids=REFUSED.keys())
 def test_a_refused_request_raises_its_error_and_writes_nothing(
-        strict_media, events, event, sponsor, media_db, media_root, cases):
+    strict_media, events, event, sponsor, media_db, media_root, cases
+):
     upload(strict_media, event, SMALL)
     upload_sponsor_logo(strict_media, sponsor, SMALL)
 
     def everything():
-        return (stored(media_db, media_root), event_urls(events, event["id"]),
-                sponsor_logos(events, event["id"]))
+        return (
+            stored(media_db, media_root),
+            event_urls(events, event["id"]),
+            sponsor_logos(events, event["id"]),
+        )
+
     before = everything()
 
     for case, (refused, error) in cases.items():
@@ -291,24 +299,24 @@ def test_a_refused_request_raises_its_error_and_writes_nothing(
 
 
 def test_an_actor_without_the_right_is_refused_before_the_upload_is_decoded(
-        media, events, event, roles_stub, media_db, media_root):
+    media, events, event, roles_stub, media_db, media_root
+):
     roles_stub.refused.add(ACTOR)
 
     with pytest.raises(AccessDenied):
         upload(media, event, b"not an image")
 
-    assert stored(media_db, media_root) == {"records": [], "blobs": [], "versions": [],
-                                            "files": []}
+    assert stored(media_db, media_root) == {"records": [], "blobs": [], "versions": [], "files": []}
     assert event_urls(events, event["id"]) == NO_URLS
 
 
 def test_a_refused_first_upload_leaves_no_record_blob_or_file(
-        strict_media, events, event, media_db, media_root):
+    strict_media, events, event, media_db, media_root
+):
     with pytest.raises(ImageTooLarge):
         upload(strict_media, event, noise((120, 120)))
 
-    assert stored(media_db, media_root) == {"records": [], "blobs": [], "versions": [],
-                                            "files": []}
+    assert stored(media_db, media_root) == {"records": [], "blobs": [], "versions": [], "files": []}
     assert event_urls(events, event["id"]) == NO_URLS
 
 
@@ -325,11 +333,12 @@ def test_a_new_original_retires_the_old_one_and_its_renditions_at_once(media, ev
 
 
 def test_deleting_the_original_retires_it_and_its_renditions_and_keeps_the_logo(
-        media, events, event):
+    media, events, event
+):
     original = upload(media, event, image("red"))
     logo = upload(media, event, LOGO, slot="logo")
 
-    answer = media.delete_event_image(ACTOR, event["id"], "original")
+    answer = media.acting(ACTOR).delete_event_image(event["id"], "original")
 
     assert answer["event_updated"] is True and answer["media"] == []
     assert_not_served(media, *urls_of(original).values())
@@ -340,7 +349,7 @@ def test_deleting_the_logo_clears_the_logo_url(media, events, event):
     original = upload(media, event, image("red"))
     logo = upload(media, event, LOGO, slot="logo")
 
-    media.delete_event_image(ACTOR, event["id"], "logo")
+    media.acting(ACTOR).delete_event_image(event["id"], "logo")
 
     assert_not_served(media, *urls_of(logo).values())
     assert event_urls(events, event["id"]) == {**urls_of(original), "logo_url": None}
@@ -349,7 +358,7 @@ def test_deleting_the_logo_clears_the_logo_url(media, events, event):
 def test_deleting_a_sponsor_logo_clears_it_on_the_sponsor(media, events, sponsor):
     [logo] = upload_sponsor_logo(media, sponsor, image("navy", (400, 200)))["media"]
 
-    media.delete_sponsor_logo(ACTOR, sponsor["id"])
+    media.acting(ACTOR).delete_sponsor_logo(sponsor["id"])
 
     assert_not_served(media, logo["url"])
     assert events.get_child("sponsors", sponsor["id"])["logo_url"] is None
@@ -359,7 +368,8 @@ def test_deleting_a_sponsor_logo_clears_it_on_the_sponsor(media, events, sponsor
 
 
 def test_the_same_image_on_two_events_is_stored_once_under_two_keys(
-        media, new_event, media_db, media_root):
+    media, new_event, media_db, media_root
+):
     data = image("red")
     first, second = (upload(media, new_event(), data) for _ in range(2))
 
@@ -375,7 +385,7 @@ def test_retiring_one_of_two_records_of_a_blob_keeps_the_other_serving(media, ne
     first_event, second_event = new_event(), new_event()
     first, second = upload(media, first_event, data), upload(media, second_event, data)
 
-    media.delete_event_image(ACTOR, first_event["id"], "original")
+    media.acting(ACTOR).delete_event_image(first_event["id"], "original")
 
     assert_not_served(media, *urls_of(first).values())
     for record in second["media"]:
@@ -410,8 +420,18 @@ def test_a_matching_if_none_match_answers_not_modified_without_content(media, ev
 
 
 def test_a_key_that_names_no_live_record_is_not_found(media):
-    for key in ("../x", "a/b", "%2e%2e", "..%2F..%2Fetc%2Fpasswd", "", "k" * 10_000,
-                "A" * 43, 42, None, ["a", "b"]):
+    for key in (
+        "../x",
+        "a/b",
+        "%2e%2e",
+        "..%2F..%2Fetc%2Fpasswd",
+        "",
+        "k" * 10_000,
+        "A" * 43,
+        42,
+        None,
+        ["a", "b"],
+    ):
         with pytest.raises(MediaNotFound):
             media.read_media(key)
 
@@ -420,20 +440,28 @@ def test_a_key_that_names_no_live_record_is_not_found(media):
 
 
 def test_each_change_announces_its_version_and_the_events_media_as_they_are_now(
-        media, event, media_changed):
+    media, event, media_changed
+):
     original = upload(media, event, image("red"))
     logo = upload(media, event, LOGO, slot="logo")
-    media.delete_event_image(ACTOR, event["id"], "logo")
+    media.acting(ACTOR).delete_event_image(event["id"], "logo")
 
     announced = [MediaChanged.parse(media_changed.next()[1]) for _ in range(3)]
     assert [(message.event_id, message.media_version) for message in announced] == [
-        (event["id"], 1), (event["id"], 2), (event["id"], 3)]
+        (event["id"], 1),
+        (event["id"], 2),
+        (event["id"], 3),
+    ]
     assert [message.event_urls for message in announced] == [
-        urls_of(original), {**urls_of(original), **urls_of(logo)}, urls_of(original)]
+        urls_of(original),
+        {**urls_of(original), **urls_of(logo)},
+        urls_of(original),
+    ]
 
 
 def test_an_upload_the_events_service_missed_reaches_the_event_through_media_changed(
-        media, events, event, media_db, monkeypatch):
+    media, events, event, media_db, monkeypatch
+):
     calls = fail_first_call(monkeypatch, media_urls, "apply", Unavailable("events is down"))
 
     with media_db.connect() as relay_paused, relay_paused.begin():
@@ -443,29 +471,39 @@ def test_an_upload_the_events_service_missed_reaches_the_event_through_media_cha
         assert answer["event_updated"] is False
         assert event_urls(events, event["id"]) == NO_URLS
 
-    assert wait_until(lambda: event_urls(events, event["id"]) == {
-        **urls_of(answer), "logo_url": None})
+    assert wait_until(
+        lambda: event_urls(events, event["id"]) == {**urls_of(answer), "logo_url": None}
+    )
     assert len(calls) == 2
 
 
 def test_media_changed_alone_brings_the_event_and_its_sponsors_up_to_date(
-        events, event, sponsor, amqp_uri):
+    events, event, sponsor, amqp_uri
+):
     logo, sponsor_logo = BASE_URL + "e" * 43, BASE_URL + "s" * 43
 
-    publish(amqp_uri, MediaChanged(event_id=event["id"], media_version=1,
-                                   event_urls={"logo_url": logo},
-                                   sponsor_urls={sponsor["id"]: sponsor_logo}))
+    publish(
+        amqp_uri,
+        MediaChanged(
+            event_id=event["id"],
+            media_version=1,
+            event_urls={"logo_url": logo},
+            sponsor_urls={sponsor["id"]: sponsor_logo},
+        ),
+    )
 
     assert wait_until(lambda: event_urls(events, event["id"]) == {**NO_URLS, "logo_url": logo})
     assert events.get_child("sponsors", sponsor["id"])["logo_url"] == sponsor_logo
 
 
 def test_a_media_changed_older_than_what_the_event_shows_changes_nothing(
-        media, events, event, events_db, amqp_uri):
+    media, events, event, events_db, amqp_uri
+):
     first = upload(media, event, image("red"))
     second = upload(media, event, image("blue"))
-    late = MediaChanged(event_id=event["id"], media_version=1, event_urls=urls_of(first),
-                        sponsor_urls={})
+    late = MediaChanged(
+        event_id=event["id"], media_version=1, event_urls=urls_of(first), sponsor_urls={}
+    )
 
     publish(amqp_uri, late)
 
@@ -473,12 +511,20 @@ def test_a_media_changed_older_than_what_the_event_shows_changes_nothing(
     assert event_urls(events, event["id"]) == {**urls_of(second), "logo_url": None}
 
 
-@pytest.mark.parametrize("version, event_urls, sponsor_urls", [
-    ("one", {}, {}), (0, {}, {}), (2, [], {}), (2, {"logo_url": 7}, {}),
-    (2, {"website": "http://x.test"}, {}), (2, {}, None),
-])
-def test_urls_sent_to_the_events_service_are_checked(events, event, version, event_urls,
-                                                     sponsor_urls):
+@pytest.mark.parametrize(
+    "version, event_urls, sponsor_urls",
+    [
+        ("one", {}, {}),
+        (0, {}, {}),
+        (2, [], {}),
+        (2, {"logo_url": 7}, {}),
+        (2, {"website": "http://x.test"}, {}),
+        (2, {}, None),
+    ],
+)
+def test_urls_sent_to_the_events_service_are_checked(
+    events, event, version, event_urls, sponsor_urls
+):
     with pytest.raises(InvalidEventData):
         events.apply_media_urls(event["id"], version, event_urls, sponsor_urls)
 
@@ -500,7 +546,7 @@ def collectable(media, new_event, media_db, media_root):
     upload(media, first, image("blue"))  # red retired on the first event ...
     upload(media, second, image("red"))  # ... and live on the second
     upload(media, first, LOGO, slot="logo")
-    media.delete_event_image(ACTOR, first["id"], "logo")  # its blob: unreferenced
+    media.acting(ACTOR).delete_event_image(first["id"], "logo")  # its blob: unreferenced
     LocalBlobStore(media_root).put(b"bytes of an upload that rolled back")
 
 
@@ -512,16 +558,21 @@ def live_keys(media_db):
 
 
 def test_gc_removes_retired_records_unreferenced_blobs_and_stray_files(
-        media, collectable, media_db, media_root):
+    media, collectable, media_db, media_root
+):
     live = live_keys(media_db)
     store = LocalBlobStore(media_root)
 
     assert gc.collect(media_db, store, 0) == gc.Collected(records=5, blobs=1, stray_files=1)
 
-    assert stored(media_db, media_root)["records"] == [(public_key, blob, None)
-                                                       for public_key, blob in live]
-    assert sorted(store.keys()) == stored(media_db, media_root)["blobs"] == sorted(
-        {blob for _, blob in live})
+    assert stored(media_db, media_root)["records"] == [
+        (public_key, blob, None) for public_key, blob in live
+    ]
+    assert (
+        sorted(store.keys())
+        == stored(media_db, media_root)["blobs"]
+        == sorted({blob for _, blob in live})
+    )
     for public_key, blob in live:
         assert media.read_media(public_key)["etag"] == f'"{blob}"'
 

@@ -14,8 +14,6 @@ from uuid import UUID
 
 import pytest
 from eventlet.queue import Empty, Queue
-from kombu import Connection, Exchange
-from nameko.rpc import rpc
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import replace_dependencies
 from sqlalchemy import select
@@ -27,9 +25,9 @@ from shared.db import Database
 from shared.handlers import consume
 from shared.logs import JsonFormatter
 from shared.relay import OutboxRelay
-from shared.rpc import Rpc
+from shared.rpc import Rpc, rpc
 from shared.tables import outbox as outbox_table
-from tests.support.broker import publish_event
+from tests.support.broker import publish_event, service_uri, widen_rpc
 from tests.support.tap import wait_until
 
 log = logging.getLogger(__name__)
@@ -111,8 +109,16 @@ def back(container_factory, config, journal):
 
 
 @pytest.fixture
-def front(container_factory, config, back):
-    container = container_factory(Front, config)
+def as_events(config):
+    """`Front`'s config: it logs in as the events service, whose messages
+    `Back` believes, and may call `back` and answer the test."""
+    widen_rpc(config["vhost"], "events")
+    return {**config, "AMQP_URI": service_uri(config["AMQP_URI"], "events")}
+
+
+@pytest.fixture
+def front(container_factory, as_events, back):
+    container = container_factory(Front, as_events)
     container.start()
     return container
 
@@ -183,8 +189,9 @@ def test_a_message_published_without_a_request_id_is_handled_with_a_fresh_one(
     assert is_uuid(request_id)
 
 
-def test_the_outbox_row_records_the_request_id(container_factory, config, back, events_session):
-    container = container_factory(Front, config)
+def test_the_outbox_row_records_the_request_id(container_factory, config, as_events, back,
+                                               events_session):
+    container = container_factory(Front, as_events)
     replace_dependencies(container, "relay")  # the row stays where the test can read it
     container.start()
 
@@ -216,19 +223,11 @@ def test_a_retried_message_keeps_its_request_id_and_its_retry_warning_carries_it
     assert warning["request_id"] == "r-1"
 
 
-def publish_with_headers(amqp_uri, payload, headers):
-    exchange = Exchange("events.events", type="topic", durable=True)
-    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
-        connection.Producer().publish(payload, exchange=exchange, routing_key="event.created",
-                                      declare=[exchange], serializer="json", headers=headers,
-                                      message_id=payload["message_id"])
-
-
 def test_a_malformed_message_is_dead_lettered_with_a_log_line_carrying_its_request_id(
         back, journal, amqp_uri, json_log):
     payload = event_created(1).to_payload()
     del payload["owner_id"]
-    publish_with_headers(amqp_uri, payload, {HEADER: "r-1"})
+    publish_event(amqp_uri, payload, payload["message_id"], headers={HEADER: "r-1"})
 
     wait_until(lambda: deadletters.list_dead_letters(amqp_uri, "back"))
     [error] = [line for line in json_log() if line["logger"] == "shared.handlers"]

@@ -28,8 +28,9 @@ class Slow:
 
 
 @pytest.fixture
-def slow(container_factory, rabbit_config, monkeypatch):
-    """The service, its broker connection through a proxy the test controls."""
+def slow(container_factory, rabbit_config, service_config, monkeypatch):
+    """The service, its broker connection through a proxy the test controls
+    (on a vhost set up as the system's: `nameko-rpc` is the setup's)."""
     monkeypatch.setattr(Slow, "calls", [])
     monkeypatch.setattr(Slow, "release", Event())
     proxy = TcpProxy(urlparse(rabbit_config["AMQP_URI"]).port or 5672)

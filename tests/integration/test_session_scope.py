@@ -13,7 +13,6 @@ import eventlet
 import pytest
 from eventlet.event import Event as Signal
 from eventlet.queue import Empty, Queue
-from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_hook
 from pydantic import ValidationError
 from sqlalchemy.orm import sessionmaker
@@ -26,6 +25,7 @@ from services.events.service import EventsService
 from shared.db import Database, UnitOfWork
 from shared.handlers import consume
 from shared.messages import InvalidMessage
+from tests.support.services import Remote, proof_of
 
 OWNER = 7
 EVENT = {"name": "FOSSASIA Summit", "starts_at": "2030-03-14T09:00:00+08:00",
@@ -100,8 +100,8 @@ def test_a_consumer_gets_ids_and_loads_the_event_in_its_own_transaction(
     container_factory(EventNameRecorder, events_config).start()
     container_factory(EventsService, events_config).start()
 
-    with ServiceRpcProxy("events", events_config) as events:
-        created = events.create_event(OWNER, EVENT)
+    with Remote("events", events_config) as events:
+        created = events.acting(OWNER).create_event(EVENT)
 
     try:
         message, name = received.get(timeout=10)
@@ -149,8 +149,8 @@ def test_rpc_answers_are_plain_json_data(container_factory, events_config, roles
 
     # entrypoint_hook hands back what the method returned, not what went
     # over the wire after serialization
-    with entrypoint_hook(container, "create_event") as create_event:
-        created = create_event(OWNER, EVENT)
+    with entrypoint_hook(container, "create_event", context_data=proof_of(OWNER)) as create_event:
+        created = create_event(EVENT)
     with entrypoint_hook(container, "get_event") as get_event:
         answer = get_event(created["id"])
 

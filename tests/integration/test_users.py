@@ -162,19 +162,19 @@ def test_passwords_never_appear_in_the_logs(roles, caplog):
 
 def test_a_user_is_read_by_id(roles):
     user = roles.sign_up(ANA)
-    assert roles.get_user(user["id"]) == user
-    assert roles.get_user(str(user["id"])) == user
+    assert roles.acting(user).get_user(user["id"]) == user
+    assert roles.acting(user).get_user(str(user["id"])) == user
 
 
 def test_an_unknown_user_is_not_found(roles):
     with pytest.raises(UserNotFound):
-        roles.get_user(999999)
+        roles.acting(999999).get_user(999999)
 
 
 @pytest.mark.parametrize("user_id", ["ana", 0, -1, None, True, 2**63])
 def test_a_bad_user_id_is_refused(roles, user_id):
     with pytest.raises(InvalidRoleData, match="user_id"):
-        roles.get_user(user_id)
+        roles.acting(1).get_user(user_id)
 
 
 # the admin flag
@@ -183,26 +183,26 @@ def test_a_bad_user_id_is_refused(roles, user_id):
 def test_an_admin_grants_and_revokes_the_admin_flag(roles, roles_session, sign_up):
     admin, ben = make_admin(roles_session, sign_up("admin")), sign_up("ben")
 
-    assert roles.set_admin(admin["id"], ben["id"], True) == {**ben, "is_admin": True}
-    assert roles.get_user(ben["id"])["is_admin"] is True
-    assert roles.set_admin(admin["id"], ben["id"], False)["is_admin"] is False
-    assert roles.get_user(ben["id"])["is_admin"] is False
+    assert roles.acting(admin["id"]).set_admin(ben["id"], True) == {**ben, "is_admin": True}
+    assert roles.acting(ben).get_user(ben["id"])["is_admin"] is True
+    assert roles.acting(admin["id"]).set_admin(ben["id"], False)["is_admin"] is False
+    assert roles.acting(ben).get_user(ben["id"])["is_admin"] is False
 
 
 def test_a_non_admin_may_not_set_the_admin_flag(roles, sign_up):
     ana, ben = sign_up("ana"), sign_up("ben")
     for actor in (ana, ben):
         with pytest.raises(AccessDenied, match="admin"):
-            roles.set_admin(actor["id"], ben["id"], True)
-    assert roles.get_user(ben["id"])["is_admin"] is False
+            roles.acting(actor["id"]).set_admin(ben["id"], True)
+    assert roles.acting(ben).get_user(ben["id"])["is_admin"] is False
 
 
 @pytest.mark.parametrize("flag", ["true", 1, 0, None])
 def test_the_admin_flag_must_be_a_boolean(roles, roles_session, sign_up, flag):
     admin, ben = make_admin(roles_session, sign_up("admin")), sign_up("ben")
     with pytest.raises(InvalidRoleData, match="is_admin"):
-        roles.set_admin(admin["id"], ben["id"], flag)
-    assert roles.get_user(ben["id"])["is_admin"] is False
+        roles.acting(admin["id"]).set_admin(ben["id"], flag)
+    assert roles.acting(ben).get_user(ben["id"])["is_admin"] is False
 
 
 def test_the_operator_command_grants_and_revokes_the_admin_flag(roles, roles_db_url, sign_up):
@@ -210,11 +210,11 @@ def test_the_operator_command_grants_and_revokes_the_admin_flag(roles, roles_db_
 
     granted = run_admin_command(roles_db_url, "grant", ana["email"].upper())
     assert granted.returncode == 0, granted.stderr
-    assert roles.get_user(ana["id"])["is_admin"] is True
+    assert roles.acting(ana).get_user(ana["id"])["is_admin"] is True
 
     revoked = run_admin_command(roles_db_url, "revoke", ana["email"])
     assert revoked.returncode == 0, revoked.stderr
-    assert roles.get_user(ana["id"])["is_admin"] is False
+    assert roles.acting(ana).get_user(ana["id"])["is_admin"] is False
 
 
 def test_the_operator_command_fails_for_an_unknown_email(roles, roles_db_url, sign_up):
@@ -224,4 +224,4 @@ def test_the_operator_command_fails_for_an_unknown_email(roles, roles_db_url, si
 
     assert result.returncode == 1
     assert "no user nobody@example.org" in result.stderr
-    assert roles.get_user(ana["id"])["is_admin"] is False
+    assert roles.acting(ana).get_user(ana["id"])["is_admin"] is False

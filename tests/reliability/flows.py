@@ -22,7 +22,7 @@ from services.events.service import EventsService
 from services.media.service import MediaService
 from services.roles.service import RolesService
 from shared.handlers import MessageConsumer
-from tests.support.broker import queue_depth
+from tests.support.broker import queue_depth, service_uri
 from tests.support.http import ok
 from tests.support.http import sign_up as sign_up_over
 from tests.support.media import image
@@ -243,15 +243,24 @@ def republish(amqp_uri, captured, times=1):
 
 
 def publish_all(amqp_uri, messages):
-    """Publish each Captured message as it is, on one connection, each
-    confirmed by the broker before the next."""
-    with Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
-        producer = connection.Producer()
+    """Publish each Captured message as it is, as its source service does
+    (its login and `user_id`), each confirmed by the broker before the next."""
+    connections = {}
+    try:
         for message in messages:
-            exchange = Exchange(f"{message.source}.events", type="topic", durable=True)
-            producer.publish(message.payload, exchange=exchange, routing_key=message.event_type,
-                             serializer="json", message_id=message.message_id,
-                             headers=message.headers, delivery_mode=2)
+            if message.source not in connections:
+                connections[message.source] = Connection(
+                    service_uri(amqp_uri, message.source),
+                    transport_options={"confirm_publish": True})
+            exchange = Exchange(f"{message.source}.events", type="topic", durable=True,
+                                no_declare=True)
+            connections[message.source].Producer().publish(
+                message.payload, exchange=exchange, routing_key=message.event_type,
+                serializer="json", message_id=message.message_id, user_id=message.source,
+                headers=message.headers, delivery_mode=2)
+    finally:
+        for connection in connections.values():
+            connection.release()
 
 
 def new_message(source, event_type, payload):

@@ -152,17 +152,20 @@ def poison_and_replay(system, unknown, row):
     for message_id in unknown_sources:
         assert letters["roles"][message_id][0] == ROLES_COPIED
         assert "RetryLater" in letters["roles"][message_id][2]
+    # an acceptance of no invite the roles service holds is a forged claim
     assert letters["roles"][unknown_user][0] == ROLES_ACCEPTED
-    assert "UserNotFound" in letters["roles"][unknown_user][2]
-    # bounded retries with backoff: three retries, after their delays; none if malformed
+    assert "ForgedMessage" in letters["roles"][unknown_user][2]
+    # bounded retries with backoff: three retries, after their delays; none if
+    # malformed or forged (retrying cannot make them true)
     delays = json.loads(system.env["HANDLER_RETRY_DELAYS"])
-    dead_lettered_at = {message_id: letters["roles"][message_id][1] for message_id in failing}
-    for message_id in failing:
+    dead_lettered_at = {message_id: letters["roles"][message_id][1]
+                        for message_id in unknown_sources}
+    for message_id in unknown_sources:
         assert (dead_lettered_at[message_id] - poisoned_at).total_seconds() >= sum(delays)
     tried = attempts(uri, "roles.dead-letters")
-    assert {message_id: tried[message_id] for message_id in failing} \
-        == dict.fromkeys(failing, len(delays))
-    assert [tried[message_id] for message_id in malformed] == [None, None]
+    assert {message_id: tried[message_id] for message_id in unknown_sources} \
+        == dict.fromkeys(unknown_sources, len(delays))
+    assert [tried[message_id] for message_id in (*malformed, unknown_user)] == [None] * 3
     row["completed"] += len(malformed) * 2 + len(failing)
     # the ordinary copy did not wait for them
     row["copy_done_after"] = round((copy_done_at - poisoned_at).total_seconds(), 2)
@@ -189,13 +192,15 @@ def poison_and_replay(system, unknown, row):
     row["replayed"] = 1
     row["completed"] += 1
 
-    # a replay whose cause is not fixed: retried again, and back, not lost
+    # a replay whose cause is not fixed: refused again, and back, not lost
     code, output = deadletters(system, "replay", "roles", unknown_user)
     assert code == 0, output
 
+    first_dead_lettered_at = letters["roles"][unknown_user][1]
+
     def dead_lettered_again():
         letter = listed(system)["roles"].get(unknown_user)
-        return letter is not None and letter[1] > dead_lettered_at[unknown_user]
+        return letter is not None and letter[1] > first_dead_lettered_at
 
     flows.await_value(dead_lettered_again)
     assert flows.team(system, event["id"]) == [(owner.id, "owner")]

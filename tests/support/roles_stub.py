@@ -2,10 +2,10 @@
 for permissions (events, media) but are not about permissions: a real
 nameko service named "roles", answering `has_access` and `get_user` over
 RPC from a `Policy` the test holds. By default every user exists and
-passes every check."""
-from nameko.rpc import rpc
-
+passes every check. It logs in as the roles service's broker user and
+answers through `shared.rpc`, as the real one does."""
 from contracts.roles.errors import UserNotFound
+from shared.rpc import rpc
 
 
 class Policy:

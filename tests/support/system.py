@@ -9,8 +9,11 @@ either. With `proxies=False` the services reach both directly (the
 end-to-end tests, the benchmarks: no hop through this process).
 
 Everything is the system's own: databases named `{service}_{name}` after
-TEST_DATABASE_URL, a RabbitMQ vhost, a free port for the gateway. Checks
-read the databases directly (`engine(service)`), not through the proxy.
+TEST_DATABASE_URL, a RabbitMQ vhost with the services' broker users set up
+on it as `make db` sets them up (each service logs in as itself; `guest`
+keeps its permissions there, for tests to observe with), a free port for
+the gateway. Checks read the databases directly (`engine(service)`), not
+through the proxy.
 """
 import os
 import signal
@@ -26,6 +29,7 @@ from sqlalchemy import create_engine, make_url
 from shared.migrate import migrate
 from tests.conftest import ROOT, TEST_DATABASE_URL
 from tests.conftest import _empty as empty
+from tests.support.broker import set_up_vhost
 from tests.support.http import Api
 from tests.support.proxy import TcpProxy
 
@@ -162,14 +166,14 @@ class System:
                      for service, url in self.urls.items()}
         broker_port = self.broker.port if self.broker else BROKER_PORT
         return {**os.environ, **databases,
-                "AMQP_URI": f"pyamqp://guest:guest@127.0.0.1:{broker_port}/{self.vhost}",
+                "AMQP_URI": f"pyamqp://127.0.0.1:{broker_port}/{self.vhost}",
                 "GATEWAY_ADDRESS": f"127.0.0.1:{self.port}",
                 "PUBLIC_BASE_URL": self.base_url,
                 "MEDIA_ROOT": str(self.workdir / "media"),
                 "JWT_SECRET": JWT_SECRET,
                 "PASSWORD_TIME_COST": "1", "PASSWORD_MEMORY_KIB": "1024",
                 "HANDLER_RETRY_DELAYS": "[0.2, 0.5, 1]", "OUTBOX_POLL_INTERVAL": "0.2",
-                "RPC_TIMEOUT": "5", "HEALTH_TIMEOUT": "1",
+                "RPC_TIMEOUT": "5", "HEALTH_TIMEOUT": "1", "ENVIRONMENT": "test",
                 **self.extra_env}
 
     def _through_proxy(self, url):
@@ -179,9 +183,12 @@ class System:
 
 
 def create_vhost(vhost):
+    """`vhost`, with the services' broker users set up on it, and every
+    permission for `guest` (tests' observer, benchmarks' own services)."""
     requests.put(f"{MANAGEMENT}/vhosts/{vhost}", auth=BROKER_AUTH, timeout=10).raise_for_status()
     requests.put(f"{MANAGEMENT}/permissions/{vhost}/guest", auth=BROKER_AUTH, timeout=10,
                  json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+    set_up_vhost(vhost)
 
 
 def delete_vhost(vhost):

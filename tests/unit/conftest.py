@@ -18,16 +18,17 @@ from nameko.utils.concurrency import SpawningSet
 from services.gateway.problems import CONTENT_TYPE
 from services.gateway.service import GatewayService
 from services.gateway.tokens import TokenCodec
-from tests.unit.fakes import FakeEvents, FakeMedia, FakeRoles
+from tests.unit.fakes import Acting, FakeEvents, FakeMedia, FakeRoles
 
 SECRET = "unit-test-secret-" + "x" * 32
 CONFIG = {
     "JWT_SECRET": SECRET,
+    "ENVIRONMENT": "test",
     "PERMISSION_CACHE_SECONDS": 0,  # every check reaches the fake roles service
     "GRANT_TIMEOUT": 0,  # the fake roles service answers at once or never
     "MAX_JSON_BYTES": 1024,
     "MAX_IMAGE_BYTES": 4096,
-    "AMQP_URI": "pyamqp://nobody:nobody@127.0.0.1:9//",  # never dialled
+    "AMQP_URI": "pyamqp://127.0.0.1:9//",  # never dialled
 }
 EVENT = {"name": "FOSSASIA Summit", "starts_at": "2030-03-14T09:00:00+08:00",
          "ends_at": "2030-03-16T18:00:00+08:00", "timezone": "Asia/Singapore"}
@@ -72,6 +73,11 @@ def without_broker(container, **replacements):
     """`replace_dependencies`, and drop the extensions only the replaced
     dependencies used."""
     replace_dependencies(container, **replacements)
+    for provider in container.dependencies:  # each call's context reaches its fake
+        if getattr(provider, "attr_name", None) in replacements:
+            fake = replacements[provider.attr_name]
+            provider.get_dependency = lambda worker_ctx, fake=fake: Acting(
+                fake, worker_ctx.context_data)
     container.subextensions = SpawningSet(
         sub for extension in container.entrypoints | container.dependencies
         for sub in iter_extensions(extension))

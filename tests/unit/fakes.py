@@ -28,12 +28,56 @@ from contracts.roles.rpc import RolesRpc
 from contracts.vocabulary import ROLES, Permission, Role
 from services.roles.access import PERMISSIONS
 from services.roles.invites import manager_permission
+from shared.actors import (
+    ACTOR_KEY,
+    DEVELOPMENT_PUBLIC_KEY,
+    DEVELOPMENT_SIGNING_KEY,
+    ActorSigner,
+    ActorVerifier,
+)
+from shared.context import REQUEST_ID_KEY, new_request_id
 
 CREATED_AT = "2030-01-01T00:00:00Z"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
+SIGNER = ActorSigner(DEVELOPMENT_SIGNING_KEY)
+VERIFIER = ActorVerifier(DEVELOPMENT_PUBLIC_KEY)
+
+
+class Acting:
+    """What a worker is given: the fake, told the context of the call (so it
+    takes the actor from the call's proof, as the services do)."""
+
+    def __init__(self, fake, context):
+        self._fake, self._context = fake, context
+
+    def __getattr__(self, name):
+        attribute = getattr(self._fake, name)
+        if not callable(attribute):
+            return attribute
+
+        def call(*args, **kwargs):
+            self._fake.context = self._context
+            return attribute(*args, **kwargs)
+        return call
+
+
 class Fake:
+    context = {}
+
+    @property
+    def actor_id(self):
+        """The actor the current call proves (shared.actors)."""
+        return VERIFIER.user_id(self.context.get(ACTOR_KEY), self.context.get(REQUEST_ID_KEY))
+
+    def acting(self, user_id):
+        """The fake as a call proving `user_id` acts sees it (for a test's
+        own set-up calls)."""
+        request_id = new_request_id()
+        return Acting(self, {REQUEST_ID_KEY: request_id,
+                             ACTOR_KEY: SIGNER.sign(user_id, request_id)})
+
     def fail(self, method, error):
         """From now on `method` raises `error`."""
         def failing(*args, **kwargs):
@@ -98,7 +142,8 @@ class FakeRoles(Fake, RolesRpc):
             raise UserNotFound(f"no user {user_id}")
         return {k: v for k, v in self.users[user_id].items() if k != "password"}
 
-    def set_admin(self, actor_id, user_id, is_admin):
+    def set_admin(self, user_id, is_admin):
+        actor_id = self.actor_id
         self._require(actor_id, Permission.IS_ADMIN, None)
         self.get_user(user_id)
         self.users[user_id]["is_admin"] = is_admin
@@ -119,7 +164,8 @@ class FakeRoles(Fake, RolesRpc):
             raise EventNotReady(f"event {event_id}'s team is not in place yet")
         return {"event_id": event_id, "ready": True}
 
-    def create_invite(self, actor_id, event_id, data):
+    def create_invite(self, event_id, data):
+        actor_id = self.actor_id
         self._require(actor_id, manager_permission(data["role"]), event_id)
         invite_id, token = next(self._ids), secrets.token_urlsafe(8)
         self.invites[invite_id] = {"id": invite_id, "event_id": event_id, "email": data["email"],
@@ -128,19 +174,22 @@ class FakeRoles(Fake, RolesRpc):
         return {**self._shown(invite_id), "token": token,
                 "accept_path": f"/role-invites/accept?token={token}"}
 
-    def list_invites(self, actor_id, event_id, limit=None, offset=None):
+    def list_invites(self, event_id, limit=None, offset=None):
+        actor_id = self.actor_id
         self._require(actor_id, Permission.IS_COORGANIZER, event_id)
         invites = [self._shown(invite_id) for invite_id in sorted(self.invites, reverse=True)
                    if self.invites[invite_id]["event_id"] == event_id]
         return page(invites, 50 if limit is None else limit, offset or 0)
 
-    def get_invite(self, actor_id, invite_id):
+    def get_invite(self, invite_id):
+        actor_id = self.actor_id
         invite = self._invite(invite_id)
         if not self._is_invitee(actor_id, invite):
             self._require(actor_id, Permission.IS_COORGANIZER, invite["event_id"])
         return self._shown(invite_id)
 
-    def update_invite(self, actor_id, invite_id, data):
+    def update_invite(self, invite_id, data):
+        actor_id = self.actor_id
         invite = self._invite(invite_id)
         if "status" in data:
             return self._answer(actor_id, invite, data["status"])
@@ -149,13 +198,15 @@ class FakeRoles(Fake, RolesRpc):
         invite.update(data)
         return self._shown(invite_id)
 
-    def respond_to_invite(self, actor_id, token, status):
+    def respond_to_invite(self, token, status):
+        actor_id = self.actor_id
         for invite in self.invites.values():
             if invite["token"] == token:
                 return self._answer(actor_id, invite, status)
         raise InviteNotFound("no invite has this token")
 
-    def delete_invite(self, actor_id, invite_id):
+    def delete_invite(self, invite_id):
+        actor_id = self.actor_id
         invite = self._invite(invite_id)
         self._require(actor_id, manager_permission(invite["role"]), invite["event_id"])
         if invite["status"] == "accepted":
@@ -203,7 +254,10 @@ class FakeEvents(Fake, EventsRpc):
         self._keys = {}  # (actor id, idempotency key) -> (source id, answer)
         self._ids = itertools.count(1)
 
-    def create_event(self, actor_id, data):
+    def create_event(self, data):
+        return self._new_event(self.actor_id, data)
+
+    def _new_event(self, actor_id, data):
         event_id = next(self._ids)
         self.events[event_id] = {
             "state": "draft", "privacy": "public", "timezone": "UTC", **data, "id": event_id,
@@ -219,17 +273,20 @@ class FakeEvents(Fake, EventsRpc):
                 return dict(event)
         raise EventNotFound(f"no event {ref!r}")
 
-    def update_event(self, ref, actor_id, data):
+    def update_event(self, ref, data):
+        actor_id = self.actor_id
         event = self._changed_by(actor_id, ref)
         self.events[event["id"]].update(data)
         return self.get_event(event["id"])
 
-    def delete_event(self, ref, actor_id):
+    def delete_event(self, ref):
+        actor_id = self.actor_id
         event = self._changed_by(actor_id, ref, Permission.IS_OWNER)
         del self.events[event["id"]]
         return {"id": event["id"], "deleted": True}
 
-    def create_child(self, ref, kind, actor_id, data):
+    def create_child(self, ref, kind, data):
+        actor_id = self.actor_id
         event = self._changed_by(actor_id, ref)
         child_id = next(self._ids)
         self.children[kind, child_id] = {**data, "id": child_id, "event_id": event["id"],
@@ -247,17 +304,20 @@ class FakeEvents(Fake, EventsRpc):
             raise ChildNotFound(f"no {kind} {child_id}")
         return dict(self.children[kind, child_id])
 
-    def update_child(self, kind, child_id, actor_id, data):
+    def update_child(self, kind, child_id, data):
+        actor_id = self.actor_id
         self._changed_by(actor_id, self.get_child(kind, child_id)["event_id"])
         self.children[kind, child_id].update(data)
         return self.get_child(kind, child_id)
 
-    def delete_child(self, kind, child_id, actor_id):
+    def delete_child(self, kind, child_id):
+        actor_id = self.actor_id
         self._changed_by(actor_id, self.get_child(kind, child_id)["event_id"])
         del self.children[kind, child_id]
         return {"id": child_id, "deleted": True}
 
-    def copy_event(self, ref, actor_id, name=None, include=(), idempotency_key=None):
+    def copy_event(self, ref, name=None, include=(), idempotency_key=None):
+        actor_id = self.actor_id
         self.copies.append({"ref": ref, "actor_id": actor_id, "name": name,
                             "include": include, "idempotency_key": idempotency_key})
         source = self._changed_by(actor_id, ref, Permission.IS_COORGANIZER)
@@ -266,7 +326,7 @@ class FakeEvents(Fake, EventsRpc):
             if source_id != source["id"]:
                 raise IdempotencyKeyReused("this Idempotency-Key copied another event")
             return answer
-        copy = self.create_event(source["owner_id"], {**source, "name": name or source["name"]})
+        copy = self._new_event(source["owner_id"], {**source, "name": name or source["name"]})
         self.events[copy["id"]].update(state="draft", copied_from_id=source["id"])
         self.roles.copy_team(source["id"], copy["id"])  # event.copied, handled
         answer = {"id": copy["id"], "identifier": copy["identifier"], "copied": True,
@@ -296,18 +356,22 @@ class FakeMedia(Fake, MediaRpc):
         self.files = {}  # key -> bytes
         self.owners = {}  # (event id, slot) or ("sponsor", id) -> key
 
-    def upload_event_image(self, actor_id, event_ref, slot, content):
+    def upload_event_image(self, event_ref, slot, content):
+        self.actor_id  # noqa: B018  (a change needs a proven actor)
         return {"event_id": event_ref, "media": [self._store((event_ref, slot), slot, content)],
                 "event_updated": True}
 
-    def upload_sponsor_logo(self, actor_id, sponsor_id, content):
+    def upload_sponsor_logo(self, sponsor_id, content):
+        self.actor_id  # noqa: B018  (a change needs a proven actor)
         record = self._store(("sponsor", sponsor_id), "logo", content)
         return {"event_id": None, "media": [record], "event_updated": False}
 
-    def delete_event_image(self, actor_id, event_ref, slot):
+    def delete_event_image(self, event_ref, slot):
+        self.actor_id  # noqa: B018  (a change needs a proven actor)
         return {"deleted": self.owners.pop((event_ref, slot), None) is not None}
 
-    def delete_sponsor_logo(self, actor_id, sponsor_id):
+    def delete_sponsor_logo(self, sponsor_id):
+        self.actor_id  # noqa: B018  (a change needs a proven actor)
         return {"deleted": self.owners.pop(("sponsor", sponsor_id), None) is not None}
 
     def list_event_media(self, event_id):

@@ -63,7 +63,8 @@ def rows(count):
 def publisher(monkeypatch):
     def connect(confirms):
         FakeConnection.opened = []
-        monkeypatch.setattr(relay, "Connection", lambda uri: FakeConnection(uri, confirms))
+        monkeypatch.setattr(relay, "Connection",
+                            lambda uri, ssl=None: FakeConnection(uri, confirms))
         return BatchPublisher("memory://", Exchange("events.events", type="topic"),
                               confirm_timeout=1)
     return connect

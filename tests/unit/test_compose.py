@@ -1,11 +1,21 @@
 """docker-compose.yml is accepted by the Compose client and runs every
-service (no Docker engine is needed to check that)."""
+service, in production, with every secret from the environment and only
+the gateway reachable from outside (no Docker engine is needed to check
+that)."""
+import os
+import re
 import shutil
 import subprocess
 
+import pytest
 import yaml
 
 from tests.conftest import ROOT
+
+# every secret the file takes, each from a variable of its own (no default)
+SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_ADMIN_PASSWORD", "EVENTS_BROKER_PASSWORD",
+           "ROLES_BROKER_PASSWORD", "MEDIA_BROKER_PASSWORD", "GATEWAY_BROKER_PASSWORD",
+           "JWT_SECRET", "ACTOR_SIGNING_KEY", "ACTOR_PUBLIC_KEY")
 
 
 def compose_command():
@@ -15,12 +25,78 @@ def compose_command():
     return ["docker", "compose"] if plugin else ["docker-compose"]
 
 
-def test_compose_accepts_the_file_and_runs_every_service():
-    result = subprocess.run([*compose_command(), "-f", "docker-compose.yml", "config"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+def compose_config(**secrets):
+    """`docker compose config` with `secrets` (and no other) in the
+    environment: the completed process."""
+    env = {name: value for name, value in os.environ.items() if name not in SECRETS}
+    return subprocess.run([*compose_command(), "-f", "docker-compose.yml", "config"],
+                          cwd=ROOT, env={**env, **secrets}, capture_output=True, text=True,
+                          timeout=60)
 
+
+def sentinel(name):
+    return f"{name.lower()}-from-the-environment"
+
+
+@pytest.fixture(scope="module")
+def services():
+    """The services as Compose reads the file, every secret set."""
+    result = compose_config(**{name: sentinel(name) for name in SECRETS})
     assert result.returncode == 0, result.stderr
-    services = yaml.safe_load(result.stdout)["services"]
+    return yaml.safe_load(result.stdout)["services"]
+
+
+def test_compose_accepts_the_file_and_runs_every_service(services):
     ours = {path.parent.name for path in ROOT.glob("services/*/service.py")}
-    assert ours | {"rabbitmq", "postgres"} == set(services)
-    assert "8000" in str(services["gateway"]["ports"])  # the gateway's HTTP port, published
+    assert ours | {"rabbitmq", "postgres", "broker-setup"} == set(services)
+
+
+def test_only_the_gateway_publishes_a_port(services):
+    published = {name for name, service in services.items() if service.get("ports")}
+
+    assert published == {"gateway"}
+    assert "8000" in str(services["gateway"]["ports"])  # its HTTP port
+
+
+def test_every_service_runs_in_production(services):
+    ours = {path.parent.name for path in ROOT.glob("services/*/service.py")}
+    assert all(services[name]["environment"]["ENVIRONMENT"] == "production"
+               for name in ours | {"broker-setup"})
+
+
+@pytest.mark.parametrize("missing", SECRETS)
+def test_compose_refuses_to_start_without_any_one_secret(missing):
+    result = compose_config(**{name: sentinel(name) for name in SECRETS if name != missing})
+
+    assert result.returncode != 0
+    assert f"set {missing}" in result.stderr
+
+
+def test_no_password_secret_or_key_has_a_default_or_a_value_in_the_file():
+    text = (ROOT / "docker-compose.yml").read_text()
+    references = re.findall(r"\$\{(\w+)(:?[-?])?", text)
+    secret = re.compile(r"PASS|SECRET|_KEY$")
+
+    assert {name for name, _ in references if secret.search(name)} == set(SECRETS)
+    assert all(how == ":?" for name, how in references if secret.search(name))
+    # and no secret written out: each variable that carries one is a
+    # reference, and so is each password in a URL
+    for line in text.splitlines():
+        key, _, value = line.strip().partition(":")
+        if secret.search(key) and value.strip():
+            assert value.strip().startswith("${"), line
+    in_urls = re.findall(r"//[\w.-]+:(.+?)@[\w.-]+:\d+", text)
+    assert len(in_urls) == 4  # the three databases' and the broker administrator's
+    assert all(password.startswith("${") for password in in_urls)
+
+
+def test_the_secrets_reach_the_services_that_need_them_and_no_others(services):
+    def holders(name):
+        return {service for service, config in services.items()
+                if sentinel(name) in str(config.get("environment", {}))}
+
+    assert holders("JWT_SECRET") == holders("ACTOR_SIGNING_KEY") == {"gateway"}
+    assert holders("POSTGRES_PASSWORD") == {"postgres", "events", "roles", "media"}
+    assert holders("RABBITMQ_ADMIN_PASSWORD") == {"rabbitmq", "broker-setup"}
+    for service in ("events", "roles", "media", "gateway"):
+        assert holders(f"{service.upper()}_BROKER_PASSWORD") == {service, "broker-setup"}

@@ -31,8 +31,8 @@ BAD_TOKENS = {
 def world(gateway):
     """A published public event and a draft, both of `owner`'s."""
     owner = gateway.roles.add_user("owner")
-    public = gateway.events.create_event(owner, {**EVENT, "state": "published"})
-    draft = gateway.events.create_event(owner, EVENT)
+    public = gateway.events.acting(owner).create_event({**EVENT, "state": "published"})
+    draft = gateway.events.acting(owner).create_event(EVENT)
     return gateway, owner, public, draft
 
 
@@ -103,7 +103,8 @@ def test_a_route_without_auth_reads_no_token(gateway):
 
 def test_anyone_may_read_a_published_public_event_and_its_public_kinds(world):
     gateway, owner, public, _ = world
-    gateway.events.create_child(public["id"], "tracks", owner, {"name": "Web", "color": "#00ff00"})
+    gateway.events.acting(owner).create_child(public["id"], "tracks",
+                                              {"name": "Web", "color": "#00ff00"})
 
     event = gateway.http.get(f"/v1/events/{public['identifier']}")
     tracks = gateway.http.get(f"/v1/events/{public['id']}/tracks")

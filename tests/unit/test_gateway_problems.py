@@ -18,7 +18,7 @@ def world(gateway):
     """`owner`'s draft event, and a signed-up `stranger`."""
     owner = gateway.roles.add_user("owner")
     stranger = gateway.roles.add_user("stranger")
-    event = gateway.events.create_event(owner, EVENT)
+    event = gateway.events.acting(owner).create_event(EVENT)
     return gateway, gateway.auth(owner), gateway.auth(stranger), event
 
 

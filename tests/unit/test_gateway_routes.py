@@ -16,12 +16,12 @@ LISTS = ["/v1/events/{id}/tracks", "/v1/events/{id}/role-invites", "/v1/events/{
 def world(gateway):
     """`owner`'s event, with three tracks, three invites and a team of four."""
     owner = gateway.roles.add_user("owner")
-    event = gateway.events.create_event(owner, EVENT)
+    event = gateway.events.acting(owner).create_event(EVENT)
     for n in range(3):
-        gateway.events.create_child(event["id"], "tracks", owner,
-                                    {"name": f"Track {n}", "color": "#000000"})
-        gateway.roles.create_invite(owner, event["id"],
-                                    {"email": f"guest{n}@example.org", "role": "moderator"})
+        gateway.events.acting(owner).create_child(event["id"], "tracks",
+                                                  {"name": f"Track {n}", "color": "#000000"})
+        gateway.roles.acting(owner).create_invite(
+            event["id"], {"email": f"guest{n}@example.org", "role": "moderator"})
     for role in ("organizer", "coorganizer", "track_organizer"):
         gateway.roles.grant(gateway.roles.add_user(role), event["id"], role)
     return gateway, owner, event
@@ -121,7 +121,7 @@ def test_the_same_idempotency_key_answers_the_first_copy(world):
 
 def test_a_key_reused_for_another_event_is_409(world):
     gateway, owner, event = world
-    other = gateway.events.create_event(owner, EVENT)
+    other = gateway.events.acting(owner).create_event(EVENT)
     headers = {**gateway.auth(owner), "Idempotency-Key": "once"}
     gateway.http.post(f"/v1/events/{event['id']}/copy", headers=headers)
 
@@ -184,9 +184,9 @@ def test_the_image_reaches_the_media_service_as_base64_of_its_bytes(world):
     gateway, owner, event = world
     uploads, upload = [], gateway.media.upload_event_image
 
-    def spy(actor_id, event_ref, slot, content):
-        uploads.append((actor_id, event_ref, slot, base64.b64decode(content)))
-        return upload(actor_id, event_ref, slot, content)
+    def spy(event_ref, slot, content):
+        uploads.append((gateway.media.actor_id, event_ref, slot, base64.b64decode(content)))
+        return upload(event_ref, slot, content)
     gateway.media.upload_event_image = spy
 
     gateway.http.put(f"/v1/events/{event['identifier']}/images/logo", data=PNG,

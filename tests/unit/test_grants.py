@@ -17,7 +17,8 @@ class FakeRoles:
 
 def make_grants(ttl):
     grants = Grants()
-    grants.container = SimpleNamespace(config={"PERMISSION_CACHE_SECONDS": ttl})
+    grants.container = SimpleNamespace(config={"PERMISSION_CACHE_SECONDS": ttl,
+                                               "ENVIRONMENT": "test"})
     grants.setup()
     return grants
 

@@ -26,7 +26,8 @@ from shared.settings import (
 from tests.conftest import ROOT
 
 MODELS = service_models()
-BROKER = {"AMQP_URI": "memory://"}  # nameko's consumers ask for one; none is reached
+# nameko's consumers ask for an AMQP_URI; none is reached
+BROKER = {"AMQP_URI": "memory://", "ENVIRONMENT": "test"}
 
 
 def config_path(service):
@@ -49,12 +50,14 @@ def test_a_config_yml_read_without_its_variables_gives_the_declared_defaults(
     model = MODELS[service]
     for name in model.model_fields:
         monkeypatch.delenv(variable(model, name), raising=False)
+    monkeypatch.setenv("ENVIRONMENT", "test")  # production refuses the development keys
 
-    assert validated(model, load_config(config_path(service))) == model()
+    assert validated(model, load_config(config_path(service))) == model(ENVIRONMENT="test")
 
 
 def test_a_variable_reaches_its_setting(monkeypatch):
     monkeypatch.setenv("EVENTS_MAX_WORKERS", "3")
+    monkeypatch.setenv("ENVIRONMENT", "test")
     monkeypatch.setenv("LOG_LEVEL", "DEBUG")
 
     settings = validated(EventsSettings, load_config(config_path("events")))
