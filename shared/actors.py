@@ -115,8 +115,7 @@ class ActorVerifier:
 
 class Actor(DependencyProvider):
     """`self.actor.id`: the proven acting user of the call (ActorNotProven
-    if the call carries no valid assertion); `self.actor.optional()`: that
-    id, or None when the call carries no assertion at all."""
+    if the call carries no valid assertion)."""
 
     def setup(self):
         from shared.settings import ServiceSettings, settings_of  # they name our keys
@@ -142,8 +141,6 @@ class ProvenActor:
         return self._verifier.user_id(self._context.get(ACTOR_KEY),
                                       self._context.get(REQUEST_ID_KEY))
 
-    def optional(self):
-        return None if self._context.get(ACTOR_KEY) is None else self.id
 
 
 if __name__ == "__main__":

@@ -5,7 +5,6 @@ from pydantic import field_validator
 
 from shared import actors
 from shared.settings import ServiceSettings, setting
-from shared.settings.models import refuse_in_production
 
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
 
@@ -35,4 +34,7 @@ class GatewaySettings(ServiceSettings):
     @classmethod
     def _a_real_signing_key(cls, value, info):
         actors.private_key(value)
-        return refuse_in_production(value, actors.DEVELOPMENT_SIGNING_KEY, info)
+        if (value == actors.DEVELOPMENT_SIGNING_KEY
+                and info.data.get("ENVIRONMENT", "production") == "production"):
+            raise ValueError("the development key is refused in production: set your own")
+        return value

@@ -86,7 +86,6 @@ class RolesService:
     def list_event_roles(self, event_id):
         actor_id = self.actor.id
         with self.db.transaction() as session:
-            event_id = team.event_ref(event_id)
             access.require(session, actor_id, Permission.IS_COORGANIZER, event_id,
                            to="to see its team")
             return team.list_event_roles(session, event_id)

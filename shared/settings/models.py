@@ -3,7 +3,7 @@ declare what the shared machinery reads."""
 
 from typing import ClassVar, Literal
 
-from pydantic import AliasPath, BaseModel, ConfigDict, Field, NonNegativeFloat, ValidationInfo
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, NonNegativeFloat
 
 from shared import actors
 from shared.amqp import DEVELOPMENT_BROKER_PASSWORD
@@ -86,14 +86,6 @@ class ConsumerSettings(ServiceSettings):
     HANDLER_RETRY_DELAYS: tuple[NonNegativeFloat, ...] = setting(
         (1, 5, 25), "seconds before each retry of a failing handler; then the dead-letter queue",
         min_length=1)
-
-
-def refuse_in_production(value, development_value, info: ValidationInfo):
-    """`value`, unless it is the development one and the environment is
-    production (or not said)."""
-    if value == development_value and info.data.get("ENVIRONMENT", "production") == "production":
-        raise ValueError("the development key is refused in production: set your own")
-    return value
 
 
 def config_key(model, name):

@@ -28,20 +28,14 @@ from contracts.roles.rpc import RolesRpc
 from contracts.vocabulary import ROLES, Permission, Role
 from services.roles.access import PERMISSIONS
 from services.roles.invites import manager_permission
-from shared.actors import (
-    ACTOR_KEY,
-    DEVELOPMENT_PUBLIC_KEY,
-    DEVELOPMENT_SIGNING_KEY,
-    ActorSigner,
-    ActorVerifier,
-)
-from shared.context import REQUEST_ID_KEY, new_request_id
+from shared.actors import ACTOR_KEY, DEVELOPMENT_PUBLIC_KEY, ActorVerifier
+from shared.context import REQUEST_ID_KEY
+from tests.support.services import proof_of
 
 CREATED_AT = "2030-01-01T00:00:00Z"
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-SIGNER = ActorSigner(DEVELOPMENT_SIGNING_KEY)
 VERIFIER = ActorVerifier(DEVELOPMENT_PUBLIC_KEY)
 
 
@@ -74,9 +68,7 @@ class Fake:
     def acting(self, user_id):
         """The fake as a call proving `user_id` acts sees it (for a test's
         own set-up calls)."""
-        request_id = new_request_id()
-        return Acting(self, {REQUEST_ID_KEY: request_id,
-                             ACTOR_KEY: SIGNER.sign(user_id, request_id)})
+        return Acting(self, proof_of(user_id))
 
     def fail(self, method, error):
         """From now on `method` raises `error`."""
