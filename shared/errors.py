@@ -43,6 +43,20 @@ class CallerNotAllowed(PermissionDenied):
     code = "caller_not_allowed"
 
 
+class Unauthenticated(ServiceError):
+    """No bearer token, one that is expired, tampered with or unsigned, or
+    whose sign-in has ended."""
+
+    code = "unauthenticated"
+
+
+class Throttled(ServiceError):
+    """Asked again too soon; `retry_after` seconds is when it may be."""
+
+    code = "throttled"
+    retry_after = 60
+
+
 class Unavailable(ServiceError):
     code = "unavailable"
 

@@ -19,9 +19,9 @@ class InviteAccepted(Message):
 
 
 class InviteCreated(Message):
-    """An invite was made; what a mail sender needs. It carries no token:
-    the invite's accept link is given back once, to the caller that created
-    it."""
+    """An invite was made; the notifications service mails the invitee.
+    It carries no token: the mailer asks the roles service for the accept
+    link when it sends the mail (`RolesRpc.invite_mail`)."""
 
     source = "roles"
     event_type = "invite.created"
@@ -32,3 +32,51 @@ class InviteCreated(Message):
     email: str
     role: str
     expires_at: AwareDatetime
+
+
+class InviteResent(Message):
+    """A fresh accept link is due: an organizer asked for one, or changed
+    the invite's email. The invite's earlier link is dead already."""
+
+    source = "roles"
+    event_type = "invite.resent"
+
+    invite_id: int
+    event_id: int
+    email: str
+    role: str
+    expires_at: AwareDatetime
+
+
+class UserRegistered(Message):
+    """A user signed up; the notifications service mails them a link to
+    verify their email (`RolesRpc.verification_mail`)."""
+
+    source = "roles"
+    event_type = "user.registered"
+
+    user_id: int
+    email: str
+    name: str
+
+
+class VerificationRequested(Message):
+    """A signed-in user asked for a new email verification link."""
+
+    source = "roles"
+    event_type = "email_verification.requested"
+
+    user_id: int
+    email: str
+
+
+class PasswordResetRequested(Message):
+    """Someone asked to reset the password of this existing user; the
+    notifications service mails the user a reset link
+    (`RolesRpc.password_reset_mail`). No message at all for an unknown
+    email."""
+
+    source = "roles"
+    event_type = "password_reset.requested"
+
+    user_id: int

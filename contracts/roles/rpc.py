@@ -24,16 +24,32 @@ class RolesRpc(Protocol):
         Raises: InvalidRoleData, EmailTaken (the email, compared
         case-insensitively, is signed up already)."""
 
-    def authenticate(self, email: str, password: str) -> Json:
-        """The user with this email and password.
+    def sign_in(self, email: str, password: str, lifetime_seconds: int) -> Json:
+        """A new sign-in (`SignedIn`): `{user, session_id}`; the session
+        lasts `lifetime_seconds` unless it is ended before.
 
         Callers: gateway.
 
         Raises: InvalidRoleData, InvalidCredentials (an unknown email and a
         wrong password alike)."""
 
+    def check_session(self, user_id: int, session_id: str) -> bool:
+        """True if the user's sign-in `session_id` is still on: not ended,
+        not expired.
+
+        Callers: gateway.
+
+        Raises: InvalidRoleData, SessionEnded."""
+
+    def end_session(self, session_id: str) -> None:
+        """Sign out: the proven actor's session ends (again: nothing).
+
+        Callers: gateway.
+
+        Raises: InvalidRoleData, ActorNotProven."""
+
     def get_user(self, user_id: int) -> Json:
-        """`{id, email, name, is_admin, created_at}`, for the user
+        """`{id, email, name, is_admin, email_verified, created_at}`, for the user
         themselves (the proven actor) or an admin: it reveals an email.
 
         Raises: InvalidRoleData, UserNotFound, AccessDenied, ActorNotProven."""
@@ -44,6 +60,51 @@ class RolesRpc(Protocol):
         Callers: gateway.
 
         Raises: InvalidRoleData, UserNotFound, AccessDenied."""
+
+    def update_me(self, data: Json, session_id: str) -> Json:
+        """The proven actor changes `{name}` or `{password,
+        current_password}` (`ProfileUpdate`); a password change ends every
+        sign-in of theirs but `session_id`. Answers the user.
+
+        Callers: gateway.
+
+        Raises: InvalidRoleData, WrongPassword, ActorNotProven."""
+
+    def verify_email(self, token: str) -> Json:
+        """Verify the email a mailed link's token was minted for; the token
+        is used up. Answers the user, `email_verified: true`.
+
+        Callers: gateway.
+
+        Raises: InvalidRoleData, InvalidLink (unknown, used, superseded or
+        expired)."""
+
+    def request_verification(self) -> Json:
+        """Ask for a new verification mail for the proven actor; emits
+        `email_verification.requested`. `{"requested": true}`.
+
+        Callers: gateway.
+
+        Raises: EmailAlreadyVerified, MailTooSoon (one a minute),
+        ActorNotProven."""
+
+    def request_password_reset(self, email: str) -> Json:
+        """`{"requested": true}` whether or not a user has `email`, after
+        the same work; for a user, emits `password_reset.requested` (at
+        most once a minute: sooner asks are answered alike and dropped).
+
+        Callers: gateway.
+
+        Raises: InvalidRoleData."""
+
+    def reset_password(self, token: str, password: str) -> Json:
+        """Set the password of the user a mailed reset token was minted
+        for; the token is used up and every sign-in of the user ends.
+        `{"reset": true}`.
+
+        Callers: gateway.
+
+        Raises: InvalidRoleData, InvalidLink."""
 
     def has_access(self, user_id: int, permission: Permission, event_id: int | None) -> bool:
         """Whether the user passes `permission` on the event (`event_id`
@@ -74,9 +135,8 @@ class RolesRpc(Protocol):
 
     def create_invite(self, event_id: int, data: Json) -> Json:
         """Invite `{email, role}` (`InviteIn`) to the event (organizer+; an
-        owner invite: the owner); emits `invite.created`. Answers the
-        pending invite with `event_name`, and its `token` and
-        `accept_path`, given back this once.
+        owner invite: the owner); emits `invite.created`, on which the
+        invitee is mailed the accept link. Answers the pending invite.
 
         Callers: gateway.
 
@@ -90,32 +150,54 @@ class RolesRpc(Protocol):
 
         Raises: InvalidRoleData, EventNotFound, AccessDenied."""
 
+    def list_my_invites(self, status: str | None = None, limit: int | None = None,
+                        offset: int | None = None) -> Json:
+        """`{items, total, limit, offset}`: the invites to the proven
+        actor's verified email, newest first, with `event_name`; only
+        those of `status` if given.
+
+        Callers: gateway.
+
+        Raises: InvalidRoleData, EmailNotVerified, ActorNotProven."""
+
     def get_invite(self, invite_id: int) -> Json:
-        """The invite (the invitee or coorganizer+), never its token.
+        """The invite (the verified invitee or coorganizer+), never its
+        token.
 
         Callers: gateway.
 
         Raises: InvalidRoleData, InviteNotFound, AccessDenied."""
 
     def update_invite(self, invite_id: int, data: Json) -> Json:
-        """The invitee sends `{status: accepted|declined}` alone; an
-        organizer+ may change `role` and `email` of a pending invite
-        (`InviteUpdate`). An acceptance emits `invite.accepted` and answers
-        once the role is granted (`role_granted`).
+        """The verified invitee sends `{status: accepted|declined}` alone;
+        an organizer+ may change `role` and `email` of a pending invite
+        (`InviteUpdate`; a new email kills the link and emits
+        `invite.resent`). An acceptance emits `invite.accepted` and
+        answers once the role is granted (`role_granted`).
 
         Callers: gateway.
 
         Raises: InvalidRoleData, InviteNotFound, EventNotFound (deleted),
-        AccessDenied, InviteClosed, InviteExists."""
+        AccessDenied, EmailNotVerified, InviteClosed, InviteExists."""
 
     def respond_to_invite(self, token: str, status: str) -> Json:
-        """Accept or decline by the emailed token; the actor must be the
-        invitee. Answers like `update_invite`.
+        """Accept or decline by the mailed token; the actor must be the
+        invitee, verified. Answers like `update_invite`.
 
         Callers: gateway.
 
-        Raises: InvalidRoleData, InviteNotFound, EventNotFound (deleted),
-        AccessDenied, InviteClosed."""
+        Raises: InvalidRoleData, InviteNotFound (no invite has the token, or
+        a later link superseded it), EventNotFound (deleted), AccessDenied,
+        EmailNotVerified, InviteClosed."""
+
+    def resend_invite(self, invite_id: int) -> Json:
+        """Kill a pending invite's link, renew its expiry and emit
+        `invite.resent`, on which a fresh link is mailed (organizer+; an
+        owner invite: the owner). Answers the invite.
+
+        Callers: gateway.
+
+        Raises: InvalidRoleData, InviteNotFound, AccessDenied, InviteClosed."""
 
     def delete_invite(self, invite_id: int) -> Json:
         """Withdraw a pending invite (organizer+; an owner invite: the owner).
@@ -124,6 +206,31 @@ class RolesRpc(Protocol):
 
         Raises: InvalidRoleData, InviteNotFound, AccessDenied, InviteClosed
         (accepted)."""
+
+    # what the notifications service asks when it mails a link: each mints
+    # the link's token, which only this answer carries (never a message)
+
+    def invite_mail(self, invite_id: int) -> Json:
+        """`InviteMail` for a pending invite, with a fresh accept token.
+
+        Callers: notifications.
+
+        Raises: InvalidRoleData, InviteNotFound, MailNotDue."""
+
+    def verification_mail(self, user_id: int) -> Json:
+        """`Mail` with a fresh verification token for the user's email.
+
+        Callers: notifications.
+
+        Raises: InvalidRoleData, UserNotFound, MailNotDue (verified)."""
+
+    def password_reset_mail(self, user_id: int) -> Json:
+        """`Mail` with a fresh reset token, while the user's last reset
+        request is younger than the token's lifetime and unused.
+
+        Callers: notifications.
+
+        Raises: InvalidRoleData, UserNotFound, MailNotDue."""
 
     def health(self) -> Json:
         """`{"service": "roles", "database": "ok"}`.

@@ -2,11 +2,11 @@
 from typing import Annotated, Literal
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from contracts.vocabulary import ROLES
-from shared.validation import Answer, Schema
+from shared.validation import Answer, Page, Schema
 
 RoleName = Literal[ROLES]
 
@@ -45,6 +45,51 @@ class InviteIn(Schema):
     role: RoleName
 
 
+class InviteAnswer(Schema):
+    """Accept (the default) or decline by the mailed link's token."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    status: Literal["accepted", "declined"] = "accepted"
+
+
+class InviteQuery(Page):
+    """"My invites": a window, and only those with this `status`."""
+
+    status: Literal["pending", "accepted", "declined", "expired"] = None
+
+
+class LinkToken(Schema):
+    """A mailed link's token (email verification)."""
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class ProfileUpdate(Schema):
+    """`{name}`, or `{password, current_password}` (which ends the user's
+    other sign-ins), or both."""
+
+    name: Name = None
+    password: Password = None
+    current_password: Annotated[str, StringConstraints(max_length=1024)] = None
+
+    @model_validator(mode="after")
+    def _password_with_current(self):
+        if (self.password is None) != (self.current_password is None):
+            raise ValueError("a new password goes with current_password")
+        if self.name is None and self.password is None:
+            raise ValueError("send name, or password with current_password")
+        return self
+
+
+class PasswordResetRequest(Schema):
+    email: Annotated[str, StringConstraints(max_length=320)]
+
+
+class PasswordReset(Schema):
+    token: Annotated[str, StringConstraints(min_length=1, max_length=256)]
+    password: Password
+
+
 class InviteUpdate(Schema):
     """What an update may send: the invitee `status`, an organizer+ `role`
     and `email` (service.update_invite says who may send which)."""
@@ -61,7 +106,15 @@ class User(Answer):
     email: str
     name: str
     is_admin: bool
+    email_verified: bool
     created_at: str
+
+
+class SignedIn(Answer):
+    """A new sign-in: the user, and the session a token names (`sid`)."""
+
+    user: User
+    session_id: str
 
 
 class Invite(Answer):
@@ -73,9 +126,25 @@ class Invite(Answer):
     expires_at: str
 
 
-class InviteCreated(Invite):
-    token: str = Field(description="the accept token, given this once (it would be emailed)")
-    accept_path: str
+    event_name: str | None = Field(description="the event's name when it was invited to")
+    inviter_name: str | None
+
+
+class Mail(Answer):
+    """What the notifications service needs to mail a link: the address,
+    the recipient's name (when a user has the address) and the link's
+    `token`, minted for this mail (it kills the one mailed before)."""
+
+    to: str
+    name: str | None
+    token: str
+    expires_at: str
+
+
+class InviteMail(Mail):
+    event_name: str
+    inviter_name: str
+    role: RoleName
 
 
 class TeamMember(Answer):

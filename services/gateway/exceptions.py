@@ -1,12 +1,8 @@
 """The gateway's own errors, which never cross RPC (problems.py maps them,
 and every service's, to HTTP)."""
-from shared.errors import InvalidInput, ServiceError
+from shared.errors import InvalidInput, Unauthenticated
 
-
-class Unauthenticated(ServiceError):
-    """No bearer token, or one that is expired, tampered with or unsigned."""
-
-    code = "unauthenticated"
+__all__ = ["Unauthenticated", "MalformedBody", "InvalidRequest"]
 
 
 class MalformedBody(InvalidInput):
