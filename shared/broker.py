@@ -72,15 +72,20 @@ CALLS = {
     "roles": {"events": ("get_event",)},
     "media": {"roles": ("has_access", "get_user"),
               "events": ("get_event", "get_child", "apply_media_urls")},
+    "notifications": {"roles": ("invite_mail", "verification_mail", "password_reset_mail")},
     "gateway": {
         "events": ("create_event", "get_event", "update_event", "delete_event", "create_child",
                    "list_children", "get_child", "update_child", "delete_child", "copy_event",
                    "health"),
-        "roles": ("sign_up", "authenticate", "get_user", "has_access", "list_event_roles",
-                  "await_event", "create_invite", "list_invites", "get_invite", "update_invite",
-                  "delete_invite", "health"),
+        "roles": ("sign_up", "sign_in", "check_session", "end_session", "get_user",
+                  "update_me", "verify_email", "request_verification", "request_password_reset",
+                  "reset_password", "has_access", "list_event_roles", "await_event",
+                  "create_invite", "list_invites", "list_my_invites", "get_invite",
+                  "update_invite", "respond_to_invite", "resend_invite", "delete_invite",
+                  "health"),
         "media": ("upload_event_image", "upload_sponsor_logo", "delete_event_image",
                   "delete_sponsor_logo", "read_media", "health"),
+        "notifications": ("health",),
     },
 }
 

@@ -3,6 +3,11 @@ describes itself (for OpenAPI), authenticates, numbers the request and
 answers errors as problems; and the helpers routes read requests and write
 answers with.
 
+A bearer token is good while its sign-in is on: before the handler runs,
+its worker asks the roles service (`check_session`), so a token signed out,
+or ended by a password change or reset, is refused at its next request, by
+every gateway process.
+
 A route's path is written as OpenAPI writes it (`/v1/events/{event}`); each
 `{name}` is one of `PARAMETERS`, which gives its werkzeug converter and its
 OpenAPI schema, so the URL map and the document come from one place.
@@ -10,7 +15,7 @@ OpenAPI schema, so the URL map and the document come from one place.
 import json
 import logging
 import re
-from functools import partial
+from functools import partial, wraps
 
 from eventlet import wsgi
 from eventlet.event import Event
@@ -117,7 +122,7 @@ class Route(HttpRequestHandler):
         request.shallow = False
         request_id = _request_id(request)
         try:
-            actor = self._actor(request)
+            actor, request.session_id = self._signed_in(request)
             kwargs = {**request.path_values, "actor": actor}
             self.check_signature((request,), kwargs)
             done = Event()
@@ -140,14 +145,25 @@ class Route(HttpRequestHandler):
             context[ACTOR_KEY] = self.actors.sign(actor, request_id)
         return context
 
-    def _actor(self, request):
+    def _signed_in(self, request):
+        """`(user id, session id)` of the token, or `(None, None)`."""
         authorization = request.headers.get("Authorization")
         if self.auth == "none" or (self.auth == "optional" and authorization is None):
-            return None
-        return self.tokens.user_id(authorization)
+            return None, None
+        return self.tokens.signed_in(authorization)
 
 
-route = Route.decorator
+def route(method, path, **options):
+    """`@route(...)` on a gateway method: a `Route`, whose handler runs
+    only once the service's roles proxy says the token's sign-in is on."""
+    def register(handler):
+        @wraps(handler)
+        def while_signed_in(service, request, actor, **values):
+            if actor is not None:
+                service.roles.check_session(actor, request.session_id)
+            return handler(service, request, actor, **values)
+        return Route.decorator(method, path, **options)(while_signed_in)
+    return register
 
 
 def _werkzeug_path(path):
@@ -217,3 +233,8 @@ def bytes_response(content, content_type, headers, status=200):
 
 def no_content():
     return Response(status=204)
+
+
+def accepted():
+    """202: taken; what it sets off (a mail) follows."""
+    return Response(status=202)

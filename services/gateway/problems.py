@@ -33,6 +33,7 @@ STATUS = (
     (errors.PermissionDenied, 403),
     (errors.NotFound, 404),
     (errors.Conflict, 409),
+    (errors.Throttled, 429),
     (errors.Unavailable, 503),
     (CopyFailed, 503),
 )
@@ -51,6 +52,12 @@ def problem_response(exc):
     return problem(500, "internal_error", "something went wrong on our side")
 
 
+def _service_problem(exc, status):
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.Throttled) else None
+    return problem(status, exc.code, str(getattr(exc, "detail", "")) or _title(exc.code),
+                   headers)
+
+
 def problem(status, code, detail, headers=None):
     body = {"type": TYPE_BASE + code, "title": _title(code), "status": status,
             "detail": detail, "code": code}
@@ -61,10 +68,6 @@ def problem(status, code, detail, headers=None):
     if status == 503:
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     return response
-
-
-def _service_problem(exc, status):
-    return problem(status, exc.code, str(getattr(exc, "detail", "")) or _title(exc.code))
 
 
 def _snake(name):

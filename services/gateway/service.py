@@ -22,15 +22,21 @@ from contracts.events.rpc import EventsRpc
 from contracts.events.schemas import CHILDREN as CHILD_SCHEMAS
 from contracts.events.schemas import CopyRequest, CopyResult, EventIn, EventOut, EventUpdate
 from contracts.media.rpc import MediaRpc
+from contracts.notifications.rpc import NotificationsRpc
 from contracts.media.schemas import MediaChange
 from contracts.roles.errors import EventNotReady, UserNotFound
 from contracts.roles.rpc import RolesRpc
 from contracts.roles.schemas import (
     Credentials,
     Invite,
-    InviteCreated,
+    InviteAnswer,
     InviteIn,
+    InviteQuery,
     InviteUpdate,
+    LinkToken,
+    PasswordReset,
+    PasswordResetRequest,
+    ProfileUpdate,
     SignUp,
     TeamMember,
     User,
@@ -40,6 +46,7 @@ from services.gateway import access
 from services.gateway.exceptions import Unauthenticated
 from services.gateway.grants import Grants
 from services.gateway.http import (
+    accepted,
     bytes_response,
     json_body,
     json_response,
@@ -57,13 +64,14 @@ from shared.rpc import Rpc
 from shared.settings import Settings
 from shared.validation import Page, page_of
 
-SERVICES = ("events", "roles", "media")
+SERVICES = ("events", "roles", "media", "notifications")
 CREATE = {kind: spec.create for kind, spec in CHILD_SCHEMAS.items()}
 UPDATE = {kind: spec.update for kind, spec in CHILD_SCHEMAS.items()}
 CHILDREN = {kind: spec.answer for kind, spec in CHILD_SCHEMAS.items()}
 CHILD_PAGES = {kind: page_of(spec.answer) for kind, spec in CHILD_SCHEMAS.items()}
 IMAGE_TYPES = IMAGE_MEDIA_TYPES  # what the uploads take and /media/{key} serves
 AWAIT_SLICE_SECONDS = 0.5
+NO_STORE = {"Cache-Control": "no-store"}  # an answer that carries a token
 
 
 class GatewayService:
@@ -72,6 +80,7 @@ class GatewayService:
     events: EventsRpc = Rpc("events")
     roles: RolesRpc = Rpc("roles")
     media: MediaRpc = Rpc("media")
+    notifications: NotificationsRpc = Rpc("notifications")
     tokens = Tokens()
     grants = Grants()
     settings: GatewaySettings = Settings(GatewaySettings)
@@ -88,10 +97,38 @@ class GatewayService:
     @route("POST", "/v1/auth/token", summary="Sign in: a bearer token", auth="none",
            body=Credentials, responses={200: Token}, tag="users")
     def issue_token(self, request, actor):
-        """401 for an unknown email and a wrong password alike."""
+        """401 for an unknown email and a wrong password alike. The token is
+        good until it expires or its sign-in ends (sign-out, a password
+        change or reset)."""
         credentials = self._json(request, Credentials)
-        user = self.roles.authenticate(credentials["email"], credentials["password"])
-        return json_response(self.tokens.issue(user["id"]))
+        signed_in = self.roles.sign_in(credentials["email"], credentials["password"],
+                                       self.tokens.lifetime)
+        return json_response(self.tokens.issue(signed_in["user"]["id"], signed_in["session_id"]),
+                             headers=NO_STORE)
+
+    @route("POST", "/v1/auth/logout", summary="Sign out: this token stops working",
+           responses={204: None}, tag="users")
+    def sign_out(self, request, actor):
+        self.roles.end_session(request.session_id)
+        return no_content()
+
+    @route("POST", "/v1/auth/password-reset", summary="Mail a password reset link",
+           auth="none", body=PasswordResetRequest, responses={202: None}, tag="users")
+    def request_password_reset(self, request, actor):
+        """202 whether or not the email is signed up (nothing tells them
+        apart); a user is mailed a link, at most once a minute."""
+        data = self._json(request, PasswordResetRequest)
+        self.roles.request_password_reset(data["email"])
+        return accepted()
+
+    @route("POST", "/v1/auth/password-reset/confirm", summary="Set a new password with the "
+           "mailed token; every sign-in of the user ends", auth="none", body=PasswordReset,
+           responses={204: None}, tag="users")
+    def reset_password(self, request, actor):
+        """422 `invalid_link` for a token unknown, used, superseded or expired."""
+        data = self._json(request, PasswordReset)
+        self.roles.reset_password(data["token"], data["password"])
+        return no_content()
 
     @route("GET", "/v1/users/me", summary="The signed-in user", responses={200: User},
            tag="users")
@@ -100,6 +137,36 @@ class GatewayService:
             return json_response(self.roles.get_user(actor))
         except UserNotFound:
             raise Unauthenticated("the token's user does not exist") from None
+
+    @route("PATCH", "/v1/users/me", summary="Change my name, or my password",
+           body=ProfileUpdate, responses={200: User}, tag="users")
+    def update_me(self, request, actor):
+        """A new password goes with `current_password` (422 `wrong_password`
+        if it is not) and ends every other sign-in of the user."""
+        data = self._json(request, ProfileUpdate)
+        return json_response(self.roles.update_me(data, request.session_id))
+
+    @route("POST", "/v1/users/verify-email", summary="Verify an email with the mailed token",
+           auth="none", body=LinkToken, responses={200: User}, tag="users")
+    def verify_email(self, request, actor):
+        """422 `invalid_link` for a token unknown, used, superseded or expired."""
+        data = self._json(request, LinkToken)
+        return json_response(self.roles.verify_email(data["token"]))
+
+    @route("POST", "/v1/users/me/verify-email", summary="Mail me a new verification link",
+           responses={202: None}, tag="users")
+    def request_verification(self, request, actor):
+        """At most one a minute (429 sooner); 409 once the email is verified.
+        The link mailed before stops working."""
+        self.roles.request_verification()
+        return accepted()
+
+    @route("GET", "/v1/users/me/role-invites", summary="The invites to my verified email",
+           query=InviteQuery, responses={200: page_of(Invite)}, tag="roles")
+    def my_invites(self, request, actor):
+        """Newest first, each with `event_name`; 403 `email_not_verified`
+        until the email is verified."""
+        return json_response(self.roles.list_my_invites(**query(request, InviteQuery)))
 
     # events
 
@@ -233,8 +300,9 @@ class GatewayService:
 
     @route("POST", "/v1/events/{event}/role-invites", summary="Invite an email to a role "
            "(organizer+; an owner invite: the owner)", body=InviteIn,
-           responses={201: InviteCreated}, tag="roles")
+           responses={201: Invite}, tag="roles")
     def create_invite(self, request, actor, event):
+        """The invitee is mailed a link to accept or decline."""
         data = self._json(request, InviteIn)
         found = self._event(actor, event, Permission.IS_ORGANIZER)
         return json_response(self.roles.create_invite(found["id"], data), 201)
@@ -257,6 +325,23 @@ class GatewayService:
     def update_invite(self, request, actor, invite_id):
         data = self._json(request, InviteUpdate)
         return json_response(self.roles.update_invite(invite_id, data))
+
+    @route("POST", "/v1/role-invites/accept", summary="Accept or decline an invite by its "
+           "mailed token (the verified invitee)", body=InviteAnswer, responses={200: Invite},
+           tag="roles")
+    def answer_invite(self, request, actor):
+        """`status` is `accepted` unless sent as `declined`. 404 for a token
+        no invite has (or a later link replaced), 409 once it is answered
+        or expired, 403 for anyone but the invitee, verified."""
+        data = self._json(request, InviteAnswer)
+        return json_response(self.roles.respond_to_invite(data["token"],
+                                                          data.get("status", "accepted")))
+
+    @route("POST", "/v1/role-invites/{invite_id}/resend", summary="Mail a fresh link; the "
+           "old one stops working (organizer+)", responses={202: Invite}, tag="roles")
+    def resend_invite(self, request, actor, invite_id):
+        """The invite's expiry starts again; 409 once it is answered or expired."""
+        return json_response(self.roles.resend_invite(invite_id), 202)
 
     @route("DELETE", "/v1/role-invites/{invite_id}", summary="Withdraw an invite "
            "(organizer+); 409 once accepted", responses={204: None}, tag="roles")

@@ -1,9 +1,11 @@
 """Bearer tokens: JWTs signed with HS256, carrying `sub` (the user id),
-`iat` and `exp`.
+`sid` (the sign-in it belongs to, a session of the roles service), `iat`
+and `exp`.
 
 A token is refused (Unauthenticated) when it is missing, expired, signed
 with another secret or another algorithm (`none` included), or lacks a
-claim.
+claim; and, by the route that reads it, when its session has ended
+(`roles.check_session`: signed out, password changed or reset).
 
 The secret fails closed: outside an explicit `development` or `test`
 ENVIRONMENT the gateway refuses to start on the development secret or a
@@ -43,29 +45,31 @@ class TokenCodec:
     secret: str
     lifetime: int
 
-    def issue(self, user_id):
-        """`{access_token, token_type, expires_in}` for the user."""
+    def issue(self, user_id, session_id):
+        """`{access_token, token_type, expires_in}` for the user's sign-in."""
         now = int(time.time())
-        claims = {"sub": str(user_id), "iat": now, "exp": now + self.lifetime}
+        claims = {"sub": str(user_id), "sid": session_id, "iat": now,
+                  "exp": now + self.lifetime}
         return {"access_token": jwt.encode(claims, self.secret, algorithm=ALGORITHM),
                 "token_type": "bearer", "expires_in": self.lifetime}
 
-    def user_id(self, authorization):
-        """The user id an `Authorization: Bearer …` header value proves."""
+    def signed_in(self, authorization):
+        """`(user id, session id)` an `Authorization: Bearer …` header value
+        names, once its signature and lifetime are good."""
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("sign in: send 'Authorization: Bearer <token>'")
         try:
             claims = jwt.decode(token.strip(), self.secret, algorithms=[ALGORITHM],
-                                options={"require": ["sub", "iat", "exp"]})
+                                options={"require": ["sub", "sid", "iat", "exp"]})
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("the token has expired: sign in again") from None
         except jwt.InvalidTokenError:
             raise Unauthenticated("the token is not valid") from None
-        user_id = as_id(claims["sub"])
-        if user_id is None:
+        user_id, session_id = as_id(claims["sub"]), claims["sid"]
+        if user_id is None or not isinstance(session_id, str):
             raise Unauthenticated("the token is not valid")
-        return user_id
+        return user_id, session_id
 
 
 def codec_from(settings):

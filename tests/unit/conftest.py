@@ -1,7 +1,7 @@
 """The gateway's real HTTP entrypoints, started in this process in front of
 the fakes (tests/unit/fakes.py), and asked over real HTTP.
 
-Nothing dials RabbitMQ: the three RPC proxies are replaced by the fakes
+Nothing dials RabbitMQ: the four RPC proxies are replaced by the fakes
 (`nameko.testing.services.replace_dependencies`), and the broker clients
 the proxies brought along (their reply listener and its consumer) go with
 them; nameko's `replace_dependencies` would leave those to connect.
@@ -18,7 +18,7 @@ from nameko.utils.concurrency import SpawningSet
 from services.gateway.problems import CONTENT_TYPE
 from services.gateway.service import GatewayService
 from services.gateway.tokens import TokenCodec
-from tests.unit.fakes import Acting, FakeEvents, FakeMedia, FakeRoles
+from tests.unit.fakes import Acting, FakeEvents, FakeMedia, FakeNotifications, FakeRoles
 
 SECRET = "unit-test-secret-" + "x" * 32
 CONFIG = {
@@ -51,17 +51,20 @@ class Gateway:
     events: FakeEvents
     roles: FakeRoles
     media: FakeMedia
+    notifications: FakeNotifications
     codec: TokenCodec
 
     def auth(self, user_id):
-        """The `Authorization` header of a token for `user_id`."""
-        return {"Authorization": f"Bearer {self.codec.issue(user_id)['access_token']}"}
+        """The `Authorization` header of a token of a new sign-in of `user_id`."""
+        token = self.codec.issue(user_id, self.roles.session_of(user_id))["access_token"]
+        return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
 def gateway(container_factory, web_config):
     roles = FakeRoles()
-    fakes = {"roles": roles, "events": FakeEvents(roles), "media": FakeMedia()}
+    fakes = {"roles": roles, "events": FakeEvents(roles), "media": FakeMedia(),
+             "notifications": FakeNotifications()}
     container = container_factory(GatewayService, {**web_config, **CONFIG})
     without_broker(container, **fakes)
     container.start()

@@ -16,13 +16,20 @@ from contracts.events.errors import ChildNotFound, IdempotencyKeyReused
 from contracts.events.rpc import EventsRpc
 from contracts.media.errors import InvalidImage, MediaNotFound
 from contracts.media.rpc import MediaRpc
+from contracts.notifications.rpc import NotificationsRpc
 from contracts.roles.errors import (
+    EmailAlreadyVerified,
+    EmailNotVerified,
     EmailTaken,
     EventNotReady,
     InvalidCredentials,
+    InvalidLink,
     InviteClosed,
     InviteNotFound,
+    MailNotDue,
+    SessionEnded,
     UserNotFound,
+    WrongPassword,
 )
 from contracts.roles.rpc import RolesRpc
 from contracts.vocabulary import ROLES, Permission, Role
@@ -96,16 +103,26 @@ class FakeRoles(Fake, RolesRpc):
         self.users = {}  # id -> user, with its password
         self.team = {}  # (event id, user id) -> role
         self.invites = {}  # id -> invite, with its token
+        self.sessions = {}  # session id -> user id, while on
+        self.links = {}  # verification or reset token -> (purpose, user id)
+        self.asked = []  # (what, user id): the mails asked for, in order
         self._ids = itertools.count(1)
 
     # arranging a test
 
-    def add_user(self, name, is_admin=False, password="correct horse", email=None):
+    def add_user(self, name, is_admin=False, password="correct horse", email=None,
+                 verified=True):
         user_id = next(self._ids)
         self.users[user_id] = {"id": user_id, "email": email or f"{name}@example.org",
-                               "name": name, "is_admin": is_admin, "created_at": CREATED_AT,
-                               "password": password}
+                               "name": name, "is_admin": is_admin, "email_verified": verified,
+                               "created_at": CREATED_AT, "password": password}
         return user_id
+
+    def session_of(self, user_id):
+        """A sign-in of the user, as `sign_in` makes one."""
+        session_id = secrets.token_urlsafe(8)
+        self.sessions[session_id] = user_id
+        return session_id
 
     def grant(self, user_id, event_id, role):
         self.team[event_id, user_id] = role
@@ -121,13 +138,74 @@ class FakeRoles(Fake, RolesRpc):
         email = data["email"].lower()
         if any(user["email"] == email for user in self.users.values()):
             raise EmailTaken(f"{email} is signed up already")
-        return self.get_user(self.add_user(data["name"], password=data["password"], email=email))
+        user_id = self.add_user(data["name"], password=data["password"], email=email,
+                                verified=False)
+        self.asked.append(("verify_email", user_id))
+        return self.get_user(user_id)
 
-    def authenticate(self, email, password):
+    def sign_in(self, email, password, lifetime_seconds):
         for user in self.users.values():
             if user["email"] == email.lower() and user["password"] == password:
-                return self.get_user(user["id"])
+                return {"user": self.get_user(user["id"]),
+                        "session_id": self.session_of(user["id"])}
         raise InvalidCredentials("wrong email or password")
+
+    def check_session(self, user_id, session_id):
+        if self.sessions.get(session_id) != user_id:
+            raise SessionEnded("the sign-in has ended")
+        return True
+
+    def end_session(self, session_id):
+        if self.sessions.get(session_id) == self.actor_id:
+            del self.sessions[session_id]
+
+    def update_me(self, data, session_id):
+        user = self.users[self.actor_id]
+        if "password" in data:
+            if data["current_password"] != user["password"]:
+                raise WrongPassword("the current password is not right")
+            user["password"] = data["password"]
+            self._end_sessions(user["id"], keep=session_id)
+        user.update({k: v for k, v in data.items() if k == "name"})
+        return self.get_user(user["id"])
+
+    def verify_email(self, token):
+        user_id = self._use_link(token, "verify_email")
+        self.users[user_id]["email_verified"] = True
+        return self.get_user(user_id)
+
+    def request_verification(self):
+        if self.users[self.actor_id]["email_verified"]:
+            raise EmailAlreadyVerified("your email is verified already")
+        self.asked.append(("verify_email", self.actor_id))
+        return {"requested": True}
+
+    def request_password_reset(self, email):
+        for user in self.users.values():
+            if user["email"] == email.lower():
+                self.asked.append(("password_reset", user["id"]))
+        return {"requested": True}
+
+    def reset_password(self, token, password):
+        user_id = self._use_link(token, "password_reset")
+        self.users[user_id]["password"] = password
+        self._end_sessions(user_id)
+        return {"reset": True}
+
+    def verification_mail(self, user_id):
+        return self._mail(user_id, "verify_email")
+
+    def password_reset_mail(self, user_id):
+        return self._mail(user_id, "password_reset")
+
+    def invite_mail(self, invite_id):
+        invite = self._invite(invite_id)
+        if invite["status"] != "pending":
+            raise MailNotDue(f"the invite is {invite['status']}")
+        invite["token"] = secrets.token_urlsafe(8)
+        return {"to": invite["email"], "name": None, "token": invite["token"],
+                "expires_at": invite["expires_at"], "event_name": invite["event_name"],
+                "inviter_name": invite["inviter_name"], "role": invite["role"]}
 
     def get_user(self, user_id):
         if user_id not in self.users:
@@ -159,12 +237,29 @@ class FakeRoles(Fake, RolesRpc):
     def create_invite(self, event_id, data):
         actor_id = self.actor_id
         self._require(actor_id, manager_permission(data["role"]), event_id)
-        invite_id, token = next(self._ids), secrets.token_urlsafe(8)
+        invite_id = next(self._ids)
         self.invites[invite_id] = {"id": invite_id, "event_id": event_id, "email": data["email"],
                                    "role": data["role"], "status": "pending",
-                                   "expires_at": CREATED_AT, "token": token}
-        return {**self._shown(invite_id), "token": token,
-                "accept_path": f"/role-invites/accept?token={token}"}
+                                   "expires_at": CREATED_AT, "event_name": f"event {event_id}",
+                                   "inviter_name": self.users[actor_id]["name"], "token": None}
+        return self._shown(invite_id)
+
+    def list_my_invites(self, status=None, limit=None, offset=None):
+        user = self.users[self.actor_id]
+        if not user["email_verified"]:
+            raise EmailNotVerified("verify your email first")
+        invites = [self._shown(invite_id) for invite_id in sorted(self.invites, reverse=True)
+                   if self.invites[invite_id]["email"] == user["email"]
+                   and status in (None, self.invites[invite_id]["status"])]
+        return page(invites, 50 if limit is None else limit, offset or 0)
+
+    def resend_invite(self, invite_id):
+        invite = self._invite(invite_id)
+        self._require(self.actor_id, manager_permission(invite["role"]), invite["event_id"])
+        if invite["status"] != "pending":
+            raise InviteClosed(f"the invite is {invite['status']}")
+        invite["token"] = None
+        return self._shown(invite_id)
 
     def list_invites(self, event_id, limit=None, offset=None):
         actor_id = self.actor_id
@@ -193,7 +288,7 @@ class FakeRoles(Fake, RolesRpc):
     def respond_to_invite(self, token, status):
         actor_id = self.actor_id
         for invite in self.invites.values():
-            if invite["token"] == token:
+            if invite["token"] is not None and invite["token"] == token:
                 return self._answer(actor_id, invite, status)
         raise InviteNotFound("no invite has this token")
 
@@ -209,6 +304,8 @@ class FakeRoles(Fake, RolesRpc):
     def _answer(self, actor_id, invite, status):
         if not self._is_invitee(actor_id, invite):
             raise AccessDenied("only the invitee can accept or decline an invite")
+        if not self.users[actor_id]["email_verified"]:
+            raise EmailNotVerified("verify your email first")
         if invite["status"] != "pending":
             raise InviteClosed(f"the invite is {invite['status']}")
         invite["status"] = status
@@ -230,6 +327,25 @@ class FakeRoles(Fake, RolesRpc):
 
     def _shown(self, invite_id):
         return {k: v for k, v in self.invites[invite_id].items() if k != "token"}
+
+    def _mail(self, user_id, purpose):
+        user = self.get_user(user_id)
+        if purpose == "verify_email" and user["email_verified"]:
+            raise MailNotDue("the email is verified already")
+        token = secrets.token_urlsafe(8)
+        self.links = {t: link for t, link in self.links.items() if link != (purpose, user_id)}
+        self.links[token] = (purpose, user_id)
+        return {"to": user["email"], "name": user["name"], "token": token,
+                "expires_at": CREATED_AT}
+
+    def _use_link(self, token, purpose):
+        if self.links.get(token, (None,))[0] != purpose:
+            raise InvalidLink("the link is not valid: ask for a new one")
+        return self.links.pop(token)[1]
+
+    def _end_sessions(self, user_id, keep=None):
+        self.sessions = {session_id: owner for session_id, owner in self.sessions.items()
+                         if owner != user_id or session_id == keep}
 
 
 class FakeEvents(Fake, EventsRpc):
@@ -389,3 +505,9 @@ class FakeMedia(Fake, MediaRpc):
         self.files[key], self.owners[owner] = data, key
         return {"id": len(self.files), "slot": slot, "url": f"http://media.test/media/{key}",
                 "content_type": "image/png", "size": len(data)}
+
+
+class FakeNotifications(Fake, NotificationsRpc):
+    """The mailer's only method is its health."""
+
+    name = "notifications"

@@ -7,10 +7,12 @@ import pytest
 
 from contracts.events.rpc import EventsRpc
 from contracts.media.rpc import MediaRpc
+from contracts.notifications.rpc import NotificationsRpc
 from contracts.roles.rpc import RolesRpc
-from tests.unit.fakes import FakeEvents, FakeMedia, FakeRoles
+from tests.unit.fakes import FakeEvents, FakeMedia, FakeNotifications, FakeRoles
 
-PAIRS = [(FakeEvents, EventsRpc), (FakeRoles, RolesRpc), (FakeMedia, MediaRpc)]
+PAIRS = [(FakeEvents, EventsRpc), (FakeRoles, RolesRpc), (FakeMedia, MediaRpc),
+         (FakeNotifications, NotificationsRpc)]
 METHODS = [(fake, protocol, name) for fake, protocol in PAIRS
            for name, _ in inspect.getmembers(protocol, inspect.isfunction)
            if not name.startswith("_")]

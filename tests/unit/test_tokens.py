@@ -33,13 +33,14 @@ def bearer(token):
     return f"Bearer {token}"
 
 
-def test_a_token_names_its_user_and_expires():
-    issued = codec.issue(42)
+def test_a_token_names_its_user_and_sign_in_and_expires():
+    issued = codec.issue(42, "s1")
     claims = jwt.decode(issued["access_token"], SECRET, algorithms=["HS256"])
 
     assert issued["token_type"] == "bearer" and issued["expires_in"] == 600
-    assert claims["sub"] == "42" and claims["exp"] - claims["iat"] == 600
-    assert codec.user_id(bearer(issued["access_token"])) == 42
+    assert claims["sub"] == "42" and claims["sid"] == "s1"
+    assert claims["exp"] - claims["iat"] == 600
+    assert codec.signed_in(bearer(issued["access_token"])) == (42, "s1")
 
 
 @pytest.mark.parametrize("authorization", [
@@ -47,7 +48,7 @@ def test_a_token_names_its_user_and_expires():
 ])
 def test_a_missing_or_malformed_header_is_refused(authorization):
     with pytest.raises(Unauthenticated):
-        codec.user_id(authorization)
+        codec.signed_in(authorization)
 
 
 def _signed(claims, secret=SECRET, algorithm="HS256"):
@@ -58,25 +59,27 @@ NOW = int(time.time())
 
 
 @pytest.mark.parametrize("token", [
-    _signed({"sub": "42", "iat": NOW - 700, "exp": NOW - 100}),                     # expired
-    _signed({"sub": "42", "iat": NOW, "exp": NOW + 600}, secret="t" * 64),         # tampered
-    _signed({"sub": "42", "iat": NOW, "exp": NOW + 600}, algorithm="HS512"),       # other alg
-    jwt.encode({"sub": "42", "iat": NOW, "exp": NOW + 600}, None, algorithm="none"),
-    _signed({"sub": "42", "iat": NOW}),                                            # no exp
-    _signed({"iat": NOW, "exp": NOW + 600}),                                       # no sub
-    _signed({"sub": "admin", "iat": NOW, "exp": NOW + 600}),                       # not an id
+    _signed({"sub": "42", "sid": "s", "iat": NOW - 700, "exp": NOW - 100}),          # expired
+    _signed({"sub": "42", "sid": "s", "iat": NOW, "exp": NOW + 600}, secret="t" * 64),
+    _signed({"sub": "42", "sid": "s", "iat": NOW, "exp": NOW + 600}, algorithm="HS512"),
+    jwt.encode({"sub": "42", "sid": "s", "iat": NOW, "exp": NOW + 600}, None, algorithm="none"),
+    _signed({"sub": "42", "sid": "s", "iat": NOW}),                                  # no exp
+    _signed({"sid": "s", "iat": NOW, "exp": NOW + 600}),                             # no sub
+    _signed({"sub": "42", "iat": NOW, "exp": NOW + 600}),                            # no sid
+    _signed({"sub": "42", "sid": 7, "iat": NOW, "exp": NOW + 600}),                  # sid not text
+    _signed({"sub": "admin", "sid": "s", "iat": NOW, "exp": NOW + 600}),             # not an id
 ])
 def test_a_bad_token_is_refused(token):
     with pytest.raises(Unauthenticated):
-        codec.user_id(bearer(token))
+        codec.signed_in(bearer(token))
 
 
 def test_a_token_with_a_forged_subject_is_refused():
-    header, payload, signature = codec.issue(42)["access_token"].split(".")
-    other = _signed({"sub": "7", "iat": NOW, "exp": NOW + 600}).split(".")[1]
+    header, payload, signature = codec.issue(42, "s1")["access_token"].split(".")
+    other = _signed({"sub": "7", "sid": "s1", "iat": NOW, "exp": NOW + 600}).split(".")[1]
 
     with pytest.raises(Unauthenticated):
-        codec.user_id(bearer(f"{header}.{other}.{signature}"))
+        codec.signed_in(bearer(f"{header}.{other}.{signature}"))
 
 
 # the secret fails closed
