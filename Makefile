@@ -8,16 +8,32 @@ export PYTHONPATH := $(CURDIR)
 # local defaults: the development passwords and keys (production refuses them)
 LOCAL := ENVIRONMENT=$${ENVIRONMENT:-development}
 
-.PHONY: install db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway lint docs dead-letters replay \
-	admin media-gc
+.PHONY: install mail-catcher db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway lint docs dead-letters replay \
+	admin verify-email media-gc
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
 	$(VENV)/bin/pip install -q -r requirements.txt
 	touch $@
+
+# the node tools of package.json: maildev, the mail catcher
+node_modules/.installed: package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+# the mail catcher: SMTP on 127.0.0.1:MAIL_SMTP (where the notifications
+# service sends by default), the inbox and its REST API on MAIL_WEB
+MAIL_SMTP := 1025
+MAIL_WEB := 1080
+MAILDEV := node_modules/.bin/maildev --ip 127.0.0.1 --smtp $(MAIL_SMTP) --web-ip 127.0.0.1 \
+	--web $(MAIL_WEB)
+
+# maildev alone, in the foreground (`make run` starts it beside the services)
+mail-catcher: install
+	$(MAILDEV)
 
 # the databases, and each service's broker user with its permissions (shared.broker)
 db: install
@@ -26,7 +42,7 @@ db: install
 	$(LOCAL) $(PY) -m shared.broker setup
 
 run: install db
-	scripts/run.sh $(SERVICES)
+	MAILDEV="$(MAILDEV)" MAIL_SMTP=$(MAIL_SMTP) MAIL_WEB=$(MAIL_WEB) scripts/run.sh $(SERVICES)
 
 # the whole story against a running system (make run in another terminal)
 demo: install
@@ -110,6 +126,10 @@ replay: install
 # make admin EMAIL=<email> [REVOKE=1]: grant (or revoke) a user's admin flag
 admin: install
 	$(PY) -m services.roles.admin $(if $(REVOKE),revoke,grant) $(EMAIL)
+
+# make verify-email EMAIL=<email>: mark an email verified (a support case)
+verify-email: install
+	$(PY) -m services.roles.admin verify $(EMAIL)
 
 # remove retired media records and unreferenced blobs older than GC_GRACE_SECONDS
 media-gc: install

@@ -3,6 +3,10 @@
 # foreground, and say where the gateway answers once every service is
 # healthy. Ctrl-C (or any service exiting) stops them all.
 #
+# Beside them the mail catcher, `$MAILDEV` (the Makefile's command line,
+# SMTP on 127.0.0.1:$MAIL_SMTP, inbox on port $MAIL_WEB), unless something
+# listens on that SMTP port already; it is stopped with them.
+#
 # Each service runs in a process group of its own (job control), so that
 # only this script signals it, once: `nameko run` hangs when a second stop
 # signal arrives while the first is being handled (as Ctrl-C to the whole
@@ -15,12 +19,23 @@ export ENVIRONMENT="${ENVIRONMENT:-development}"
 
 pids=()
 waiter=
+catcher=
 stop_all() {
   trap - INT TERM
-  kill -TERM "${pids[@]}" $waiter 2>/dev/null
+  kill -TERM "${pids[@]}" $waiter $catcher 2>/dev/null
   wait
 }
 trap 'stop_all; exit 0' INT TERM
+
+if [ -n "${MAILDEV:-}" ]; then
+  if (exec 3<>"/dev/tcp/127.0.0.1/$MAIL_SMTP") 2>/dev/null; then
+    echo "mail: something listens on 127.0.0.1:$MAIL_SMTP already; the mails go there"
+  else
+    $MAILDEV --silent &
+    catcher=$!
+    echo "mail: maildev catches every mail; the inbox is at http://127.0.0.1:$MAIL_WEB"
+  fi
+fi
 
 for service in "$@"; do
   .venv/bin/nameko run --config "services/$service/config.yml" "services.$service.service" &

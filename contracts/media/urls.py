@@ -10,7 +10,9 @@ import re
 from shared.settings import setting
 
 KEY = re.compile(r"[A-Za-z0-9_-]{16,64}")
-PUBLIC_BASE_URL = setting("http://localhost:8000", "media URLs are `PUBLIC_BASE_URL/media/{key}`")
+PUBLIC_BASE_URL = setting(
+    "http://localhost:8000", "the system's public address: media URLs are"
+    " `PUBLIC_BASE_URL/media/{key}`, and mailed links are built on it")
 
 
 def media_url(base_url, key):

@@ -197,7 +197,8 @@ class RolesRpc(Protocol):
 
         Callers: gateway.
 
-        Raises: InvalidRoleData, InviteNotFound, AccessDenied, InviteClosed."""
+        Raises: InvalidRoleData, InviteNotFound, EventNotFound (deleted),
+        AccessDenied, InviteClosed."""
 
     def delete_invite(self, invite_id: int) -> Json:
         """Withdraw a pending invite (organizer+; an owner invite: the owner).

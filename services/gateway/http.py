@@ -158,10 +158,10 @@ def route(method, path, **options):
     only once the service's roles proxy says the token's sign-in is on."""
     def register(handler):
         @wraps(handler)
-        def while_signed_in(service, request, actor, **values):
+        def while_signed_in(self, request, actor, **values):  # the method it becomes
             if actor is not None:
-                service.roles.check_session(actor, request.session_id)
-            return handler(service, request, actor, **values)
+                self.roles.check_session(actor, request.session_id)
+            return handler(self, request, actor, **values)
         return Route.decorator(method, path, **options)(while_signed_in)
     return register
 

@@ -22,8 +22,8 @@ from contracts.events.rpc import EventsRpc
 from contracts.events.schemas import CHILDREN as CHILD_SCHEMAS
 from contracts.events.schemas import CopyRequest, CopyResult, EventIn, EventOut, EventUpdate
 from contracts.media.rpc import MediaRpc
-from contracts.notifications.rpc import NotificationsRpc
 from contracts.media.schemas import MediaChange
+from contracts.notifications.rpc import NotificationsRpc
 from contracts.roles.errors import EventNotReady, UserNotFound
 from contracts.roles.rpc import RolesRpc
 from contracts.roles.schemas import (

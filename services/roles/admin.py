@@ -1,17 +1,25 @@
-"""Operator command: grant or revoke a user's admin flag.
+"""Operator commands: grant or revoke a user's admin flag, or mark a
+user's email verified.
 
     python -m services.roles.admin grant EMAIL
     python -m services.roles.admin revoke EMAIL
+    python -m services.roles.admin verify EMAIL
+
+`verify` is for support cases: a user whose verification mail cannot reach
+them, whose address the operator has confirmed by other means. Once
+verified, the email counts for the invites to it; verifying again changes
+nothing.
 
 It writes the roles database named by `DATABASE_URL` in
 `services/roles/config.yml` (`ROLES_DATABASE_URL` overrides it). Inside
-the system only an admin may change the flag (`roles.set_admin`).
+the system only an admin may change the flag (`roles.set_admin`), and
+only a mailed link verifies an email (`roles.verify_email`).
 """
 import argparse
 import sys
 from pathlib import Path
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlalchemy.orm import sessionmaker
 
 from contracts.roles.schemas import normalise_email
@@ -21,14 +29,27 @@ from shared.db import DATABASE_URL_KEY, UnitOfWork, make_engine
 
 CONFIG = Path(__file__).with_name("config.yml")
 
+# action -> what it sets on the user, and what it says when done
+ACTIONS = {
+    "grant": ({"is_admin": True}, "admin granted"),
+    "revoke": ({"is_admin": False}, "admin revoked"),
+    "verify": ({"email_verified_at": func.coalesce(User.email_verified_at, func.now())},
+               "email verified"),
+}
+
 
 def set_admin_flag(database_url, email, is_admin):
     """Set the flag of the user with this email; False if there is none."""
+    return update_user(database_url, email, is_admin=is_admin)
+
+
+def update_user(database_url, email, **values):
+    """Set `values` on the user with this email; False if there is none."""
     engine = make_engine(database_url, pool_size=1)
     try:
         with UnitOfWork(sessionmaker(bind=engine)).transaction() as session:
             changed = session.execute(
-                update(User).where(User.email == normalise_email(email)).values(is_admin=is_admin)
+                update(User).where(User.email == normalise_email(email)).values(**values)
             )
             return changed.rowcount == 1
     finally:
@@ -38,18 +59,18 @@ def set_admin_flag(database_url, email, is_admin):
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m services.roles.admin", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=("grant", "revoke"))
+    parser.add_argument("action", choices=tuple(ACTIONS))
     parser.add_argument("email")
     args = parser.parse_args(argv)
+    values, done = ACTIONS[args.action]
     try:
-        found = set_admin_flag(load_config(CONFIG)[DATABASE_URL_KEY], args.email,
-                               args.action == "grant")
+        found = update_user(load_config(CONFIG)[DATABASE_URL_KEY], args.email, **values)
     except ValueError as exc:
         parser.error(str(exc))
     if not found:
         print(f"no user {args.email}", file=sys.stderr)
         return 1
-    print(f"{args.email}: admin {'granted' if args.action == 'grant' else 'revoked'}")
+    print(f"{args.email}: {done}")
     return 0
 
 

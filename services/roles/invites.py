@@ -1,91 +1,112 @@
-"""Role invites: create, read, list, amend, accept or decline, delete.
+"""Role invites: create, read, list, amend, resend, accept or decline,
+delete, and the accept link's mail.
 
 Who may do what (the seed's rules, with their holes fixed):
 
-- create, amend (`role`, `email`) and delete: organizer+; anything that
-  touches an owner invite: the owner;
+- create, amend (`role`, `email`), resend and delete: organizer+; anything
+  that touches an owner invite: the owner;
 - accept or decline (`status`, alone): only the invitee, the signed-in user
-  whose email is the invite's, by invite id or by the emailed token;
-- read: the invitee or coorganizer+; the token is never given back, but
-  once at creation (and once after an email change, which replaces it);
+  whose email is the invite's and verified, by invite id or by the mailed
+  token; an unverified email counts for nothing (EmailNotVerified);
+- read: the verified invitee or coorganizer+; the token is never given
+  back: only the mail carries it (`invite_mail`, `links`);
 - an accepted, declined or expired invite changes no more; an accepted one
   is not deleted.
+
+An invite is made with a dead link; the notifications service, on
+`invite.created` or `invite.resent`, asks `invite_mail`, which mints the
+live one. A resend or a new email kills the link at once.
 
 Accepting records the new status and `invite.accepted` in one transaction;
 the service's own handler of that message grants the role (see `team`).
 """
-import hashlib
-import secrets
 from datetime import UTC, datetime
 
 from psycopg2.errors import UniqueViolation
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from contracts.errors import AccessDenied
-from contracts.roles.errors import InvalidRoleData, InviteClosed, InviteExists, InviteNotFound
-from contracts.roles.messages import InviteAccepted, InviteCreated
-from contracts.roles.schemas import InviteIn, InviteUpdate
+from contracts.roles.errors import (
+    EmailNotVerified,
+    InvalidRoleData,
+    InviteClosed,
+    InviteExists,
+    InviteNotFound,
+    MailNotDue,
+)
+from contracts.roles.messages import InviteAccepted, InviteCreated, InviteResent
+from contracts.roles.schemas import InviteAnswer, InviteIn, InviteQuery, InviteUpdate
 from contracts.vocabulary import Permission, Role
-from services.roles import team
+from services.roles import links, team
 from services.roles.access import has_access, require
-from services.roles.models import EventRole, RoleInvite, User
+from services.roles.models import EventRole, KnownEvent, RoleInvite, User
 from services.roles.schemas import validate
+from services.roles.users import get_user
 from shared import outbox
 from shared.ids import as_id
 from shared.times import iso_utc
 from shared.validation import page
 
-ACCEPT_PATH = "/role-invites/accept?token={token}"
-
 
 def create_invite(session, actor_id, event_id, data, event_name, ttl):
-    """A pending invite, with its token and accept link given back this
-    once; announces `invite.created`, which names the event `event_name`."""
+    """A pending invite to the event named `event_name`, good for `ttl`;
+    announces `invite.created`, on which the invitee is mailed the link."""
     values = validate(InviteIn, data, "invite")
     event = team.live_event(session, event_id)
     actor_id = _require_manager(session, actor_id, event.id, "to invite", values["role"])
     _refuse_if_role_held(session, event.id, values["email"], values["role"])
     _expire_lapsed(session, event.id, values["email"])
-    token, token_hash = _new_token()
     invite = RoleInvite(event_id=event.id, email=values["email"], role=values["role"],
-                        status="pending", token_hash=token_hash,
+                        event_name=event_name, status="pending", token_hash=links.dead_hash(),
                         expires_at=datetime.now(UTC) + ttl, created_by=actor_id)
     session.add(invite)
     _flush_refusing_duplicates(session, invite)
     outbox.add(session, InviteCreated(invite_id=invite.id, event_id=event.id,
                                       event_name=event_name, email=invite.email,
                                       role=invite.role, expires_at=invite.expires_at))
-    return {**serialize_invite(invite), "event_name": event_name, **_secret(token)}
+    return _shown(session, invite)
 
 
 def get_invite(session, actor_id, invite_id):
     invite = _find(session, invite_id)
-    if not _is_invitee(session, actor_id, invite):
-        require(session, actor_id, Permission.IS_COORGANIZER, invite.event_id,
-                to="to see its invites")
-    return serialize_invite(invite)
+    if not has_access(session, actor_id, Permission.IS_COORGANIZER, invite.event_id) and (
+            not _is_verified_invitee(session, actor_id, invite)):
+        raise AccessDenied(f"you need to be the invitee, or a coorganizer of event"
+                           f" {invite.event_id}, to see this invite")
+    return _shown(session, invite)
 
 
 def list_invites(session, actor_id, event_id, limit=None, offset=None):
     """`{items, total, limit, offset}`: the event's invites, newest first."""
-    window = page(limit, offset, InvalidRoleData)
+    window = page(limit, offset, InvalidRoleData).model_dump()
     event = team.live_event(session, event_id)
     require(session, actor_id, Permission.IS_COORGANIZER, event.id, to="to see its invites")
-    query = select(RoleInvite).where(RoleInvite.event_id == event.id)
-    total = session.scalar(select(func.count()).select_from(query.subquery()))
-    invites = session.scalars(
-        query.order_by(RoleInvite.id.desc()).limit(window.limit).offset(window.offset)
-    ).all()
-    return {"items": [serialize_invite(invite) for invite in invites], "total": total,
-            **window.model_dump()}
+    return _listed(session, select(RoleInvite).where(RoleInvite.event_id == event.id), window)
+
+
+def list_my_invites(session, actor_id, status=None, limit=None, offset=None):
+    """`{items, total, limit, offset}`: the invites to the actor's email,
+    which must be verified, newest first; those of (effective) `status`
+    alone if given."""
+    sent = {name: value for name, value in
+            (("status", status), ("limit", limit), ("offset", offset)) if value is not None}
+    window = validate(InviteQuery, sent, "invite query")
+    status = window.pop("status")
+    actor = get_user(session, actor_id)
+    if actor.email_verified_at is None:
+        raise EmailNotVerified("verify your email to see the invites to it")
+    query = select(RoleInvite).where(RoleInvite.email == actor.email)
+    if status is not None:
+        query = query.where(_effectively(status))
+    return _listed(session, query, window)
 
 
 def update_invite(session, actor_id, invite_id, data):
     """Accept or decline (the invitee, `status` alone), or amend `role` and
     `email` (organizer+) of a pending invite. Returns the invite and, if it
     was accepted, the `invite.accepted` message whose handling grants the
-    role. An email change replaces the token and gives the new one back."""
+    role. An email change kills the link and announces `invite.resent`."""
     changes = validate(InviteUpdate, data, "invite update", sent_only=True)
     if not changes:
         raise InvalidRoleData("invalid invite update: send status, role or email")
@@ -107,22 +128,53 @@ def is_answer(changes):
 
 
 def respond_by_token(session, actor_id, token, status):
-    """Accept or decline through the emailed link: the token finds the
-    invite, and the signed-in user must still be its invitee."""
-    if status not in ("accepted", "declined"):
-        raise InvalidRoleData(f"status must be accepted or declined, not {status!r}")
-    if not isinstance(token, str) or not token.isascii():
-        raise InviteNotFound("no invite has this token")
+    """Accept or decline through the mailed link: the token finds the
+    invite (not one a later link superseded), and the signed-in user must
+    be its verified invitee."""
+    values = validate(InviteAnswer, {"token": token, "status": status}, "invite answer")
     invite = session.scalars(
-        select(RoleInvite).where(RoleInvite.token_hash == _hash(token)).with_for_update()
+        select(RoleInvite).where(RoleInvite.token_hash == links.hash_token(values["token"]))
+        .with_for_update()
     ).first()
     if invite is None:
         raise InviteNotFound("no invite has this token")
-    return _respond(session, actor_id, invite, status)
+    return _respond(session, actor_id, invite, values["status"])
+
+
+def resend_invite(session, actor_id, invite_id, ttl):
+    """Kill a pending invite's link and renew it for `ttl`; announces
+    `invite.resent`, on which a fresh link is mailed."""
+    invite = _find(session, invite_id, lock=True)
+    _require_manager(session, actor_id, invite.event_id, "to resend its invites", invite.role)
+    refuse_if_closed(invite)
+    team.live_event(session, invite.event_id)
+    invite.token_hash = links.dead_hash()
+    invite.expires_at = datetime.now(UTC) + ttl
+    _announce_resent(session, invite)
+    return _shown(session, invite)
+
+
+def invite_mail(session, invite_id):
+    """The mail of the invite's accept link, with a fresh token (the link
+    mailed before dies). MailNotDue unless the invite is pending, unexpired
+    and to an event that is not deleted."""
+    invite = _find(session, invite_id, lock=True)
+    status = effective_status(invite)
+    if session.get(KnownEvent, invite.event_id).deleted_at is not None:
+        status = "to a deleted event"
+    if status != "pending":
+        raise MailNotDue(f"invite {invite.id} is {status}: no mail is due")
+    token, invite.token_hash = links.new_token()
+    return {"to": invite.email, "token": token, "expires_at": iso_utc(invite.expires_at),
+            "name": session.scalar(select(User.name).where(User.email == invite.email)),
+            # invites older than migration 0003 kept no name
+            "event_name": invite.event_name or f"event {invite.event_id}",
+            "inviter_name": _inviter_name(session, invite),
+            "role": invite.role}
 
 
 def _respond(session, actor_id, invite, status):
-    check_answer(invite, by_invitee=_is_invitee(session, actor_id, invite))
+    check_answer(invite, by_invitee=_is_verified_invitee(session, actor_id, invite))
     team.live_event(session, invite.event_id)
     invite.status = status
     invite.responded_at = datetime.now(UTC)
@@ -133,7 +185,7 @@ def _respond(session, actor_id, invite, status):
                                   role=invite.role)
         outbox.add(session, accepted)
     session.flush()
-    return serialize_invite(invite), accepted
+    return _shown(session, invite), accepted
 
 
 def delete_invite(session, actor_id, invite_id):
@@ -146,7 +198,7 @@ def delete_invite(session, actor_id, invite_id):
 
 def _amend(session, actor_id, invite, changes):
     email, role = changes.get("email", invite.email), changes.get("role", invite.role)
-    if _is_invitee(session, actor_id, invite) and not has_access(
+    if _invitee(session, actor_id, invite) is not None and not has_access(
             session, actor_id, Permission.IS_ORGANIZER, invite.event_id):
         raise AccessDenied("the invitee can change only the invite's status")
     _require_manager(session, actor_id, invite.event_id, "to change its invites",
@@ -154,13 +206,20 @@ def _amend(session, actor_id, invite, changes):
     refuse_if_closed(invite)
     _refuse_if_role_held(session, invite.event_id, email, role)
     _expire_lapsed(session, invite.event_id, email)
-    secret = {}
-    if email != invite.email:
-        token, invite.token_hash = _new_token()
-        secret = _secret(token)
+    new_email = email != invite.email
+    if new_email:
+        invite.token_hash = links.dead_hash()
     invite.email, invite.role = email, role
     _flush_refusing_duplicates(session, invite)
-    return {**serialize_invite(invite), **secret}, None
+    if new_email:
+        _announce_resent(session, invite)
+    return _shown(session, invite), None
+
+
+def _announce_resent(session, invite):
+    outbox.add(session, InviteResent(invite_id=invite.id, event_id=invite.event_id,
+                                     email=invite.email, role=invite.role,
+                                     expires_at=invite.expires_at))
 
 
 def manager_permission(*roles):
@@ -185,8 +244,19 @@ def _find(session, invite_id, lock=False):
     return invite
 
 
-def _is_invitee(session, actor_id, invite):
-    return session.scalar(select(User.email).where(User.id == _user_id(actor_id))) == invite.email
+def _invitee(session, actor_id, invite):
+    """The actor if their email is the invite's, verified or not; else None."""
+    actor = session.get(User, _user_id(actor_id))
+    return actor if actor is not None and actor.email == invite.email else None
+
+
+def _is_verified_invitee(session, actor_id, invite):
+    """Whether the actor is the invitee; EmailNotVerified if the invite's
+    email is theirs but not verified: it counts for nothing until it is."""
+    invitee = _invitee(session, actor_id, invite)
+    if invitee is not None and invitee.email_verified_at is None:
+        raise EmailNotVerified(f"verify {invitee.email} before you answer or read its invites")
+    return invitee is not None
 
 
 def _user_id(actor_id):
@@ -246,27 +316,47 @@ def _flush_refusing_duplicates(session, invite):
         raise
 
 
-def _new_token():
-    token = secrets.token_urlsafe(32)
-    return token, _hash(token)
-
-
-def _hash(token):
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _secret(token):
-    return {"token": token, "accept_path": ACCEPT_PATH.format(token=token)}
-
-
 def effective_status(invite):
     if invite.status == "pending" and invite.expires_at <= datetime.now(UTC):
         return "expired"
     return invite.status
 
 
-def serialize_invite(invite):
+def _effectively(status):
+    """The SQL condition of `effective_status` being `status`."""
+    lapsed = and_(RoleInvite.status == "pending", RoleInvite.expires_at <= func.now())
+    if status == "pending":
+        return and_(RoleInvite.status == "pending", RoleInvite.expires_at > func.now())
+    if status == "expired":
+        return or_(RoleInvite.status == "expired", lapsed)
+    return RoleInvite.status == status
+
+
+def _listed(session, query, window):
+    """`{items, total, limit, offset}` of the invites `query` selects,
+    newest first, `window` (`{limit, offset}`) of them: two queries."""
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.execute(
+        query.add_columns(User.name).join(User, User.id == RoleInvite.created_by)
+        .order_by(RoleInvite.id.desc()).limit(window["limit"]).offset(window["offset"])
+    ).all()
+    return {"items": [serialize_invite(invite, inviter) for invite, inviter in rows],
+            "total": total, **window}
+
+
+def _shown(session, invite):
+    return serialize_invite(invite, _inviter_name(session, invite))
+
+
+def _inviter_name(session, invite):
+    return session.scalar(select(User.name).where(User.id == invite.created_by))
+
+
+def serialize_invite(invite, inviter_name):
+    """The invite as answers show it (never its token), `inviter_name`
+    the name of the user who made it."""
     return {"id": invite.id, "event_id": invite.event_id, "email": invite.email,
             "role": invite.role, "status": effective_status(invite),
-            "expires_at": iso_utc(invite.expires_at), "created_by": invite.created_by,
+            "expires_at": iso_utc(invite.expires_at), "event_name": invite.event_name,
+            "inviter_name": inviter_name, "created_by": invite.created_by,
             "created_at": iso_utc(invite.created_at), "responded_at": iso_utc(invite.responded_at)}

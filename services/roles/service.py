@@ -8,6 +8,11 @@ assertion, never an argument) and authorizes that user here; so do the
 reads that reveal emails. Each change runs in one transaction; the
 messages it announces go out through the outbox.
 
+Mailed links: the messages announce what is due (an invite, a
+verification, a reset) and carry no token; the notifications service asks
+`invite_mail`, `verification_mail` or `password_reset_mail` for the link
+when it sends the mail, and that answer alone carries the token (`links`).
+
 Read-your-writes: accepting an invite grants the role before it answers,
 through the same inbox-guarded step as the handler of `invite.accepted`
 (exactly once, whichever runs first). After creating or copying an event,
@@ -23,7 +28,7 @@ from contracts.events.messages import EventCopied, EventCreated, EventDeleted
 from contracts.roles.errors import EventNotReady
 from contracts.roles.messages import InviteAccepted
 from contracts.vocabulary import Permission
-from services.roles import access, invites, team, users
+from services.roles import access, invites, resets, sessions, team, users, verification
 from services.roles.passwords import Passwords
 from services.roles.settings import RolesSettings
 from shared.actors import Actor
@@ -59,9 +64,20 @@ class RolesService:
             return users.sign_up(session, self.passwords, data)
 
     @rpc(callers=("gateway",))
-    def authenticate(self, email, password):
+    def sign_in(self, email, password, lifetime_seconds):
         with self.db.transaction() as session:
-            return users.authenticate(session, self.passwords, email, password)
+            return users.sign_in(session, self.passwords, email, password, lifetime_seconds)
+
+    @rpc(callers=("gateway",))
+    def check_session(self, user_id, session_id):
+        with self.db.transaction() as session:
+            return sessions.check(session, user_id, session_id)
+
+    @rpc(callers=("gateway",))
+    def end_session(self, session_id):
+        actor_id = self.actor.id
+        with self.db.transaction() as session:
+            sessions.end(session, actor_id, session_id)
 
     @rpc
     def get_user(self, user_id):
@@ -74,6 +90,33 @@ class RolesService:
         actor_id = self.actor.id
         with self.db.transaction() as session:
             return users.set_admin(session, actor_id, user_id, is_admin)
+
+    @rpc(callers=("gateway",))
+    def update_me(self, data, session_id):
+        actor_id = self.actor.id
+        with self.db.transaction() as session:
+            return users.update_me(session, self.passwords, actor_id, data, session_id)
+
+    @rpc(callers=("gateway",))
+    def verify_email(self, token):
+        with self.db.transaction() as session:
+            return verification.verify_email(session, token)
+
+    @rpc(callers=("gateway",))
+    def request_verification(self):
+        actor_id = self.actor.id
+        with self.db.transaction() as session:
+            return verification.request_verification(session, actor_id, self._mail_interval)
+
+    @rpc(callers=("gateway",))
+    def request_password_reset(self, email):
+        with self.db.transaction() as session:
+            return resets.request_password_reset(session, email, self._mail_interval)
+
+    @rpc(callers=("gateway",))
+    def reset_password(self, token, password):
+        with self.db.transaction() as session:
+            return resets.reset_password(session, self.passwords, token, password)
 
     # permissions and teams
 
@@ -104,17 +147,23 @@ class RolesService:
     @rpc(callers=("gateway",))
     def create_invite(self, event_id, data):
         actor_id = self.actor.id
-        ttl = timedelta(days=self.settings.INVITE_TTL_DAYS)
         event_id = team.event_ref(event_id)
         event_name = self.events.get_event(event_id)["name"]  # before the transaction
         with self.db.transaction() as session:
-            return invites.create_invite(session, actor_id, event_id, data, event_name, ttl)
+            return invites.create_invite(session, actor_id, event_id, data, event_name,
+                                         self._invite_ttl)
 
     @rpc(callers=("gateway",))
     def list_invites(self, event_id, limit=None, offset=None):
         actor_id = self.actor.id
         with self.db.transaction() as session:
             return invites.list_invites(session, actor_id, event_id, limit, offset)
+
+    @rpc(callers=("gateway",))
+    def list_my_invites(self, status=None, limit=None, offset=None):
+        actor_id = self.actor.id
+        with self.db.transaction() as session:
+            return invites.list_my_invites(session, actor_id, status, limit, offset)
 
     @rpc(callers=("gateway",))
     def get_invite(self, invite_id):
@@ -137,10 +186,36 @@ class RolesService:
         return self._granted(invite, accepted)
 
     @rpc(callers=("gateway",))
+    def resend_invite(self, invite_id):
+        actor_id = self.actor.id
+        with self.db.transaction() as session:
+            return invites.resend_invite(session, actor_id, invite_id, self._invite_ttl)
+
+    @rpc(callers=("gateway",))
     def delete_invite(self, invite_id):
         actor_id = self.actor.id
         with self.db.transaction() as session:
             return invites.delete_invite(session, actor_id, invite_id)
+
+    # what the notifications service asks when it mails a link: each mints
+    # the link's token, which only the answer carries
+
+    @rpc(callers=("notifications",))
+    def invite_mail(self, invite_id):
+        with self.db.transaction() as session:
+            return invites.invite_mail(session, invite_id)
+
+    @rpc(callers=("notifications",))
+    def verification_mail(self, user_id):
+        lifetime = timedelta(hours=self.settings.VERIFY_LINK_TTL_HOURS)
+        with self.db.transaction() as session:
+            return verification.verification_mail(session, user_id, lifetime)
+
+    @rpc(callers=("notifications",))
+    def password_reset_mail(self, user_id):
+        lifetime = timedelta(minutes=self.settings.RESET_LINK_TTL_MINUTES)
+        with self.db.transaction() as session:
+            return resets.password_reset_mail(session, user_id, lifetime)
 
     # what other services announce, and our own acceptances: each handler
     # checks the message against this service's data first (`team`)
@@ -187,4 +262,12 @@ class RolesService:
     @property
     def _grant_timeout(self):
         return self.settings.GRANT_TIMEOUT
+
+    @property
+    def _invite_ttl(self):
+        return timedelta(days=self.settings.INVITE_TTL_DAYS)
+
+    @property
+    def _mail_interval(self):
+        return timedelta(seconds=self.settings.MAIL_INTERVAL_SECONDS)
 

@@ -11,6 +11,14 @@ class RolesSettings(ConsumerSettings, OutboxSettings):
 
     DATABASE_URL: str = database_url("roles")
     INVITE_TTL_DAYS: float = setting(7, "how long a role invite stays valid, in days", gt=0)
+    VERIFY_LINK_TTL_HOURS: float = setting(
+        48, "how long a mailed email verification link stays valid, in hours", gt=0)
+    RESET_LINK_TTL_MINUTES: float = setting(
+        60, "how long a mailed password reset link stays valid, in minutes; a reset asked"
+        " for longer ago is no longer mailed", gt=0)
+    MAIL_INTERVAL_SECONDS: float = setting(
+        60, "least time, in seconds, between two verification (or two password reset) mails"
+        " a user asks for", ge=0)
     GRANT_TIMEOUT: float = setting(
         10, "longest wait, in seconds, of `roles.await_event` for an event's team", ge=0)
     PASSWORD_TIME_COST: int = setting(

@@ -38,6 +38,11 @@ LOGGING:
     # {level_meaning}
     level: {level}
     handlers: [console]
+  loggers:
+    # never below INFO: nameko's DEBUG lines hold whole RPC answers, and
+    # some answers hold secrets (the mailer's link tokens)
+    nameko.rpc:
+      level: INFO
 """
 
 

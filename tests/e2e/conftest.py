@@ -1,4 +1,4 @@
-"""End to end: the four services as real `nameko run` processes (the
+"""End to end: the five services as real `nameko run` processes (the
 command `make run` runs for each), started by `tests.support.system.System`
 on databases and a RabbitMQ vhost of their own and reaching RabbitMQ and
 PostgreSQL directly; tests drive them over HTTP only.
@@ -28,9 +28,17 @@ def api(system):
 
 
 @pytest.fixture(scope="package")
-def new_user(api):
-    """`new_user("ana")` → a `User`, signed up and signed in."""
-    return lambda name="user": sign_up(api, name)
+def mailbox(system):
+    """The mail catcher the system's notifications service sends to."""
+    return system.mailbox
+
+
+@pytest.fixture(scope="package")
+def new_user(api, mailbox):
+    """`new_user("ana")` → a `User`, signed up and signed in;
+    `new_user("ana", verified=True)` has followed the mailed link too."""
+    return lambda name="user", verified=False: sign_up(
+        api, name, mailbox=mailbox if verified else None)
 
 
 @pytest.fixture(scope="package")

@@ -4,17 +4,23 @@ test databases and a vhost of their own.
 `events` and `media` run beside a stand-in roles service that lets every
 user do everything (`roles_stub` changes that): their tests are about
 events and media. `events_beside_roles`, `new_event` and
-`media_beside_roles` run beside the real roles service."""
+`media_beside_roles` run beside the real roles service. `notifications`
+runs beside the stand-in too, whose mail lookups mint the tokens, and
+mails to a real maildev (`mailbox`)."""
 import itertools
 
 import pytest
 
 from services.events.service import EventsService
 from services.media.service import MediaService
+from services.notifications.service import NotificationsService
 from services.roles.service import RolesService
+from tests.conftest import _database_fixtures
 from tests.support.broker import service_uri
+from tests.support.mailbox import Mailbox
 from tests.support.roles_stub import Policy, RolesStub
 from tests.support.services import start_service
+from tests.support.tap import EventTap
 
 EVENT = {"name": "FOSSASIA Summit", "starts_at": "2030-03-14T09:00:00+08:00",
          "ends_at": "2030-03-16T18:00:00+08:00", "timezone": "Asia/Singapore"}
@@ -33,15 +39,42 @@ def events_beside_roles(container_factory, events_config, roles):
 
 
 @pytest.fixture
-def sign_up(roles):
+def verify(roles):
+    """`verify(user)` → the user, their email verified as a mailed link
+    verifies it: the link's token from `verification_mail`, as the mailer
+    asks for it, then `verify_email`."""
+    def verify(user):
+        return roles.verify_email(roles.verification_mail(user["id"])["token"])
+    return verify
+
+
+@pytest.fixture
+def sign_up(roles, verify):
     """`sign_up("ana")` → a new user `ana…@example.org` with password
-    "correct horse"; each call a different user."""
+    "correct horse"; each call a different user. `verified=True`: their
+    email verified too (an invitee's must be)."""
     numbers = itertools.count(1)
 
-    def sign_up(name="user"):
+    def sign_up(name="user", verified=False):
         email = f"{name}{next(numbers)}@example.org"
-        return roles.sign_up({"email": email, "password": "correct horse", "name": name.title()})
+        user = roles.sign_up({"email": email, "password": "correct horse",
+                              "name": name.title()})
+        return verify(user) if verified else user
     return sign_up
+
+
+@pytest.fixture
+def tap(roles, rabbit_config):
+    """`tap("invite.accepted")` → an EventTap on the roles service's exchange."""
+    taps = []
+
+    def tap(routing_key):
+        taps.append(EventTap(rabbit_config["AMQP_URI"], "roles", routing_key))
+        return taps[-1]
+
+    yield tap
+    for opened in taps:
+        opened.close()
 
 
 @pytest.fixture
@@ -101,3 +134,40 @@ def media(container_factory, media_config, events):
 def media_root(media_config):
     """Where the media service under test keeps its blobs."""
     return media_config["MEDIA_ROOT"]
+
+
+notifications_db_url, notifications_engine, notifications_db, notifications_session = (
+    _database_fixtures("notifications"))
+
+
+@pytest.fixture(scope="session")
+def mail_catcher():
+    """maildev, once per run (`mailbox` hands it to a test)."""
+    with Mailbox() as mailbox:
+        yield mailbox
+
+
+@pytest.fixture
+def mailbox(mail_catcher):
+    """The mail catcher, running and empty (a test may stop it, to take the
+    mail server away; it is started again for the next one)."""
+    mail_catcher.start()
+    mail_catcher.clear()
+    yield mail_catcher
+    mail_catcher.start()
+
+
+@pytest.fixture
+def notifications_config(service_config, notifications_db_url, notifications_db, mailbox):
+    """Mails to `mailbox`; a mail server that does not answer is given up
+    on quickly."""
+    return {**service_config, **mailbox.smtp_settings, "DATABASE_URL": notifications_db_url,
+            "SMTP_TIMEOUT": 2, "RPC_TIMEOUT": 5}
+
+
+@pytest.fixture
+def notifications(container_factory, notifications_config, roles_stub):
+    """The notifications service beside the stand-in roles service (whose
+    `Policy` mints the mailed tokens), sending to `mailbox`."""
+    return start_service(container_factory, NotificationsService, notifications_config)
+

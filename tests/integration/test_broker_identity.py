@@ -189,7 +189,7 @@ def test_a_replayed_dead_letter_keeps_its_sender_and_is_refused_again(
 
 def test_a_service_cannot_call_a_method_it_does_not_call(
         without_guest, amqp_uri, roles, owner):
-    for who, routing_key in [("media", "roles.authenticate"), ("media", "roles.set_admin"),
+    for who, routing_key in [("media", "roles.sign_in"), ("media", "roles.set_admin"),
                              ("media", "roles.sign_up"), ("events", "roles.create_invite"),
                              ("gateway", "events.apply_media_urls"),
                              ("roles", "roles.has_access")]:
@@ -205,14 +205,18 @@ def test_a_service_cannot_call_a_method_it_does_not_call(
 def test_a_method_answers_only_the_services_it_names(
         without_guest, rabbit_config, service_config, roles, events_beside_roles, event, owner):
     """Even a service the broker let publish the request (widened here) is
-    refused by the method: `authenticate` answers the gateway only,
-    `apply_media_urls` the media service only."""
+    refused by the method: `sign_in` answers the gateway only, `invite_mail`
+    the notifications service only, `apply_media_urls` the media service
+    only."""
     for user in ("events", "gateway"):
         widen_rpc(rabbit_config["vhost"], user)
 
     with CallerProxy("roles", service_config, caller="events", timeout=10) as roles_rpc:
         with pytest.raises(CallerNotAllowed, match="answers gateway only, not events"):
-            roles_rpc.authenticate(owner["email"], "correct horse")
+            roles_rpc.sign_in(owner["email"], "correct horse", 60)
+    with CallerProxy("roles", service_config, caller="gateway", timeout=10) as roles_rpc:
+        with pytest.raises(CallerNotAllowed, match="answers notifications only, not gateway"):
+            roles_rpc.invite_mail(1)  # a link's token is for the mailer alone
     with CallerProxy("events", service_config, caller="gateway", timeout=10) as events_rpc:
         with pytest.raises(CallerNotAllowed, match="answers media only, not gateway"):
             events_rpc.apply_media_urls(event["id"], 99, {"logo_url": "https://evil.test/x.png"},
@@ -224,15 +228,15 @@ def test_a_method_answers_only_the_services_it_names(
 
     assert events_beside_roles.get_event(event["id"])["logo_url"] is None
     with CallerProxy("roles", service_config, caller="gateway", timeout=10) as roles_rpc:
-        assert roles_rpc.authenticate(owner["email"], "correct horse")["id"] == owner["id"]
+        assert roles_rpc.sign_in(owner["email"], "correct horse", 60)["user"]["id"] == owner["id"]
 
 
 def test_no_one_can_bind_a_queue_that_reads_another_services_requests_or_answers(
         without_guest, rabbit_config, amqp_uri, roles, owner):
     bound = rpc_bindings(rabbit_config["vhost"])
-    attempts = [("media", "rpc-media", "roles.authenticate"), ("media", "rpc-media", "roles.*"),
-                ("media", "rpc-media", "#"), ("media", "rpc-media", "*.authenticate"),
-                ("gateway", f"rpc.reply-gateway-{uuid.uuid4()}", "roles.authenticate"),
+    attempts = [("media", "rpc-media", "roles.sign_in"), ("media", "rpc-media", "roles.*"),
+                ("media", "rpc-media", "#"), ("media", "rpc-media", "*.sign_in"),
+                ("gateway", f"rpc.reply-gateway-{uuid.uuid4()}", "roles.sign_in"),
                 ("roles", f"rpc.reply-roles-{uuid.uuid4()}", f"reply.gateway.{uuid.uuid4()}"),
                 ("events", f"rpc.reply-events-{uuid.uuid4()}", str(uuid.uuid4()))]
     for who, queue, routing_key in attempts:
@@ -250,4 +254,4 @@ def test_no_one_can_bind_a_queue_that_reads_another_services_requests_or_answers
     assert rpc_bindings(rabbit_config["vhost"]) == bound
     assert {key for _, key in bound if not key.startswith("reply.")} == {"roles.*", "events.*"}
     with CallerProxy("roles", rabbit_config, caller="gateway", timeout=10) as roles_rpc:
-        assert roles_rpc.authenticate(owner["email"], "correct horse")["id"] == owner["id"]
+        assert roles_rpc.sign_in(owner["email"], "correct horse", 60)["user"]["id"] == owner["id"]

@@ -60,7 +60,7 @@ def team_of(session, event):
 def team(roles, sign_up, new_event):
     """Ana owns two events; Ben is invited to the first as moderator
     (pending); Cy is signed up, on no team."""
-    ana, ben, cy = sign_up("ana"), sign_up("ben"), sign_up("cy")
+    ana, ben, cy = sign_up("ana"), sign_up("ben", verified=True), sign_up("cy")
     event, other_event = new_event(ana), new_event(ana, name="Another")
     invite = roles.acting(ana).create_invite(event["id"], {"email": ben["email"],
                                                            "role": "moderator"})
@@ -151,7 +151,7 @@ def test_an_invite_accepted_for_an_invite_the_service_holds_as_accepted_grants_i
 
 def test_an_accepted_owner_invite_replayed_cannot_take_back_ownership_passed_on(
         roles, sign_up, new_event, roles_session):
-    ana, ben = sign_up("ana"), sign_up("ben")
+    ana, ben = sign_up("ana", verified=True), sign_up("ben", verified=True)
     event = new_event(ana)
     to_ben = roles.acting(ana).create_invite(event["id"], {"email": ben["email"],
                                                            "role": "owner"})

@@ -87,7 +87,7 @@ def test_await_event_gives_up_after_the_grant_timeout(
 
 def test_a_copy_gets_the_source_team_with_its_one_owner(
         roles, events_beside_roles, sign_up, new_event):
-    ana, ben, cy = sign_up("ana"), sign_up("ben"), sign_up("cy")
+    ana, ben, cy = sign_up("ana"), sign_up("ben", verified=True), sign_up("cy", verified=True)
     source = new_event(ana)
     for user, role in ((ben, "coorganizer"), (cy, "registrar")):
         invite = roles.acting(ana["id"]).create_invite(

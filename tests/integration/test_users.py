@@ -1,5 +1,6 @@
-"""Users through the real RolesService: sign up, authenticate, read, the
-admin flag, and the operator command that sets it."""
+"""Users through the real RolesService: sign up, sign in, read, the
+admin flag, and the operator command that sets it or verifies an email.
+Sessions, verification and password resets: test_links_and_sessions."""
 import logging
 import os
 import re
@@ -30,6 +31,11 @@ def make_admin(session, user):
     return user
 
 
+def sign_in(roles, email, password):
+    """The user a sign-in with these credentials answers."""
+    return roles.sign_in(email, password, 3600)["user"]
+
+
 def run_admin_command(db_url, *args):
     env = {**os.environ, "ROLES_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "services.roles.admin", *args], env=env,
@@ -42,9 +48,10 @@ def run_admin_command(db_url, *args):
 def test_signing_up_answers_the_user_without_the_password(roles):
     user = roles.sign_up(ANA)
 
-    assert set(user) == {"id", "email", "name", "is_admin", "created_at"}
+    assert set(user) == {"id", "email", "name", "is_admin", "email_verified", "created_at"}
     assert isinstance(user["id"], int)
-    assert (user["email"], user["name"], user["is_admin"]) == ("ana@example.org", "Ana", False)
+    assert (user["email"], user["name"], user["is_admin"], user["email_verified"]) == (
+        "ana@example.org", "Ana", False, False)
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT.*\+00:00", user["created_at"])
     assert "correct horse" not in repr(user) and "argon2" not in repr(user)
 
@@ -80,13 +87,13 @@ def test_signing_up_refuses_the_admin_flag_and_writes_nothing(roles, roles_sessi
     assert roles_session.scalars(select(User)).all() == []
 
 
-# authenticate
+# sign in
 
 
-def test_authenticating_answers_the_user_for_any_case_of_the_email(roles):
+def test_signing_in_answers_the_user_for_any_case_of_the_email(roles):
     user = roles.sign_up(ANA)
     for email in ("ana@example.org", "ANA@EXAMPLE.ORG", "aNa@ExAmPlE.oRg"):
-        assert roles.authenticate(email, "correct horse") == user
+        assert sign_in(roles, email, "correct horse") == user
 
 
 def test_an_unknown_email_and_a_wrong_password_are_refused_alike(roles):
@@ -96,7 +103,7 @@ def test_an_unknown_email_and_a_wrong_password_are_refused_alike(roles):
                             ("ana@example.org", "wrong horse"),
                             ("not-an-email", "correct horse")):
         with pytest.raises(InvalidCredentials) as caught:
-            roles.authenticate(email, password)
+            roles.sign_in(email, password, 3600)
         refusals.append((type(caught.value), caught.value.detail))
     assert refusals == [(InvalidCredentials, "wrong email or password")] * 3
 
@@ -115,20 +122,20 @@ def signed_up_with_a_hash_of_another_cost(roles, roles_session):
 def test_a_hash_of_another_cost_is_upgraded_when_its_user_signs_in(roles, roles_session):
     user, old_hash = signed_up_with_a_hash_of_another_cost(roles, roles_session)
 
-    assert roles.authenticate("ana@example.org", "correct horse") == user
+    assert sign_in(roles, "ana@example.org", "correct horse") == user
 
     new_hash = stored(roles_session, user["id"], User.password_hash)
     assert new_hash != old_hash
     assert "m=1024,t=1," in new_hash  # the service's configured cost
     assert argon2.PasswordHasher().verify(new_hash, "correct horse")
-    assert roles.authenticate("ana@example.org", "correct horse") == user
+    assert sign_in(roles, "ana@example.org", "correct horse") == user
 
 
 def test_a_wrong_password_leaves_an_old_hash_alone(roles, roles_session):
     user, old_hash = signed_up_with_a_hash_of_another_cost(roles, roles_session)
 
     with pytest.raises(InvalidCredentials):
-        roles.authenticate("ana@example.org", "wrong horse")
+        sign_in(roles, "ana@example.org", "wrong horse")
     assert stored(roles_session, user["id"], User.password_hash) == old_hash
 
 
@@ -139,7 +146,7 @@ def test_a_user_without_a_password_hash_cannot_sign_in_with_the_decoy(roles, rol
 
     for password in ("correct horse", "a password nobody has"):
         with pytest.raises(InvalidCredentials):
-            roles.authenticate("ana@example.org", password)
+            sign_in(roles, "ana@example.org", password)
 
 
 def test_passwords_never_appear_in_the_logs(roles, caplog):
@@ -147,9 +154,9 @@ def test_passwords_never_appear_in_the_logs(roles, caplog):
     caplog.set_level(logging.DEBUG)
 
     roles.sign_up({**ANA, "password": password})
-    roles.authenticate("ana@example.org", password)
+    sign_in(roles, "ana@example.org", password)
     with pytest.raises(InvalidCredentials):
-        roles.authenticate("ana@example.org", wrong)
+        sign_in(roles, "ana@example.org", wrong)
 
     assert caplog.records, "nothing was logged: the check would prove nothing"
     logged = caplog.text + "".join(f"{record.getMessage()} {record.args!r}"
@@ -217,11 +224,31 @@ def test_the_operator_command_grants_and_revokes_the_admin_flag(roles, roles_db_
     assert roles.acting(ana).get_user(ana["id"])["is_admin"] is False
 
 
-def test_the_operator_command_fails_for_an_unknown_email(roles, roles_db_url, sign_up):
+@pytest.mark.parametrize("action", ["grant", "verify"])
+def test_the_operator_command_fails_for_an_unknown_email(roles, roles_db_url, sign_up, action):
     ana = sign_up("ana")
 
-    result = run_admin_command(roles_db_url, "grant", "nobody@example.org")
+    result = run_admin_command(roles_db_url, action, "nobody@example.org")
 
     assert result.returncode == 1
     assert "no user nobody@example.org" in result.stderr
-    assert roles.acting(ana).get_user(ana["id"])["is_admin"] is False
+    assert pick(roles.acting(ana).get_user(ana["id"]), "is_admin", "email_verified") == (
+        False, False)
+
+
+def test_the_operator_command_verifies_an_email_once(roles, roles_db_url, roles_session,
+                                                      sign_up):
+    ana = sign_up("ana")
+
+    verified = run_admin_command(roles_db_url, "verify", ana["email"].upper())
+    assert verified.returncode == 0, verified.stderr
+    assert f"{ana['email'].upper()}: email verified" in verified.stdout
+    assert roles.acting(ana).get_user(ana["id"])["email_verified"] is True
+    first = stored(roles_session, ana["id"], User.email_verified_at)
+
+    assert run_admin_command(roles_db_url, "verify", ana["email"]).returncode == 0
+    assert stored(roles_session, ana["id"], User.email_verified_at) == first
+
+
+def pick(mapping, *keys):
+    return tuple(mapping[key] for key in keys)

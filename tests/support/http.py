@@ -1,7 +1,8 @@
 """The one HTTP client of the tests, the benchmarks and `make demo`:
 `Api(base_url)` anonymous, `api.as_user(token)` signed in; calls answer the
 `requests` response, and `ok(response, status)` its JSON once the status is
-as expected. `sign_up(api, name)` makes a user: signed up, signed in.
+as expected. `sign_up(api, name)` makes a user: signed up, signed in; with
+a `mailbox`, also verified by the link mailed to them.
 """
 import itertools
 import uuid
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 import requests
 
 PASSWORD = "correct horse battery"  # every user `sign_up` makes has it
+VERIFY_PATH, ACCEPT_PATH, RESET_PATH = "/verify-email", "/role-invites/accept", "/reset-password"
 
 _run = uuid.uuid4().hex[:8]  # this process's users' emails: unique across runs
 _numbers = itertools.count(1)
@@ -83,13 +85,24 @@ class User:
         return self.api.as_user(self.token)
 
 
-def sign_up(api, name="user", send=lambda request: request()):
+def sign_up(api, name="user", send=lambda request: request(), mailbox=None):
     """Sign `name` up (`POST /v1/users`, with `PASSWORD` and an email of its
-    own) and in (`POST /v1/auth/token`) over the anonymous `api`. `send`
-    sends each request: `flows.send`, say, sends it again after a 503."""
+    own) and in (`POST /v1/auth/token`) over the anonymous `api`; with a
+    `mailbox` (`tests.support.mailbox`), verify the email by the mailed
+    link. `send` sends each request: `flows.send`, say, sends it again
+    after a 503."""
     email = f"{name.lower()}.{_run}.{next(_numbers)}@example.org"
     user = ok(send(lambda: api.post("/v1/users", {"email": email, "password": PASSWORD,
                                                   "name": name.title()})), 201)
+    if mailbox is not None:
+        verify_email(api, mailbox, email, send)
     token = ok(send(lambda: api.post("/v1/auth/token", {"email": email, "password": PASSWORD})))
     return User(user["id"], email, token["access_token"], api.as_user(token["access_token"]),
                 token["expires_in"])
+
+
+def verify_email(api, mailbox, email, send=lambda request: request()):
+    """Follow the verification link mailed to `email`: the verified user."""
+    mail = mailbox.wait_for(to=email, subject_contains="Verify")
+    token = mailbox.link_token(mail, VERIFY_PATH)
+    return ok(send(lambda: api.post("/v1/users/verify-email", {"token": token})))

@@ -12,7 +12,8 @@ Everything is the system's own: databases named `{service}_{name}` after
 TEST_DATABASE_URL, a RabbitMQ vhost with the services' broker users set up
 on it as `make db` sets them up (each service logs in as itself; `guest`
 keeps its permissions there, for tests to observe with), a free port for
-the gateway. Checks read the databases directly (`engine(service)`), not
+the gateway, and a mail catcher (`mailbox`: maildev on ports of its own)
+the notifications service sends to. Checks read the databases directly (`engine(service)`), not
 through the proxy.
 """
 import os
@@ -31,10 +32,11 @@ from tests.conftest import ROOT, TEST_DATABASE_URL
 from tests.conftest import _empty as empty
 from tests.support.broker import set_up_vhost
 from tests.support.http import Api
+from tests.support.mailbox import Mailbox
 from tests.support.proxy import TcpProxy
 
-SERVICES = ("events", "roles", "media", "gateway")
-DATABASES = ("events", "roles", "media")
+SERVICES = ("events", "roles", "media", "notifications", "gateway")
+DATABASES = ("events", "roles", "media", "notifications")
 MANAGEMENT = "http://127.0.0.1:15672/api"
 BROKER_AUTH = ("guest", "guest")
 BROKER_PORT = 5672
@@ -57,6 +59,7 @@ class System:
         self.extra_env = env or {}
         self.proxies = proxies
         self.broker = self.database = None  # the TCP proxies, once started
+        self.mailbox = None
         self.env = None
         self.processes = {}
         self._engines = {}
@@ -71,6 +74,7 @@ class System:
             for service, url in self.urls.items():
                 migrate(ROOT / "services" / service, url)
                 empty(self.engine(service))
+            self.mailbox = Mailbox().start()
             if self.proxies:
                 self.broker = TcpProxy(BROKER_PORT)
                 self.database = TcpProxy(make_url(self.urls["events"]).port or 5432)
@@ -91,6 +95,9 @@ class System:
             if proxy is not None:
                 proxy.close()
         self.broker = self.database = None
+        if self.mailbox is not None:
+            self.mailbox.close()
+            self.mailbox = None
         for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
@@ -169,6 +176,7 @@ class System:
                 "AMQP_URI": f"pyamqp://127.0.0.1:{broker_port}/{self.vhost}",
                 "GATEWAY_ADDRESS": f"127.0.0.1:{self.port}",
                 "PUBLIC_BASE_URL": self.base_url,
+                "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.mailbox.smtp_port),
                 "MEDIA_ROOT": str(self.workdir / "media"),
                 "JWT_SECRET": JWT_SECRET,
                 "PASSWORD_TIME_COST": "1", "PASSWORD_MEMORY_KIB": "1024",

@@ -79,9 +79,9 @@ def test_on_nameko_rpc_a_user_publishes_what_it_calls_and_binds_its_own_alone(us
         answers_other = other in broker.callers_of(user) and SERVICES[user].answers
         assert matches(write, f"reply.{other}.{REPLY}") == bool(answers_other), other
         if other != user:
-            for key in (f"{other}.*", f"{other}.authenticate", f"reply.{other}.{REPLY}"):
+            for key in (f"{other}.*", f"{other}.sign_in", f"reply.{other}.{REPLY}"):
                 assert not matches(read, key), key
-    for key in ("#", "*.*", "*.authenticate", "roles.#", REPLY, "reply.#"):
+    for key in ("#", "*.*", "*.sign_in", "roles.#", REPLY, "reply.#"):
         assert not matches(read, key), key
     assert matches(read, f"{user}.*") == bool(SERVICES[user].answers)
     assert matches(read, f"reply.{user}.{REPLY}") == bool(SERVICES[user].calls)
@@ -184,10 +184,10 @@ def test_calls_is_what_each_services_code_calls(name):
 
 def test_a_call_the_callee_would_refuse_is_refused_by_the_table(monkeypatch):
     monkeypatch.setitem(broker.CALLS, "media", {**broker.CALLS["media"],
-                                                "roles": ("authenticate",)})
+                                                "roles": ("sign_in",)})
     found = {name: broker.Service(**{**vars(s), "calls": ()}) for name, s in SERVICES.items()}
 
-    with pytest.raises(ValueError, match="media calls roles.authenticate, which answers"
+    with pytest.raises(ValueError, match="media calls roles.sign_in, which answers"
                                          " gateway only"):
         broker._check_calls(found, rpc_protocols())
 
@@ -204,10 +204,14 @@ def test_the_issue_s_callers_hold():
     roles, events = SERVICES["roles"].answers, SERVICES["events"].answers
     assert events["apply_media_urls"] == ("media",)
     assert set(roles["has_access"]) == {"events", "media", "gateway"}
-    for method in ("authenticate", "sign_up", "create_invite", "list_invites", "get_invite",
-                   "update_invite", "respond_to_invite", "delete_invite", "set_admin",
-                   "await_event"):
+    for method in ("sign_in", "check_session", "end_session", "sign_up", "update_me",
+                   "verify_email", "request_verification", "request_password_reset",
+                   "reset_password", "create_invite", "list_invites", "list_my_invites",
+                   "get_invite", "update_invite", "respond_to_invite", "resend_invite",
+                   "delete_invite", "set_admin", "await_event"):
         assert roles[method] == ("gateway",), method
+    for method in ("invite_mail", "verification_mail", "password_reset_mail"):
+        assert roles[method] == ("notifications",), method  # they answer a link's token
 
 
 # logging in

@@ -1,7 +1,7 @@
 """docker-compose.yml is accepted by the Compose client and runs every
 service, in production, with every secret from the environment and only
-the gateway reachable from outside (no Docker engine is needed to check
-that)."""
+the gateway reachable from outside (the mail catcher's inbox from this
+machine alone), with no Docker engine needed to check that."""
 import os
 import re
 import shutil
@@ -14,8 +14,9 @@ from tests.conftest import ROOT
 
 # every secret the file takes, each from a variable of its own (no default)
 SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_ADMIN_PASSWORD", "EVENTS_BROKER_PASSWORD",
-           "ROLES_BROKER_PASSWORD", "MEDIA_BROKER_PASSWORD", "GATEWAY_BROKER_PASSWORD",
-           "JWT_SECRET", "ACTOR_SIGNING_KEY", "ACTOR_PUBLIC_KEY")
+           "ROLES_BROKER_PASSWORD", "MEDIA_BROKER_PASSWORD", "NOTIFICATIONS_BROKER_PASSWORD",
+           "GATEWAY_BROKER_PASSWORD", "JWT_SECRET", "ACTOR_SIGNING_KEY", "ACTOR_PUBLIC_KEY")
+OURS = {path.parent.name for path in ROOT.glob("services/*/service.py")}
 
 
 def compose_command():
@@ -47,21 +48,35 @@ def services():
 
 
 def test_compose_accepts_the_file_and_runs_every_service(services):
-    ours = {path.parent.name for path in ROOT.glob("services/*/service.py")}
-    assert ours | {"rabbitmq", "postgres", "broker-setup"} == set(services)
+    assert OURS | {"rabbitmq", "postgres", "broker-setup", "maildev"} == set(services)
 
 
-def test_only_the_gateway_publishes_a_port(services):
+def test_only_the_gateway_publishes_a_port_and_the_mail_catcher_to_this_machine(services):
     published = {name for name, service in services.items() if service.get("ports")}
 
-    assert published == {"gateway"}
+    assert published == {"gateway", "maildev"}
     assert "8000" in str(services["gateway"]["ports"])  # its HTTP port
+    [inbox] = services["maildev"]["ports"]  # its inbox shows the mailed links
+    assert short_port(inbox) == "127.0.0.1:1080:1080"
+
+
+def short_port(port):
+    """A published port as `host_ip:published:target`, whether the Compose
+    client wrote it so (v1) or in the long syntax (v2)."""
+    if isinstance(port, dict):
+        return f"{port.get('host_ip', '')}:{port['published']}:{port['target']}"
+    return port.removesuffix("/tcp")
+
+
+def test_the_notifications_service_mails_through_the_mail_catcher(services):
+    environment = services["notifications"]["environment"]
+
+    assert (environment["SMTP_HOST"], str(environment["SMTP_PORT"])) == ("maildev", "1025")
 
 
 def test_every_service_runs_in_production(services):
-    ours = {path.parent.name for path in ROOT.glob("services/*/service.py")}
     assert all(services[name]["environment"]["ENVIRONMENT"] == "production"
-               for name in ours | {"broker-setup"})
+               for name in OURS | {"broker-setup"})
 
 
 @pytest.mark.parametrize("missing", SECRETS)
@@ -86,7 +101,7 @@ def test_no_password_secret_or_key_has_a_default_or_a_value_in_the_file():
         if secret.search(key) and value.strip():
             assert value.strip().startswith("${"), line
     in_urls = re.findall(r"//[\w.-]+:(.+?)@[\w.-]+:\d+", text)
-    assert len(in_urls) == 4  # the three databases' and the broker administrator's
+    assert len(in_urls) == 5  # the four databases' and the broker administrator's
     assert all(password.startswith("${") for password in in_urls)
 
 
@@ -96,7 +111,8 @@ def test_the_secrets_reach_the_services_that_need_them_and_no_others(services):
                 if sentinel(name) in str(config.get("environment", {}))}
 
     assert holders("JWT_SECRET") == holders("ACTOR_SIGNING_KEY") == {"gateway"}
-    assert holders("POSTGRES_PASSWORD") == {"postgres", "events", "roles", "media"}
+    assert holders("POSTGRES_PASSWORD") == {"postgres", "events", "roles", "media",
+                                            "notifications"}
     assert holders("RABBITMQ_ADMIN_PASSWORD") == {"rabbitmq", "broker-setup"}
-    for service in ("events", "roles", "media", "gateway"):
+    for service in OURS:
         assert holders(f"{service.upper()}_BROKER_PASSWORD") == {service, "broker-setup"}

@@ -22,7 +22,8 @@ BAD_TOKENS = {
     "not a JWT": "Bearer not-a-token",
     "another scheme": "Basic dXNlcjpwYXNz",
     "no token": "Bearer ",
-    "another secret": "Bearer " + TokenCodec("another-" + "y" * 32, 600).issue(1, "s")["access_token"],
+    "another secret": "Bearer " + TokenCodec("another-" + "y" * 32, 600).issue(
+        1, "s")["access_token"],
     "expired": "Bearer " + TokenCodec(SECRET, -60).issue(1, "s")["access_token"],
 }
 

@@ -25,7 +25,8 @@ LATER, EARLIER = NOW + timedelta(days=7), NOW - timedelta(seconds=1)
 
 def invite(status="pending", expires_at=LATER, role="organizer"):
     return RoleInvite(id=1, event_id=10, email="ana@example.org", role=role, status=status,
-                      token_hash="f" * 64, expires_at=expires_at, created_by=2, created_at=NOW)
+                      event_name="Open Tech Summit", token_hash="f" * 64,
+                      expires_at=expires_at, created_by=2, created_at=NOW)
 
 
 # effective status
@@ -42,9 +43,10 @@ def test_the_effective_status(status, expires_at, effective):
 
 
 def test_an_invite_is_shown_with_its_effective_status_and_never_its_token():
-    shown = serialize_invite(invite(expires_at=EARLIER))
+    shown = serialize_invite(invite(expires_at=EARLIER), inviter_name="Ben")
 
     assert shown["status"] == "expired"
+    assert (shown["event_name"], shown["inviter_name"]) == ("Open Tech Summit", "Ben")
     assert "token" not in shown and "token_hash" not in shown
     assert "f" * 64 not in shown.values()
 

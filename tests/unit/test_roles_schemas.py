@@ -2,7 +2,15 @@
 import pytest
 
 from contracts.roles.errors import InvalidRoleData
-from contracts.roles.schemas import InviteIn, InviteUpdate, SignUp
+from contracts.roles.schemas import (
+    InviteAnswer,
+    InviteIn,
+    InviteQuery,
+    InviteUpdate,
+    PasswordReset,
+    ProfileUpdate,
+    SignUp,
+)
 from services.roles.passwords import PasswordHasher
 from services.roles.schemas import validate
 
@@ -115,6 +123,47 @@ def test_an_invite_update_refuses_an_explicit_null(field):
 def test_an_invite_update_holds_only_the_fields_sent_and_no_others():
     assert validate(InviteUpdate, {}, "u", sent_only=True) == {}
     assert "token: unknown field" in refusal(InviteUpdate, {"token": "x"}, sent_only=True)
+
+
+# answers by token, my invites
+
+
+def test_an_answer_by_token_accepts_unless_it_declines():
+    assert validate(InviteAnswer, {"token": "t"}, "a") == {"token": "t", "status": "accepted"}
+    assert validate(InviteAnswer, {"token": "t", "status": "declined"}, "a")["status"] == (
+        "declined")
+    for bad in ({"token": ""}, {"token": 7}, {"token": "t", "status": "pending"}, {}):
+        assert refusal(InviteAnswer, bad)
+
+
+@pytest.mark.parametrize("status", ["pending", "accepted", "declined", "expired"])
+def test_my_invites_are_filtered_by_any_invite_status(status):
+    assert validate(InviteQuery, {"status": status}, "q") == {
+        "status": status, "limit": 50, "offset": 0}
+
+
+def test_my_invites_refuse_another_status_and_a_bad_window():
+    assert "status:" in refusal(InviteQuery, {"status": "granted"})
+    assert "limit:" in refusal(InviteQuery, {"limit": 201})
+
+
+# profile changes and resets
+
+
+def test_a_profile_change_is_a_name_or_a_password_with_the_current_one():
+    assert validate(ProfileUpdate, {"name": " Ana "}, "p", sent_only=True) == {"name": "Ana"}
+    both = {"name": "Ana", "password": "new horse!", "current_password": "old"}
+    assert validate(ProfileUpdate, both, "p", sent_only=True) == both
+    assert "current_password" in refusal(ProfileUpdate, {"password": "new horse!"})
+    assert "current_password" in refusal(ProfileUpdate, {"current_password": "old"})
+    assert "send name" in refusal(ProfileUpdate, {})
+    assert "password:" in refusal(ProfileUpdate, {"password": "short", "current_password": "x"})
+    assert "email: unknown field" in refusal(ProfileUpdate, {"email": "a@example.org"})
+
+
+def test_a_reset_sets_a_password_as_good_as_a_sign_up_s():
+    assert "password:" in refusal(PasswordReset, {"token": "t", "password": "x" * 7})
+    assert "token:" in refusal(PasswordReset, {"password": "correct horse"})
 
 
 # password hashing

@@ -1,0 +1,1 @@
+"""The notifications service: mails people what the roles service announces."""
