@@ -8,7 +8,7 @@ export PYTHONPATH := $(CURDIR)
 # local defaults: the development passwords and keys (production refuses them)
 LOCAL := ENVIRONMENT=$${ENVIRONMENT:-development}
 
-.PHONY: install mail-catcher db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway lint docs dead-letters replay \
+.PHONY: install mail-catcher db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway bench-my-events lint docs dead-letters replay \
 	admin verify-email media-gc
 
 install: $(VENV)/.installed node_modules/.installed
@@ -78,7 +78,7 @@ reliability: install
 	@echo "written: docs/reliability.md"
 
 # every benchmark, progress as it goes; each writes its section of docs/benchmarks.md
-bench: bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway
+bench: bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway bench-my-events
 	@echo "written: docs/benchmarks.md"
 
 bench-copy: install
@@ -105,6 +105,11 @@ bench-gateway: install
 	@$(PY) scripts/preflight.py --management
 	@command -v wrk >/dev/null || apt-get install -y -q wrk
 	$(PY) -m bench.gateway_bench
+
+bench-my-events: install
+	@$(PY) scripts/preflight.py --management
+	@command -v wrk >/dev/null || apt-get install -y -q wrk
+	$(PY) -m bench.my_events_bench
 
 # style, and the import rule of contracts/ (pyproject.toml, [tool.importlinter])
 lint: install

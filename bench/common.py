@@ -1,11 +1,13 @@
 """Helpers the benchmarks share: database reset, timing, tables, server
-settings, the machine, percentiles, and writing a section of docs/benchmarks.md."""
+settings, the machine, percentiles, a running system's mail catcher, and
+writing a section of docs/benchmarks.md."""
 import math
 import os
 import platform
 import re
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from sqlalchemy import text
 
@@ -76,6 +78,18 @@ def percentile(values, fraction):
     ordered = sorted(values)
     rank = math.ceil(round(fraction * len(ordered), 9))  # 0.07 * 100 is 7.000000000000001
     return ordered[max(1, rank) - 1]
+
+
+def mailbox_at(url):
+    """The mail catcher (maildev) answering at `url`, one this process did
+    not start (`make run`'s), read as `tests.support.mailbox.Mailbox` reads
+    the one a `System` starts."""
+    from tests.support.mailbox import Mailbox
+
+    parts = urlsplit(url)
+    mailbox = Mailbox(web_port=parts.port or 80)
+    mailbox.api = f"{parts.scheme}://{parts.netloc}/api"
+    return mailbox
 
 
 def write_section(docs, title, section):

@@ -5,7 +5,7 @@ moment the copy, read back over HTTP, shows its own media URLs and its team.
     PYTHONPATH=. .venv/bin/python -m bench.e2e_copy_bench [--copies 100] [--warm-up 3]
         [--poll-ms 5] [--through-proxies] [--no-docs]
 
-It starts a system of its own (`tests.support.system.System`: the four
+It starts a system of its own (`tests.support.system.System`: the five
 services as real `nameko run` processes, on databases `{service}_e2e_bench`
 after TEST_DATABASE_URL, which this module sets to `…/{service}_bench` when
 it is not set, and a RabbitMQ vhost of its own, deleted at the end). The
@@ -129,7 +129,7 @@ def build_event(system):
         "location_name": "Berlin"}), 201)
     ref = event["id"]
     for role, name in TEAM:
-        member = sign_up(system.api, name)
+        member = sign_up(system.api, name, mailbox=system.mailbox)  # an invitee verifies first
         invite = ok(as_owner.post(f"/v1/events/{ref}/role-invites",
                                   {"email": member.email, "role": role}), 201)
         ok(member.api.patch(f"/v1/role-invites/{invite['id']}", {"status": "accepted"}))
@@ -335,7 +335,7 @@ def docs_section(copies, stages, args, host, engine, rows, records):
                     + (" --through-proxies" if args.through_proxies else ""))
     return f"""## End-to-end copy latency
 
-{date.today().isoformat()}, {host}. {postgres_settings(engine)}, RabbitMQ, the four
+{date.today().isoformat()}, {host}. {postgres_settings(engine)}, RabbitMQ, the five
 services (`nameko run`, one process each, as `make run` starts them) and the client on the
 same machine.
 
@@ -350,12 +350,12 @@ same machine.
 - p50: {verdict(done['p50'], GOAL_P50_MS)}.
 - p99: {verdict(done['p99'], GOAL_P99_MS)}.
 
-Method. The benchmark starts a system of its own (`tests.support.system.System`: the four
+Method. The benchmark starts a system of its own (`tests.support.system.System`: the five
 services as real `nameko run` processes, on databases `{{service}}_e2e_bench` and a RabbitMQ
 vhost of their own; {"through" if args.through_proxies else "without"} the TCP proxies the
 reliability tests put between them and the servers). Over HTTP it builds a typical event: a
-team of three (owner, organizer and coorganizer, each invited and accepted), {rows} rows a copy
-takes ({", ".join(f"{count} {kind}" for kind, count in COPIED.items())}, and
+team of three (owner, organizer and coorganizer, each verified, invited and accepted), {rows}
+rows a copy takes ({", ".join(f"{count} {kind}" for kind, count in COPIED.items())}, and
 {CODE_TICKETS} ticket links per discount code) plus orders, attendees and access codes it
 leaves behind, and {records} media records: the original image with its 3 renditions, the
 logo and 15 sponsor logos. Each copy: `POST /v1/events/{{event}}/copy` as the owner (the

@@ -90,7 +90,7 @@ def main():
         get_url = f"{system.base_url}/v1/events/{event['id']}"
         print(f"preparing the mixed load's users and events for {args.connections} connections",
               flush=True)
-        mixed = MixedLoad(system.base_url, args.connections, workdir)
+        mixed = MixedLoad(system.base_url, args.connections, workdir, system.mailbox)
         baseline, baseline_url = start_baseline(system, workdir)
         try:
             _await(lambda: ok(system.api.session.get(f"{baseline_url}/row/{event['id']}")))
@@ -151,9 +151,9 @@ def listeners(port):
 class MixedLoad:
     """`bench.load`'s mixed reads and writes, one wrk run at a time."""
 
-    def __init__(self, base_url, connections, workdir):
+    def __init__(self, base_url, connections, workdir, mailbox):
         self.base_url, self.connections, self.workdir = base_url, connections, workdir
-        self.prepared = load.prepare(base_url, connections)
+        self.prepared = load.prepare(base_url, connections, mailbox)
         self.image = workdir / "image.png"
         self.image.write_bytes(load.png(800, 320, (20, 90, 140), (240, 200, 40)))
 

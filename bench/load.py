@@ -3,28 +3,32 @@
 
     TEST_DATABASE_URL="postgresql+psycopg2://root@127.0.0.1:5432/{service}_load_test" \\
     PYTHONPATH=. .venv/bin/python -m bench.load [--seconds 60] [--connections 16]
-        [--json OUT] [--url http://localhost:8000 [--pid SERVICE=PID …]] [--keep]
+        [--json OUT] [--url http://localhost:8000 [--maildev http://127.0.0.1:1080]
+        [--pid SERVICE=PID …]] [--keep]
 
 Without `--url` it starts a system of its own (`tests.support.system.System`: the
-four services as real `nameko run` processes, as `make run` starts them,
+five services as real `nameko run` processes, as `make run` starts them,
 on databases named after TEST_DATABASE_URL and a RabbitMQ vhost of their
-own), so it knows each service's process and log. With `--url` it loads an
-already running system (`make run`); memory is then read only for the
-`--pid`s given, or the services' processes when there is exactly one of each.
+own, and a mail catcher), so it knows each service's process and log. With
+`--url` it loads an already running system (`make run`), whose mail
+catcher `--maildev` names; memory is then read only for the `--pid`s
+given, or the services' processes when there is exactly one of each.
 
 1. Prepare over HTTP: an owner, an organizer and a coorganizer (both
    granted by invite + accept on every event), events with children, an
    event image and sponsor logos, half of the events published; a few
    events kept apart as copy sources (nothing changes them during the
    load, so every copy costs the same); and two invitees per wrk thread
-   and run.
+   and run. Everyone who accepts an invite has verified their email by the
+   link mailed at sign-up (read from the mail catcher), as they must.
 2. Run wrk (`bench/load.lua`; one connection per thread) for `--seconds`:
    reads (event, child lists, team, invites, media bytes) most, then child
    creation, image uploads, copies (and the same Idempotency-Key again),
    and invite flows (organizer invites, the invitee accepts or declines on
-   the same connection, chained in Lua). Then wait until the system is idle
-   (outboxes and queues empty), look for dead letters and ERROR log lines,
-   and run wrk a second time, equally.
+   the same connection, chained in Lua; each invite also mails the
+   invitee). Then wait until the system is idle (outboxes and queues
+   empty: the mails sent), look for dead letters and ERROR log lines, and
+   run wrk a second time, equally.
 3. Report per run: requests, requests/s, p50/p99 latency (wrk's), errors
    (every answer other than the one expected, and wrk's socket errors:
    connect, read, write, timeout; must be 0) with the first failing
@@ -59,7 +63,7 @@ from eventlet.greenpool import GreenPool
 from PIL import Image, ImageDraw
 from sqlalchemy import text
 
-from bench.common import percentile
+from bench.common import mailbox_at, percentile
 from tests.support.http import Api, ok, sign_up
 from tests.support.system import BROKER_AUTH, DATABASES, MANAGEMENT, ROOT, SERVICES, System
 
@@ -160,14 +164,18 @@ def grant_by_invite(owner, user, event_id, role):
         raise RuntimeError(f"invite {invite['id']} not accepted: {accepted}")
 
 
-def prepare(base_url, threads):
-    """Everything the load needs, made over HTTP."""
+def prepare(base_url, threads, mailbox):
+    """Everything the load needs, made over HTTP; `mailbox` (a
+    `tests.support.mailbox.Mailbox`) is where the system's mails arrive:
+    everyone but the owner accepts invites, and verifies their email first."""
     pool = GreenPool(8)
     labels = ["owner", "organizer", "coorganizer"] + [
         f"invitee.r{run}.t{thread}.{n}" for run in range(1, RUNS + 1)
         for thread in range(1, threads + 1) for n in range(INVITEES_PER_THREAD)]
     users = dict(zip(labels, pool.imap(
-        lambda label: sign_up(Api(base_url, timeout=HTTP_TIMEOUT), label), labels), strict=True))
+        lambda label: sign_up(Api(base_url, timeout=HTTP_TIMEOUT), label,
+                              mailbox=None if label == "owner" else mailbox), labels),
+        strict=True))
     owner = users["owner"].api
     specs = [(n, n % 2 == 0, False) for n in range(LOADED_EVENTS)]
     specs += [(n, True, True) for n in range(COPY_SOURCES)]
@@ -554,6 +562,9 @@ def parse_args():
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
     parser.add_argument("--url", help="load this running system (make run) instead of one "
                                       "started here, e.g. http://localhost:8000")
+    parser.add_argument("--maildev", default="http://127.0.0.1:1080",
+                        help="with --url: where the system's mail catcher (maildev) answers,"
+                             " for the links mailed to the users (http://127.0.0.1:1080)")
     parser.add_argument("--pid", action="append", default=[], metavar="SERVICE=PID",
                         help="with --url: a service's process, for its memory")
     parser.add_argument("--keep", action="store_true",
@@ -574,19 +585,20 @@ def main():
     try:
         if args.url:
             base_url = args.url.rstrip("/")
+            mailbox = mailbox_at(args.maildev)
             pids = find_pids(args.pid)
             print("--url: the system's logs, queues and outboxes are not looked at, only its "
                   "HTTP answers (and the memory of the processes found)")
         else:
             print(f"starting a system of its own (logs in {workdir})")
             system = System("load", workdir).start()
-            base_url = system.base_url
+            base_url, mailbox = system.base_url, system.mailbox
             pids = {service: system.pid(service) for service in SERVICES}
         results["base_url"] = base_url
         print(f"{results['tool']}; {base_url}; {args.connections} connections, "
               f"{args.seconds} s per run, {RUNS} runs")
         started = time.monotonic()
-        prepared = prepare(base_url, args.connections)
+        prepared = prepare(base_url, args.connections, mailbox)
         print(f"prepared in {time.monotonic() - started:.1f} s: "
               f"{len(prepared['users'])} users, {LOADED_EVENTS} loaded events, "
               f"{COPY_SOURCES} copy sources, {len(prepared['media_paths'])} media paths")

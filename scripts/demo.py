@@ -1,26 +1,39 @@
 """`make demo`: the whole story against a running system, over HTTP only.
 
-Ana signs up, creates an event with its children, images and an order;
-she invites Ben as coorganizer, he accepts and copies the event; the
-script shows what the copy holds, and that its images are its own URLs
-serving the same bytes. Run `make run` first (GATEWAY_URL, default
-http://localhost:8000, says where). It speaks HTTP through the tests' client
-(`tests.support.http`; `make demo` sets PYTHONPATH to the project).
+Ana and Ben sign up; Ben opens the link mailed to him, which verifies his
+email (only a verified email may accept an invitation). Ana creates an
+event with its children, images and an order; she invites Ben as
+coorganizer, and Ben accepts by the link in the invitation mail; he copies
+the event; the script shows what the copy holds, and that its images are
+its own URLs serving the same bytes.
+
+Run `make run` first: GATEWAY_URL (default http://localhost:8000) says
+where the gateway answers, MAILDEV_URL (default http://127.0.0.1:1080)
+where the mail catcher `make run` starts shows the mails (its REST API,
+`GET /api/email`; open the same address in a browser to see the inbox). It
+speaks HTTP through the tests' client (`tests.support.http`; `make demo`
+sets PYTHONPATH to the project).
 """
 import io
 import os
+import re
 import sys
 import time
 import uuid
+from urllib.parse import parse_qs, urlsplit
 
+import requests
 from PIL import Image
 
 from tests.support.http import Api, UnexpectedAnswer, expect, ok, sign_up
 
 BASE = os.environ.get("GATEWAY_URL", "http://localhost:8000").rstrip("/")
+MAILDEV = os.environ.get("MAILDEV_URL", "http://127.0.0.1:1080").rstrip("/")
 KINDS_SHOWN = ("tracks", "sponsors", "tickets", "taxes", "discount-codes", "orders", "attendees")
 MEDIA_DEADLINE_SECONDS = 10
+MAIL_DEADLINE_SECONDS = 15
 PNG = {"Content-Type": "image/png"}
+LINK = re.compile(r"https?://[^\s<>\"']+")
 
 
 def step(title):
@@ -42,6 +55,48 @@ def signed_up(name):
     show(f"{name} signed up", f"user {user.id} <{user.email}>, token expires in "
                               f"{user.expires_in} s")
     return user
+
+
+def mail_to(email, subject_contains):
+    """The first mail to `email` about `subject_contains`, read from the
+    mail catcher's REST API once it has arrived (the notifications service
+    sends it a moment after the request that asked for it)."""
+    deadline = time.monotonic() + MAIL_DEADLINE_SECONDS
+    while True:
+        try:
+            answer = requests.get(f"{MAILDEV}/api/email", timeout=10)
+            answer.raise_for_status()
+        except requests.RequestException as exc:
+            sys.exit(f"\nno mail catcher answers at {MAILDEV} ({exc}): `make run` starts one;"
+                     f" MAILDEV_URL says where it is")
+        for mail in answer.json():
+            if (email in {to["address"].lower() for to in mail["to"]}
+                    and subject_contains in mail["subject"]):
+                return mail
+        if time.monotonic() > deadline:
+            sys.exit(f"\nno mail to {email} about {subject_contains!r} arrived in"
+                     f" {MAIL_DEADLINE_SECONDS} s (is the notifications service running?)")
+        time.sleep(0.2)
+
+
+def link_in(mail, path):
+    """The link to `path` in the mail's text, and its token."""
+    for url in LINK.findall(mail["text"]):
+        parts = urlsplit(url)
+        if parts.path == path and "token" in parse_qs(parts.query):
+            return url, parse_qs(parts.query)["token"][0]
+    sys.exit(f"\nno link to {path} in the mail {mail['subject']!r}")
+
+
+def verify(user, name):
+    """Follow the verification link mailed to the user at sign-up."""
+    mail = mail_to(user.email, "Verify")
+    url, token = link_in(mail, "/verify-email")
+    show(f"mail to {name}", mail["subject"])
+    show("   with the link", url)
+    verified = ok(user.api.post("/v1/users/verify-email", {"token": token}))
+    show(f"{name} opened it", "its page sends the token: POST /v1/users/verify-email")
+    show("", f"email verified: {verified['email_verified']}")
 
 
 def build_event(ana):
@@ -88,9 +143,14 @@ def invite(ana, ben, ref):
     sent = ok(ana.post(f"/v1/events/{ref}/role-invites", {"email": ben.email,
                                                           "role": "coorganizer"}), 201)
     show("Ana invited Ben", f"invite {sent['id']}: {sent['role']}, {sent['status']}")
-    accepted = ok(ben.api.patch(f"/v1/role-invites/{sent['id']}", {"status": "accepted"}))
-    show("Ben accepted", f"status {accepted['status']}, role granted: "
-                         f"{accepted.get('role_granted')}")
+    mail = mail_to(ben.email, "invites you to the team of")
+    url, token = link_in(mail, "/role-invites/accept")
+    show("mail to Ben", mail["subject"])
+    show("   with the link", url)
+    accepted = ok(ben.api.post("/v1/role-invites/accept", {"token": token}))
+    show("Ben opened it, signed in", "its page sends the token: POST /v1/role-invites/accept")
+    show("", f"invite {accepted['id']}: status {accepted['status']}, "
+             f"role granted: {accepted.get('role_granted')}")
 
 
 def copy(ben, ref):
@@ -148,13 +208,15 @@ def main():
     step(f"1. two users sign up and sign in ({BASE})")
     ana = signed_up("Ana")
     ben = signed_up("Ben")
-    step("2. Ana creates an event, its children, an order, and uploads images")
+    step(f"2. Ben verifies his email by the link mailed to him (mails: {MAILDEV})")
+    verify(ben, "Ben")
+    step("3. Ana creates an event, its children, an order, and uploads images")
     source, tickets = build_event(ana.api)
-    step("3. Ana invites Ben as coorganizer; Ben accepts")
+    step("4. Ana invites Ben as coorganizer; Ben accepts by the link in the invitation mail")
     invite(ana.api, ben, source["identifier"])
-    step("4. Ben copies the event")
+    step("5. Ben copies the event")
     copied = copy(ben.api, source["identifier"])
-    step("5. the copy, beside its source")
+    step("6. the copy, beside its source")
     compare(ben.api, source, tickets, copied)
     print("\nDone.")
 

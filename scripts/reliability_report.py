@@ -27,7 +27,7 @@ def main(folder):
     print(f"Reproduce with `make reliability` (it takes minutes). Written "
           f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() and 'this machine'}: "
           f"{platform.system()} {platform.machine()}, Python {platform.python_version()}.")
-    print("Every scenario runs against the real system: the four services as `nameko run` "
+    print("Every scenario runs against the real system: the five services as `nameko run` "
           "processes, with TCP proxies the tests control between them and RabbitMQ and "
           "PostgreSQL. `make test` runs the same scenarios at a smaller scale.\n")
     print("## Faults\n")

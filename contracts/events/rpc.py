@@ -44,16 +44,35 @@ class EventsRpc(Protocol):
         Raises: InvalidEventData, EventNotFound, UnknownKind, AccessDenied."""
 
     def list_children(self, ref: int | str, kind: str, limit: int = 50,
-                      offset: int = 0) -> Json:
+                      offset: int = 0, public: bool = False) -> Json:
         """`{items, total, limit, offset}` of the event's live children of
-        `kind`; limit is 1–200.
+        `kind`; limit is 1–200. `public`: only the kind's public view
+        (`PUBLIC_VIEWS`: the rows anyone may see, without private fields).
 
         Raises: InvalidEventData, EventNotFound, UnknownKind."""
 
-    def get_child(self, kind: str, child_id: int) -> Json:
-        """One child.
+    def get_child(self, kind: str, child_id: int, public: bool = False) -> Json:
+        """One child; `public`: in its public view, ChildNotFound if it is
+        not in it.
 
-        Raises: ChildNotFound (also for a malformed id), UnknownKind."""
+        Raises: InvalidEventData, ChildNotFound (also for a malformed id),
+        UnknownKind."""
+
+    def list_events(self, event_ids: list[int], state: str | None = None,
+                    q: str | None = None, limit: int = 50, offset: int = 0) -> Json:
+        """`{items, total, limit, offset}`: the live events among
+        `event_ids` (at most `MAX_LISTED_EVENTS`), of `state` if given,
+        whose name contains `q` (case-insensitively) if given, by
+        `starts_at` then id.
+
+        Raises: InvalidEventData."""
+
+    def list_public_events(self, q: str | None = None, limit: int = 50,
+                           offset: int = 0) -> Json:
+        """`{items, total, limit, offset}`: published public events, by
+        `starts_at` then id, whose name contains `q` if given.
+
+        Raises: InvalidEventData."""
 
     def update_child(self, kind: str, child_id: int, data: Json) -> Json:
         """Change the fields sent; organizer+ of the child's event.

@@ -328,8 +328,9 @@ class ChildSchemas:
 
 
 def _child_schemas(create):
+    shown = {SPONSOR_LOGO_FIELD: str | None} if create is SponsorIn else {}
     answer = answer_of(create, create.__name__.removesuffix("In"),
-                       {"id": int, "event_id": int, "created_at": str})
+                       {"id": int, "event_id": int, "created_at": str, **shown})
     return ChildSchemas(create, partial(create), answer)
 
 
@@ -338,6 +339,40 @@ _CREATE = (TrackIn, MicrolocationIn, SponsorIn, TicketIn, TaxIn, SocialLinkIn, S
            AttendeeIn, AccessCodeIn)  # in the order of CHILD_KINDS
 CHILDREN = {kind: _child_schemas(create)
             for kind, create in zip(CHILD_KINDS, _CREATE, strict=True)}
+
+# what anyone may see of a published, public event's children: the kinds
+# (no other kind is public), the rows of each (`shown`, which the events
+# service filters on) and their fields (`answer`: no one's email)
+
+
+@dataclass(frozen=True)
+class PublicView:
+    shown: str
+    answer: type
+
+
+def _public(kind, shown="all", hidden=()):
+    answer = CHILDREN[kind].answer
+    fields = {name: (info.annotation, info) for name, info in answer.model_fields.items()
+              if name not in hidden}
+    title = f"Public{answer.__name__}"
+    return PublicView(shown, create_model(title, __base__=Answer, **fields))
+
+
+PUBLIC_VIEWS = {
+    "tracks": _public("tracks"),
+    "microlocations": _public("microlocations"),
+    "sponsors": _public("sponsors"),
+    "tickets": _public("tickets"),
+    "social-links": _public("social-links"),
+    "speakers-calls": _public("speakers-calls", "those not private"),
+    "session-types": _public("session-types"),
+    "sessions": _public("sessions", "those accepted or confirmed"),
+    "speakers": _public("speakers", "the speakers of accepted or confirmed sessions",
+                        hidden=("email",)),
+}
+PUBLIC_SESSION_STATES = ("accepted", "confirmed")
+MAX_LISTED_EVENTS = 10_000  # event ids one `list_events` call takes
 
 # answers
 

@@ -95,3 +95,16 @@ class MailNotDue(Conflict):
     has lapsed. The message that asked is answered by sending nothing."""
 
     code = "mail_not_due"
+
+
+class MemberNotFound(NotFound):
+    """The user holds no role on the event."""
+
+    code = "member_not_found"
+
+
+class OwnerRoleFixed(Conflict):
+    """The owner's role is neither given, changed nor removed by team
+    management: ownership moves only by an owner invite, accepted."""
+
+    code = "owner_role_fixed"

@@ -80,3 +80,30 @@ class PasswordResetRequested(Message):
     event_type = "password_reset.requested"
 
     user_id: int
+
+
+class RoleChanged(Message):
+    """A member's role on an event was changed (`PATCH …/roles/{user_id}`);
+    it holds from the next request on."""
+
+    source = "roles"
+    event_type = "role.changed"
+
+    event_id: int
+    user_id: int
+    role: str
+    previous_role: str
+    actor_id: int
+
+
+class RoleRevoked(Message):
+    """A member left the event's team or was removed from it; their pending
+    invites to the event were withdrawn with it."""
+
+    source = "roles"
+    event_type = "role.revoked"
+
+    event_id: int
+    user_id: int
+    role: str
+    actor_id: int

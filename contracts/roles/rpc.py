@@ -121,6 +121,37 @@ class RolesRpc(Protocol):
 
         Raises: InvalidRoleData, EventNotFound, AccessDenied, ActorNotProven."""
 
+    def change_role(self, event_id: int, user_id: int, role: str) -> Json:
+        """Give a member another role (`RoleChange`: never `owner`); the
+        actor must be organizer+ (so no coorganizer raises anyone). The
+        owner's role is never changed this way. Emits `role.changed`;
+        answers the `TeamMember`.
+
+        Callers: gateway.
+
+        Raises: InvalidRoleData, EventNotFound, AccessDenied, MemberNotFound,
+        OwnerRoleFixed."""
+
+    def remove_member(self, event_id: int, user_id: int) -> Json:
+        """Take the user off the event's team (organizer+ for another
+        member; any member for themselves: leaving), never the owner; their
+        pending invites to the event are withdrawn. Emits `role.revoked`.
+        `{"event_id", "user_id", "removed": true}`.
+
+        Callers: gateway.
+
+        Raises: InvalidRoleData, EventNotFound, AccessDenied, MemberNotFound,
+        OwnerRoleFixed."""
+
+    def list_my_events(self, role: str | None = None) -> list[Json]:
+        """`[{event_id, role}]`: the live events where the proven actor
+        holds a role (their strongest there), only those where it is `role`
+        if given.
+
+        Callers: gateway.
+
+        Raises: InvalidRoleData, ActorNotProven."""
+
     def await_event(self, event_id: int, timeout: float | None = None) -> Json:
         """`{event_id, ready: true}` once the event's team is in place (its
         `event.created` or `event.copied` handled). It holds a worker, not

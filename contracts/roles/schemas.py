@@ -90,6 +90,12 @@ class PasswordReset(Schema):
     password: Password
 
 
+class RoleChange(Schema):
+    """A member's new role: any but `owner`."""
+
+    role: Literal[tuple(role for role in ROLES if role != "owner")]
+
+
 class InviteUpdate(Schema):
     """What an update may send: the invitee `status`, an organizer+ `role`
     and `email` (service.update_invite says who may send which)."""
@@ -144,6 +150,11 @@ class Mail(Answer):
 class InviteMail(Mail):
     event_name: str
     inviter_name: str
+    role: RoleName
+
+
+class MyRole(Answer):
+    event_id: int
     role: RoleName
 
 

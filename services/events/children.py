@@ -12,9 +12,10 @@ from functools import cache
 from sqlalchemy import delete, func, insert, select
 
 from contracts.events.errors import ChildNotFound, InvalidEventData, UnknownKind
+from services.events import public as public_view
 from services.events.events import find_event
 from services.events.models import Base, Event
-from services.events.rows import apply, serialize_row, updated_values
+from services.events.rows import apply, paged, serialize_row, updated_values
 from services.events.schemas import KINDS, validate
 from shared.ids import as_id
 from shared.validation import page
@@ -33,23 +34,32 @@ def create_child(session, ref, kind, actor_id, data):
     return _serialize(session, spec, [child])[0]
 
 
-def list_children(session, ref, kind, limit=50, offset=0):
-    """`{items, total, limit, offset}`: the event's live children, by id."""
+def list_children(session, ref, kind, limit=50, offset=0, public=False):
+    """`{items, total, limit, offset}`: the event's live children, by id;
+    `public`: only those in the kind's public view, with its fields (a kind
+    without one is refused: InvalidEventData)."""
     spec = _spec(kind)
+    conditions = [public_view.shown(kind)] if public_view.is_public(public) else []
     window = page(limit, offset, InvalidEventData)
     event = find_event(session, ref)
     model = spec.model
-    live = select(model).where(model.event_id == event.id, model.deleted_at.is_(None))
-    total = session.scalar(select(func.count()).select_from(live.subquery()))
-    children = session.scalars(
-        live.order_by(model.id).limit(window.limit).offset(window.offset)
-    ).all()
-    return {"items": _serialize(session, spec, children), "total": total, **window.model_dump()}
+    live = select(model).where(model.event_id == event.id, model.deleted_at.is_(None),
+                               *conditions)
+    listed = paged(session, live, window, model.id)
+    items = _serialize(session, spec, listed["items"], kind if public else None)
+    return {**listed, "items": items}
 
 
-def get_child(session, kind, child_id):
+def get_child(session, kind, child_id, public=False):
+    """The live child; `public`: in its kind's public view, else
+    ChildNotFound (so is every child of a kind without one)."""
     spec = _spec(kind)
-    return _serialize(session, spec, [_find_child(session, spec, kind, child_id)])[0]
+    if not public_view.is_public(public):
+        return _serialize(session, spec, [_find_child(session, spec, kind, child_id)])[0]
+    if not public_view.has_view(kind):
+        raise ChildNotFound(f"no {kind} {child_id!r} in a public view")
+    child = _find_child(session, spec, kind, child_id, conditions=[public_view.shown(kind)])
+    return _serialize(session, spec, [child], kind)[0]
 
 
 def update_child(session, kind, child_id, actor_id, data):
@@ -84,14 +94,15 @@ def _spec(kind):
     return KINDS[kind]
 
 
-def _find_child(session, spec, kind, child_id, lock=False):
-    """The live child `child_id` of a live event, else ChildNotFound."""
+def _find_child(session, spec, kind, child_id, lock=False, conditions=()):
+    """The live child `child_id` of a live event that meets `conditions`,
+    else ChildNotFound."""
     model = spec.model
     query = (
         select(model)
         .join(Event, Event.id == model.event_id)
         .where(model.id == _as_id(child_id, kind), model.deleted_at.is_(None),
-               Event.deleted_at.is_(None))
+               Event.deleted_at.is_(None), *conditions)
     )
     if lock:
         query = query.with_for_update(of=model)
@@ -157,12 +168,17 @@ def _store_links(session, spec, owner_id, values):
             ])
 
 
-def _serialize(session, spec, children):
+def _serialize(session, spec, children, public_kind=None):
+    """The children as JSON-ready dicts with their links; with
+    `public_kind`, in that kind's public answer."""
     links = _links(session, spec, [child.id for child in children])
-    return [
+    items = [
         serialize_row(child, {name: by_owner.get(child.id, []) for name, by_owner in links.items()})
         for child in children
     ]
+    if public_kind is None:
+        return items
+    return [public_view.answer(public_kind, item) for item in items]
 
 
 def _links(session, spec, owner_ids):

@@ -1,8 +1,10 @@
-"""Events: find by id or identifier, create, read, update, soft delete."""
+"""Events: find by id or identifier, create, read, list, update, soft
+delete."""
 import secrets
 
 from psycopg2.errors import UniqueViolation
-from sqlalchemy import exists, func, select
+from sqlalchemy import BigInteger, any_, bindparam, exists, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 
 from contracts.errors import EventNotFound
@@ -10,10 +12,11 @@ from contracts.events.errors import InvalidEventData
 from contracts.events.messages import EventCreated, EventDeleted
 from contracts.events.schemas import EventIn, EventUpdate
 from services.events.models import Event
-from services.events.rows import apply, serialize_row, updated_values
-from services.events.schemas import validate
+from services.events.rows import apply, paged, serialize_row, updated_values
+from services.events.schemas import EventFilter, EventSearch, validate
 from shared import outbox
 from shared.ids import as_id
+from shared.validation import page
 
 IDENTIFIER_ATTEMPTS = 5
 
@@ -91,6 +94,40 @@ def user_id(actor_id):
 
 def get_event(session, ref):
     return serialize_event(find_event(session, ref))
+
+
+def list_events(session, event_ids, state=None, q=None, limit=50, offset=0):
+    """`{items, total, limit, offset}`: the live events among `event_ids`,
+    of `state` if given, whose name contains `q` if given. The ids travel
+    as one array parameter (`id = ANY(:event_ids)`), however many."""
+    asked = validate(EventFilter, {"event_ids": event_ids, "state": state, "q": q}, "event list")
+    window = page(limit, offset, InvalidEventData)
+    ids = bindparam("event_ids", asked["event_ids"], type_=ARRAY(BigInteger))
+    conditions = [Event.id == any_(ids)]
+    if asked["state"] is not None:
+        conditions.append(Event.state == asked["state"])
+    return _listed(session, conditions, asked["q"], window)
+
+
+def list_public_events(session, q=None, limit=50, offset=0):
+    """`{items, total, limit, offset}`: the live published public events
+    whose name contains `q` if given (served by the partial indexes
+    `ix_events_public` and, for `q`, `ix_events_public_name`)."""
+    asked = validate(EventSearch, {"q": q}, "event search")
+    window = page(limit, offset, InvalidEventData)
+    return _listed(session, [Event.state == "published", Event.privacy == "public"],
+                   asked["q"], window)
+
+
+def _listed(session, conditions, q, window):
+    """The page of live events that meet `conditions` and whose name
+    contains `q` (case-insensitively, `%` and `_` as themselves), by
+    `starts_at` then id, each as `get_event` answers it."""
+    if q:
+        conditions = [*conditions, Event.name.icontains(q, autoescape=True)]
+    live = select(Event).where(Event.deleted_at.is_(None), *conditions)
+    listed = paged(session, live, window, Event.starts_at, Event.id)
+    return {**listed, "items": [serialize_event(event) for event in listed["items"]]}
 
 
 def update_event(session, ref, actor_id, data):

@@ -13,13 +13,17 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Identity,
+    Index,
     Numeric,
     String,
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+
+PUBLIC_EVENTS = "state = 'published' AND privacy = 'public' AND deleted_at IS NULL"
 
 
 class Base(DeclarativeBase):
@@ -44,6 +48,13 @@ class Child(Row):
 
 class Event(Row, Base):
     __tablename__ = "events"
+    __table_args__ = (
+        # list_public_events: the published public live events in order, and
+        # those whose name contains `q` (trigrams: pg_trgm)
+        Index("ix_events_public", "starts_at", "id", postgresql_where=text(PUBLIC_EVENTS)),
+        Index("ix_events_public_name", "name", postgresql_using="gin",
+              postgresql_ops={"name": "gin_trgm_ops"}, postgresql_where=text(PUBLIC_EVENTS)),
+    )
 
     identifier: Mapped[str] = mapped_column(String(8), unique=True)
     name: Mapped[str] = mapped_column(String(255))

@@ -1,9 +1,9 @@
-"""What events and children share: rows as JSON-ready dicts, and updates
-checked both alone and against the rest of the row."""
+"""What events and children share: rows as JSON-ready dicts, lists in
+pages, and updates checked both alone and against the rest of the row."""
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import inspect
+from sqlalchemy import func, inspect, select
 
 from services.events.schemas import validate
 from shared.times import iso_utc
@@ -29,6 +29,14 @@ def _json_ready(value):
 
 def column_names(row):
     return inspect(row).mapper.columns.keys()
+
+
+def paged(session, query, window, *order):
+    """`{items, total, limit, offset}`: the rows of `query` in `order`, cut
+    to `window` (a `shared.validation.Page`); `total` counts them all."""
+    total = session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = session.scalars(query.order_by(*order).limit(window.limit).offset(window.offset))
+    return {"items": rows.all(), "total": total, **window.model_dump()}
 
 
 def updated_values(row, create, update, data, what):

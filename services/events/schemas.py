@@ -1,11 +1,16 @@
 """The events service's view of the schemas in `contracts.events.schemas`:
 each child kind with its table and link fields, so one generic path serves
-them all, and validation that raises this service's error."""
+them all; the filters of the event lists; and validation that raises this
+service's error."""
 from dataclasses import dataclass, field
+from typing import Annotated
+
+from pydantic import Field
 
 from contracts.events.errors import InvalidEventData
-from contracts.events.schemas import CHILDREN
+from contracts.events.schemas import CHILDREN, MAX_LISTED_EVENTS, EventIn, Id, Short
 from services.events import models
+from shared.validation import Schema
 from shared.validation import validate as shared_validate
 
 
@@ -50,3 +55,17 @@ LINKS = {
 }
 KINDS = {kind: Kind(MODELS[kind], schemas.create, schemas.update, LINKS.get(kind, {}))
          for kind, schemas in CHILDREN.items()}
+
+
+class EventSearch(Schema):
+    """`list_public_events`' filter: a piece of the name (its window is
+    checked apart, by `shared.validation.page`)."""
+
+    q: Short | None = None
+
+
+class EventFilter(EventSearch):
+    """`list_events`' filters: the ids to list among, and a state."""
+
+    event_ids: Annotated[list[Id], Field(max_length=MAX_LISTED_EVENTS)]
+    state: EventIn.model_fields["state"].annotation | None = None

@@ -10,9 +10,11 @@ change is authorized against the roles service for the actor the call
 proves (`shared.actors`: the gateway's signed assertion, never an
 argument). The event is found in a short
 read, the roles service asked with no transaction open, and the change
-made in a transaction of its own. Reads (`get_event`, `list_children`,
-`get_child`) take no actor: they are internal reads that other services
-rely on, and the gateway decides who may see what.
+made in a transaction of its own. Reads (`get_event`, `list_events`,
+`list_public_events`, `list_children`, `get_child`) take no actor: they
+are internal reads that other services rely on, and the gateway decides
+who may see what; with `public=True` a child read answers only the kind's
+public view (`services.events.public`).
 """
 from sqlalchemy import text
 
@@ -73,14 +75,24 @@ class EventsService:
             return children.create_child(session, event_id, kind, actor_id, data)
 
     @rpc
-    def list_children(self, ref, kind, limit=50, offset=0):
+    def list_children(self, ref, kind, limit=50, offset=0, public=False):
         with self.db.transaction() as session:
-            return children.list_children(session, ref, kind, limit, offset)
+            return children.list_children(session, ref, kind, limit, offset, public)
 
     @rpc
-    def get_child(self, kind, child_id):
+    def get_child(self, kind, child_id, public=False):
         with self.db.transaction() as session:
-            return children.get_child(session, kind, child_id)
+            return children.get_child(session, kind, child_id, public)
+
+    @rpc
+    def list_events(self, event_ids, state=None, q=None, limit=50, offset=0):
+        with self.db.transaction() as session:
+            return events.list_events(session, event_ids, state, q, limit, offset)
+
+    @rpc
+    def list_public_events(self, q=None, limit=50, offset=0):
+        with self.db.transaction() as session:
+            return events.list_public_events(session, q, limit, offset)
 
     @rpc
     def update_child(self, kind, child_id, data):

@@ -3,35 +3,46 @@ roles service (`has_access`, the roles service's answer, see `grants`);
 only "published and public" is read off the event itself.
 
 Anonymous callers of a route that needs a role get 401 (sign in); signed-in
-users without it get 403.
+users without it get 403. A reader who is not on the team of a published,
+public event sees the public view of its public kinds
+(`contracts.events.schemas.PUBLIC_VIEWS`): the rows and fields anyone may
+see.
 """
 from contracts.errors import AccessDenied
+from contracts.events.schemas import PUBLIC_VIEWS
 from contracts.vocabulary import Permission
 from services.gateway.exceptions import Unauthenticated
 
-# children anyone may read on a published, public event
-PUBLIC_KINDS = frozenset({
-    "tracks", "microlocations", "sponsors", "tickets", "social-links", "speakers-calls",
-    "session-types", "sessions", "speakers",
-})
+SIGN_IN = "sign in: send 'Authorization: Bearer <token>'"
 
 
 def require(has_access, actor, permission, event):
     """Refuse unless `actor` passes `permission` on `event` (an event dict)."""
     if actor is None:
-        raise Unauthenticated("sign in: send 'Authorization: Bearer <token>'")
+        raise Unauthenticated(SIGN_IN)
     if not has_access(actor, permission, event["id"]):
         raise AccessDenied(f"you need to be {permission.holder} of event {event['id']}")
 
 
-def require_reader(has_access, actor, event, kind=None):
-    """Reading the event (`kind` None: any team member) or its children of
-    `kind` (coorganizer+): a published, public event (and a public kind)
-    is open to anyone."""
-    if is_public(event) and (kind is None or kind in PUBLIC_KINDS):
-        return
-    permission = Permission.IS_TEAM_MEMBER if kind is None else Permission.IS_COORGANIZER
-    require(has_access, actor, permission, event)
+def require_reader(has_access, actor, event):
+    """Reading the event: any team member; anyone if it is published and
+    public (an event shows nothing private)."""
+    if not is_public(event):
+        require(has_access, actor, Permission.IS_TEAM_MEMBER, event)
+
+
+def sees_team_view(has_access, actor, event, kind):
+    """Whether the reader of the event's children of `kind` sees the team's
+    view (coorganizer+) rather than the public one (anyone else, of a
+    public kind of a published, public event); refused otherwise."""
+    if actor is not None and has_access(actor, Permission.IS_COORGANIZER, event["id"]):
+        return True
+    if is_public(event) and kind in PUBLIC_VIEWS:
+        return False
+    if actor is None:
+        raise Unauthenticated(SIGN_IN)
+    raise AccessDenied(f"you need to be {Permission.IS_COORGANIZER.holder} of event "
+                       f"{event['id']}")
 
 
 def is_public(event):

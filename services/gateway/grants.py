@@ -1,10 +1,12 @@
 """Permission answers the gateway was given, kept for a moment.
 
-Only a "yes" is kept, for `PERMISSION_CACHE_SECONDS` (0 keeps
-none): a role granted shows at once, since a "no" is always asked again,
-and a role taken away is honoured by the gateway within that time, and at
-once by the services, which check every change themselves. A read of an
-event or its children is what the moment of grace can reach.
+Only a "yes" is kept, for `PERMISSION_CACHE_SECONDS`: a role granted
+shows at once, since a "no" is always asked again, and a role taken away
+(a member removed or demoted) is honoured by the gateway within that time,
+and at once by the services, which check every change themselves. The
+default, 0, keeps none, so a removal holds at the member's next request on
+every gateway process; above 0 a read of an event or its children is what
+the moment of grace can reach.
 """
 import time
 

@@ -55,6 +55,7 @@ PARAMETERS = {  # name -> (werkzeug converter, OpenAPI schema, description)
     "child_id": ("int", ID_SCHEMA, "the child's id"),
     "sponsor_id": ("int", ID_SCHEMA, "the sponsor's id"),
     "invite_id": ("int", ID_SCHEMA, "the invite's id"),
+    "user_id": ("int", ID_SCHEMA, "the member's user id"),
     "slot": (_any(UPLOAD_SLOTS), {"type": "string", "enum": list(UPLOAD_SLOTS)},
              "an event image slot"),
     "key": ("default", {"type": "string"}, "a media key, as in a media URL"),

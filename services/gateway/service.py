@@ -20,7 +20,14 @@ from eventlet.greenpool import GreenPool
 
 from contracts.events.rpc import EventsRpc
 from contracts.events.schemas import CHILDREN as CHILD_SCHEMAS
-from contracts.events.schemas import CopyRequest, CopyResult, EventIn, EventOut, EventUpdate
+from contracts.events.schemas import (
+    PUBLIC_VIEWS,
+    CopyRequest,
+    CopyResult,
+    EventIn,
+    EventOut,
+    EventUpdate,
+)
 from contracts.media.rpc import MediaRpc
 from contracts.media.schemas import MediaChange
 from contracts.notifications.rpc import NotificationsRpc
@@ -37,13 +44,14 @@ from contracts.roles.schemas import (
     PasswordReset,
     PasswordResetRequest,
     ProfileUpdate,
+    RoleChange,
     SignUp,
     TeamMember,
     User,
 )
 from contracts.vocabulary import IMAGE_MEDIA_TYPES, Permission
 from services.gateway import access
-from services.gateway.exceptions import Unauthenticated
+from services.gateway.exceptions import InvalidRequest, Unauthenticated
 from services.gateway.grants import Grants
 from services.gateway.http import (
     accepted,
@@ -56,7 +64,7 @@ from services.gateway.http import (
     route,
 )
 from services.gateway.openapi import document
-from services.gateway.schemas import Health, Token
+from services.gateway.schemas import EventsQuery, Health, MyEvent, Token, team_or_public
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import Tokens
 from shared.context import RequestContext
@@ -67,8 +75,22 @@ from shared.validation import Page, page_of
 SERVICES = ("events", "roles", "media", "notifications")
 CREATE = {kind: spec.create for kind, spec in CHILD_SCHEMAS.items()}
 UPDATE = {kind: spec.update for kind, spec in CHILD_SCHEMAS.items()}
-CHILDREN = {kind: spec.answer for kind, spec in CHILD_SCHEMAS.items()}
-CHILD_PAGES = {kind: page_of(spec.answer) for kind, spec in CHILD_SCHEMAS.items()}
+
+
+def _views(answer_of_view, suffix=""):
+    """Per kind, the answer: the team's, or either view for a public kind."""
+    views = {}
+    for kind, spec in CHILD_SCHEMAS.items():
+        team = answer_of_view(spec.answer)
+        public = PUBLIC_VIEWS.get(kind)
+        views[kind] = team if public is None else team_or_public(
+            team, answer_of_view(public.answer), f"{spec.answer.__name__}{suffix}View")
+    return views
+
+
+CHILDREN = _views(lambda answer: answer)
+CHILD_PAGES = _views(page_of, "Page")
+EVENT_LISTS = team_or_public(page_of(MyEvent), page_of(EventOut), "EventPageView")
 IMAGE_TYPES = IMAGE_MEDIA_TYPES  # what the uploads take and /media/{key} serves
 AWAIT_SLICE_SECONDS = 0.5
 NO_STORE = {"Cache-Control": "no-store"}  # an answer that carries a token
@@ -170,6 +192,25 @@ class GatewayService:
 
     # events
 
+    @route("GET", "/v1/events", summary="My events, or published public events",
+           auth="optional", query=EventsQuery, responses={200: EVENT_LISTS}, tag="events")
+    def list_events(self, request, actor):
+        """Signed in: the events where I hold a role, each with `my_role`
+        (filters `role`, `state`, `q`: in the name); `public=true`: the
+        published public events, for anyone (filter `q`). By `starts_at`."""
+        options = query(request, EventsQuery)
+        window = {"limit": options["limit"], "offset": options["offset"]}
+        if options["public"]:
+            if options["role"] or options["state"]:
+                raise InvalidRequest("invalid query: public events are filtered by q alone")
+            return json_response(self.events.list_public_events(options["q"], **window))
+        if actor is None:
+            raise Unauthenticated("sign in to list your events, or ask for ?public=true")
+        mine = {row["event_id"]: row["role"] for row in self.roles.list_my_events(options["role"])}
+        found = self.events.list_events(list(mine), options["state"], options["q"], **window)
+        return json_response({**found, "items": [{**event, "my_role": mine[event["id"]]}
+                                                 for event in found["items"]]})
+
     @route("POST", "/v1/events", summary="Create an event; the creator is its owner",
            body=EventIn, responses={201: EventOut}, tag="events")
     def create_event(self, request, actor):
@@ -225,19 +266,24 @@ class GatewayService:
     @route("GET", "/v1/events/{event}/{kind}", summary="The event's {kind}",
            auth="optional", query=Page, responses={200: CHILD_PAGES}, tag="children")
     def list_children(self, request, actor, event, kind):
-        """Coorganizer+; anyone for the public kinds of a published, public event."""
+        """Coorganizer+; anyone else sees the public view of a public kind
+        of a published, public event (no email; only accepted or confirmed
+        sessions and their speakers; no private speakers call)."""
         window = query(request, Page)
         found = self.events.get_event(event)
-        access.require_reader(self._has_access, actor, found, kind)
-        return json_response(self.events.list_children(found["id"], kind, **window))
+        public = not access.sees_team_view(self._has_access, actor, found, kind)
+        return json_response(self.events.list_children(found["id"], kind, **window,
+                                                       public=public))
 
     @route("GET", "/v1/{kind}/{child_id}", summary="One {kind}", auth="optional",
            responses={200: CHILDREN}, tag="children")
     def get_child(self, request, actor, kind, child_id):
+        """As the list: the team's view, or the public one; 404 outside it."""
         child = self.events.get_child(kind, child_id)
         event = self.events.get_event(child["event_id"])
-        access.require_reader(self._has_access, actor, event, kind)
-        return json_response(child)
+        if access.sees_team_view(self._has_access, actor, event, kind):
+            return json_response(child)
+        return json_response(self.events.get_child(kind, child_id, public=True))
 
     @route("PATCH", "/v1/{kind}/{child_id}", summary="Update a {kind} (organizer+)",
            body=UPDATE, responses={200: CHILDREN}, tag="children")
@@ -347,6 +393,25 @@ class GatewayService:
            "(organizer+); 409 once accepted", responses={204: None}, tag="roles")
     def delete_invite(self, request, actor, invite_id):
         self.roles.delete_invite(invite_id)
+        return no_content()
+
+    @route("PATCH", "/v1/events/{event}/roles/{user_id}", summary="Give a member another "
+           "role (organizer+; never owner, never the owner's)", body=RoleChange,
+           responses={200: TeamMember}, tag="roles")
+    def change_role(self, request, actor, event, user_id):
+        """It holds from the next request on, on every gateway process."""
+        data = self._json(request, RoleChange)
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
+        return json_response(self.roles.change_role(found["id"], user_id, data["role"]))
+
+    @route("DELETE", "/v1/events/{event}/roles/{user_id}", summary="Remove a member "
+           "(organizer+), or leave the team (yourself); never the owner",
+           responses={204: None}, tag="roles")
+    def remove_member(self, request, actor, event, user_id):
+        """Their pending invites to the event are withdrawn; their next
+        request is refused, on every gateway process."""
+        found = self._event(actor, event, Permission.IS_TEAM_MEMBER)
+        self.roles.remove_member(found["id"], user_id)
         return no_content()
 
     @route("GET", "/v1/events/{event}/roles", summary="The event's team (coorganizer+)",

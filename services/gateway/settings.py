@@ -23,8 +23,8 @@ class GatewaySettings(ServiceSettings):
     TOKEN_LIFETIME_SECONDS: int = setting(3600, "a token's lifetime, in seconds", gt=0)
     HEALTH_TIMEOUT: float = setting(2, "seconds `GET /v1/health` waits for each service", gt=0)
     PERMISSION_CACHE_SECONDS: float = setting(
-        2, 'seconds the gateway reuses a "yes" of `roles.has_access` (never a "no"; `0` keeps'
-        " none)", ge=0)
+        0, 'seconds the gateway reuses a "yes" of `roles.has_access` (never a "no"); above 0'
+        " a removed member keeps reading for that long", ge=0)
     GRANT_TIMEOUT: float = setting(
         10, "seconds creating or copying an event waits for its team", ge=0)
     MAX_JSON_BYTES: int = setting(2**20, "largest JSON body, in bytes (413 above)", gt=0)

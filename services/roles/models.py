@@ -108,6 +108,11 @@ class KnownEvent(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     known_at: Mapped[datetime] = _created_at()
 
+    __table_args__ = (
+        # "my events" leaves the deleted ones out through it (migration 0004)
+        Index("deleted_known_events", "id", postgresql_where=text("deleted_at IS NOT NULL")),
+    )
+
 
 class EventRole(Base):
     """A user's role on an event: one row per (user, event, role), and one

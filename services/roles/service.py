@@ -13,6 +13,10 @@ verification, a reset) and carry no token; the notifications service asks
 `invite_mail`, `verification_mail` or `password_reset_mail` for the link
 when it sends the mail, and that answer alone carries the token (`links`).
 
+Team management (`members`): an organizer+ changes or removes a member,
+a member leaves; each takes effect at the member's next request, since
+every check reads the roles as they are.
+
 Read-your-writes: accepting an invite grants the role before it answers,
 through the same inbox-guarded step as the handler of `invite.accepted`
 (exactly once, whichever runs first). After creating or copying an event,
@@ -28,7 +32,7 @@ from contracts.events.messages import EventCopied, EventCreated, EventDeleted
 from contracts.roles.errors import EventNotReady
 from contracts.roles.messages import InviteAccepted
 from contracts.vocabulary import Permission
-from services.roles import access, invites, resets, sessions, team, users, verification
+from services.roles import access, invites, members, resets, sessions, team, users, verification
 from services.roles.passwords import Passwords
 from services.roles.settings import RolesSettings
 from shared.actors import Actor
@@ -132,6 +136,24 @@ class RolesService:
             access.require(session, actor_id, Permission.IS_COORGANIZER, event_id,
                            to="to see its team")
             return team.list_event_roles(session, event_id)
+
+    @rpc(callers=("gateway",))
+    def change_role(self, event_id, user_id, role):
+        actor_id = self.actor.id
+        with self.db.transaction() as session:
+            return members.change_role(session, actor_id, event_id, user_id, {"role": role})
+
+    @rpc(callers=("gateway",))
+    def remove_member(self, event_id, user_id):
+        actor_id = self.actor.id
+        with self.db.transaction() as session:
+            return members.remove_member(session, actor_id, event_id, user_id)
+
+    @rpc(callers=("gateway",))
+    def list_my_events(self, role=None):
+        actor_id = self.actor.id
+        with self.db.transaction() as session:
+            return members.list_my_events(session, actor_id, role)
 
     @rpc(callers=("gateway",))
     def await_event(self, event_id, timeout=None):

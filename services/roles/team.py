@@ -182,9 +182,13 @@ def list_event_roles(session, event_id):
     return [row._asdict() for row in rows]
 
 
-def live_event(session, event_id):
-    """The known, not deleted event, else EventNotFound."""
-    event = session.get(KnownEvent, event_ref(event_id))
+def live_event(session, event_id, lock=False):
+    """The known, not deleted event, else EventNotFound. `lock`: its row
+    locked for changes of its team to take turns (with each other, with
+    ownership transfers and the deletion); FOR NO KEY UPDATE, so that rows
+    that merely point at the event (a grant, an invite) are not held up."""
+    event = session.get(KnownEvent, event_ref(event_id),
+                        with_for_update={"key_share": True} if lock else None)
     if event is None or event.deleted_at is not None:
         raise EventNotFound(f"no event {event_id!r}")
     return event

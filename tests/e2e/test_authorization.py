@@ -4,13 +4,17 @@ asked over HTTP by each kind of caller, answers as the tables below say.
 The callers: `anonymous` (no token), a `stranger` (signed in, no role), the
 event's `coorganizer`, `organizer` and `owner`, and an `admin` (the admin
 flag, no role on the event). Roles are got as a user gets them: the owner
-creates the event, invites an email, and its user accepts.
+creates the event, invites an email, and its user, whose email is verified,
+accepts. The invite routes have two callers more: the `invitee`, whose
+email is verified, and an `unverified invitee` (an email counts for nothing
+until its owner has followed the mailed link); the account routes are asked
+by `anonymous`, an `unverified` and a `verified` user.
 
 Allowed: the route's success status, and it did its job. Anonymous where a
 sign-in or a role is needed: 401 problem+json with `WWW-Authenticate`.
-Signed in without the role: 403 problem+json, code `permission_denied`.
-A refused request changes nothing: the owner reads the same before and
-after.
+Signed in without the role: 403 problem+json, code `permission_denied`
+(`email_not_verified` where the table says `UNVERIFIED`). A refused request
+changes nothing: the owner reads the same before and after.
 
 The reads share one read-only world per module (a draft, a published public
 and a published private event, each with the team and one child of every
@@ -18,15 +22,36 @@ kind); every case of a route that changes something gets things of its
 own to change (an event of its own when the change is the event's).
 """
 import uuid
+from dataclasses import dataclass
 from functools import cached_property
 
 import pytest
+from sqlalchemy import text
 
+from contracts.events.schemas import PUBLIC_VIEWS
 from tests.e2e.helpers import CHILD_UPDATES, KINDS, assert_problem, child_body, png
-from tests.support.http import ok
+from tests.support.http import ACCEPT_PATH, PASSWORD, RESET_PATH, VERIFY_PATH, ok
+from tests.support.tap import wait_until
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An expected refusal with a code of its own (a plain 403 in a table
+    means `permission_denied`)."""
+
+    status: int
+    code: str
+
+    def __str__(self):
+        return f"{self.status} {self.code}"
+
+
+UNVERIFIED = Refusal(403, "email_not_verified")  # the caller's email would do, once verified
+VERIFIED_ALREADY = Refusal(409, "email_already_verified")
 
 CALLERS = ("anonymous", "stranger", "coorganizer", "organizer", "owner", "admin")
 INVITED = ("coorganizer", "organizer")  # the callers whose role comes by an invite
+TEAM_VIEW = ("coorganizer", "organizer", "owner", "admin")  # who reads children as the team
 SLOTS = ("original", "logo")
 SLOT_FIELDS = {"original": "original_image_url", "logo": "logo_url"}
 PUBLIC_KINDS = {"tracks", "microlocations", "sponsors", "tickets", "social-links",
@@ -91,22 +116,64 @@ READERS = {"draft": dict.fromkeys(KINDS, TEAM), "public": ON_A_PUBLIC_EVENT,
 CHILD_READS = ("GET /v1/events/{event}/{kind}", "GET /v1/{kind}/{child_id}")
 
 # The invite routes, whose rules live in the roles service; `invitee` is
-# the user whose email the invite names (signed in, no role); "owner": the
-# invite offers the owner role.
-INVITE_CALLERS = (*CALLERS, "invitee")
-#        columns: anonymous, stranger, coorganizer, organizer, owner, admin, invitee
+# the user whose email the invite names (signed in, no role, the email
+# verified), `unverified invitee` the same before following the mailed
+# link; "owner": the invite offers the owner role; `POST …/accept`: the
+# token of the link mailed to the invitee is sent (by whoever the caller is).
+INVITE_CALLERS = (*CALLERS, "invitee", "unverified invitee")
+NV = UNVERIFIED
+ONE, BY_LINK = "/v1/role-invites/{invite_id}", "/v1/role-invites/accept"
+#                                         anon stranger coorg org owner admin invitee unverified
 INVITE_MATRIX = {
-    "GET /v1/role-invites/{invite_id}":                       (401, 403, 200, 200, 200, 200, 200),
-    "PATCH /v1/role-invites/{invite_id} accept":              (401, 403, 403, 403, 403, 403, 200),
-    "PATCH /v1/role-invites/{invite_id} decline":             (401, 403, 403, 403, 403, 403, 200),
-    "PATCH /v1/role-invites/{invite_id} accept, owner":       (401, 403, 403, 403, 403, 403, 200),
-    "PATCH /v1/role-invites/{invite_id} amend role":          (401, 403, 403, 200, 200, 200, 403),
-    "PATCH /v1/role-invites/{invite_id} amend email":         (401, 403, 403, 200, 200, 200, 403),
-    "PATCH /v1/role-invites/{invite_id} amend role to owner": (401, 403, 403, 403, 200, 200, 403),
-    "PATCH /v1/role-invites/{invite_id} amend, owner":        (401, 403, 403, 403, 200, 200, 403),
-    "DELETE /v1/role-invites/{invite_id}":                    (401, 403, 403, 204, 204, 204, 403),
-    "DELETE /v1/role-invites/{invite_id} owner":              (401, 403, 403, 403, 204, 204, 403),
+    f"GET {ONE}":                         (401, 403,     200, 200, 200, 200, 200,    NV),
+    f"PATCH {ONE} accept":                (401, 403,     403, 403, 403, 403, 200,    NV),
+    f"PATCH {ONE} decline":               (401, 403,     403, 403, 403, 403, 200,    NV),
+    f"PATCH {ONE} accept, owner":         (401, 403,     403, 403, 403, 403, 200,    NV),
+    f"PATCH {ONE} amend role":            (401, 403,     403, 200, 200, 200, 403,    403),
+    f"PATCH {ONE} amend email":           (401, 403,     403, 200, 200, 200, 403,    403),
+    f"PATCH {ONE} amend role to owner":   (401, 403,     403, 403, 200, 200, 403,    403),
+    f"PATCH {ONE} amend, owner":          (401, 403,     403, 403, 200, 200, 403,    403),
+    f"DELETE {ONE}":                      (401, 403,     403, 204, 204, 204, 403,    403),
+    f"DELETE {ONE} owner":                (401, 403,     403, 403, 204, 204, 403,    403),
+    f"POST {BY_LINK} accept":             (401, 403,     403, 403, 403, 403, 200,    NV),
+    f"POST {BY_LINK} decline":            (401, 403,     403, 403, 403, 403, 200,    NV),
+    f"POST {BY_LINK} accept, owner":      (401, 403,     403, 403, 403, 403, 200,    NV),
+    f"POST {ONE}/resend":                 (401, 403,     403, 202, 202, 202, 403,    403),
+    f"POST {ONE}/resend owner":           (401, 403,     403, 403, 202, 202, 403,    403),
 }
+
+# Running a team: each case acts on a registrar of its own on the
+# workbench (the coorganizer and organizer on its team), or on its owner;
+# `member` is that registrar, acting on themselves.
+TEAM_CALLERS = (*CALLERS, "member")
+MEMBER, FIXED = "/v1/events/{event}/roles/{user_id}", Refusal(409, "owner_role_fixed")
+#                                   anon stranger coorg org    owner  admin  member
+TEAM_MATRIX = {
+    f"PATCH {MEMBER}":              (401, 403,     403,  200,   200,   200,   403),
+    f"PATCH {MEMBER} the owner":    (401, 403,     403,  FIXED, FIXED, FIXED, 403),
+    f"DELETE {MEMBER}":             (401, 403,     403,  204,   204,   204,   204),
+    f"DELETE {MEMBER} the owner":   (401, 403,     403,  FIXED, FIXED, FIXED, 403),
+    "GET /v1/events":               (401, 200,     200,  200,   200,   200,   200),
+}
+
+# The account routes: who may depends on being signed in and on the email
+# being verified, not on any role. Each case is a user of its own: signing
+# out, a new name or password, a mailed link change the user.
+ACCOUNT_CALLERS = ("anonymous", "unverified", "verified")
+#                                         anonymous unverified  verified
+ACCOUNT_MATRIX = {
+    "POST /v1/auth/logout":                 (401,      204,        204),
+    "PATCH /v1/users/me":                   (401,      200,        200),
+    "POST /v1/users/me/verify-email":       (401,      202,        VERIFIED_ALREADY),
+    "GET /v1/users/me/role-invites":        (401,      UNVERIFIED, 200),
+    "POST /v1/users/verify-email":          (200,      200,        200),  # with the token
+    "POST /v1/auth/password-reset":         (202,      202,        202),
+    "POST /v1/auth/password-reset/confirm": (204,      204,        204),  # with the token
+}
+# the subjects of the mails the notifications service sends
+SUBJECTS = {VERIFY_PATH: "Verify your email", ACCEPT_PATH: "invites you to the team of",
+            RESET_PATH: "Reset your"}
+NEW_PASSWORD = "a brand new staple"
 
 EVENT = {"name": "Matrix Summit", "starts_at": "2030-03-14T09:00:00+08:00",
          "ends_at": "2030-03-16T18:00:00+08:00", "timezone": "Asia/Singapore"}
@@ -144,16 +211,37 @@ class Stage:
     `workbench` (an event that gathers fresh children and invites) are
     built when first asked for."""
 
-    def __init__(self, anonymous, cast, new_user):
+    def __init__(self, anonymous, cast, new_user, mailbox, system):
         self.anonymous, self.cast, self.new_user = anonymous, cast, new_user
+        self.mailbox, self.system = mailbox, system
         self.owner = cast["owner"].api
 
     def api(self, caller, invitee=None):
         if caller == "anonymous":
             return self.anonymous
-        if caller == "invitee":
+        if caller in ("invitee", "unverified invitee"):
             return invitee.api
         return self.cast[caller].api
+
+    def links(self, email, path, count=1):
+        """The tokens of the links to `path` mailed to `email`, oldest
+        first, once `count` of them have arrived."""
+        def mailed():
+            tokens = [self.mailbox.link_token(mail, path) for mail in self.mailbox.mails(email)
+                      if SUBJECTS[path] in mail["subject"]]
+            return tokens if len(tokens) >= count else None
+        return wait_until(mailed, timeout=15)
+
+    def link(self, email, path):
+        """The token of the (newest) link to `path` mailed to `email`."""
+        return self.links(email, path)[-1]
+
+    def allow_another_verification_mail(self, person):
+        """A verification mail may be asked for once a minute, counting from
+        sign-up: as if the person had signed up an hour ago."""
+        with self.system.engine("roles").begin() as db:
+            db.execute(text("UPDATE users SET verification_requested_at = now()"
+                            " - interval '1 hour' WHERE id = :id"), {"id": person.id})
 
     def seen(self, path):
         """What the owner reads at `path`: (status, body)."""
@@ -205,6 +293,10 @@ class Stage:
             children = {}
             for kind in KINDS:
                 children[kind] = self.child(event, kind, children.get("tickets", {}).get("id"))
+            # an accepted session with its speaker: what a public view shows
+            children["sessions"] = ok(self.owner.patch(
+                f"/v1/sessions/{children['sessions']['id']}",
+                {"state": "accepted", "speaker_ids": [children["speakers"]["id"]]}))
             if state == "public":
                 self.upload(f"/v1/events/{event['id']}/images/original")
             if fields:
@@ -219,23 +311,31 @@ class Stage:
 
 @pytest.fixture(scope="module")
 def cast(new_user, make_admin):
-    people = {role: new_user(role) for role in ("stranger", "coorganizer", "organizer", "owner")}
+    """The callers; those who accept invites to their roles have verified
+    their email (by the mailed link), as they must."""
+    people = {role: new_user(role, verified=role in INVITED)
+              for role in ("stranger", "coorganizer", "organizer", "owner")}
     people["admin"] = make_admin(new_user("admin"))
     return people
 
 
 @pytest.fixture(scope="module")
-def stage(api, cast, new_user):
-    return Stage(api, cast, new_user)
+def stage(api, cast, new_user, mailbox, system):
+    return Stage(api, cast, new_user, mailbox, system)
 
 
 def judge(response, expected, *, shows=None, state=None, before=None, then=None):
-    """`response` is `expected`. Allowed: its body holds `shows` and `then()`
-    passes. Refused: a problem, and `state()` is still `before`."""
+    """`response` is `expected` (a status, or a `Refusal`). Allowed: its
+    body holds `shows` and `then()` passes. Refused: a problem, and
+    `state()` is still `before`."""
+    if isinstance(expected, Refusal):
+        expected, code = expected.status, expected.code
+    else:
+        code = "permission_denied" if expected == 403 else None
     assert response.status_code == expected, (
         f"expected {expected}, got {response.status_code}: {response.text}")
     if expected >= 400:
-        assert_problem(response, expected, "permission_denied" if expected == 403 else None)
+        assert_problem(response, expected, code)
         if state is not None:
             assert state() == before, "a refused request changed something"
         return
@@ -484,7 +584,8 @@ def _create_invite(stage, route, caller, expected, variant):
     response = stage.api(caller).post(f"/v1/events/{event['id']}/role-invites",
                                       {"email": email, "role": role})
     judge(response, expected, shows={"email": email, "role": role, "status": "pending"},
-          state=lambda: stage.seen(listing), before=before)
+          state=lambda: stage.seen(listing), before=before,
+          then=lambda: _never_the_token(response.json()))  # only the mail carries it
 
 
 @scenario("GET /v1/events/{event}/role-invites")
@@ -539,9 +640,10 @@ def _status(seen, expected):
 
 def _invite_case(stage, caller, role="coorganizer", event=None):
     """(invite path, the caller's api, the invitee, the event) for a new
-    pending invite of `role` on `event` (the workbench when None)."""
+    pending invite of `role` on `event` (the workbench when None). The
+    invitee has verified their email when the caller is the invitee."""
     event = event or stage.workbench
-    invitee = stage.new_user("invitee")
+    invitee = stage.new_user("invitee", verified=caller == "invitee")
     invite = stage.invite(event, invitee.email, role)
     return f"/v1/role-invites/{invite['id']}", stage.api(caller, invitee), invitee, event
 
@@ -563,13 +665,20 @@ def _never_the_token(invite):
 
 
 def _respond(stage, route, caller, expected):
+    """Accept or decline, by the invite's id (PATCH) or by the token of the
+    link mailed to the invitee (POST …/accept, whoever sends it)."""
     status = "declined" if route.endswith("decline") else "accepted"
     owner_invite = route.endswith("owner")
     event = stage.fresh_event(caller) if owner_invite else None  # ownership moves
     role = "owner" if owner_invite else "coorganizer"
     path, api, invitee, event = _invite_case(stage, caller, role, event)
+    by_link = route.startswith("POST")
+    token = stage.link(invitee.email, ACCEPT_PATH) if by_link else None
     before = stage.seen(path), _team(stage, event)
-    response = api.patch(path, {"status": status})
+    if by_link:
+        response = api.post("/v1/role-invites/accept", {"token": token, "status": status})
+    else:
+        response = api.patch(path, {"status": status})
 
     def granted():
         team = _team(stage, event)
@@ -614,6 +723,23 @@ def _withdraw(stage, route, caller, expected):
           then=lambda: _status(stage.seen(path), 404))
 
 
+def _resend(stage, route, caller, expected):
+    """A fresh link is mailed: the invitee has two invitation mails."""
+    role = "owner" if route.endswith("owner") else "coorganizer"
+    path, api, invitee, _ = _invite_case(stage, caller, role)
+    first = stage.link(invitee.email, ACCEPT_PATH)  # mailed once the invite was made
+    before = stage.seen(path)
+    response = api.post(f"{path}/resend")
+
+    def a_fresh_link():
+        tokens = stage.links(invitee.email, ACCEPT_PATH, count=2)
+        assert tokens[0] == first and tokens[-1] != first, tokens
+        _never_the_token(response.json())
+
+    judge(response, expected, shows={"email": invitee.email, "status": "pending"},
+          state=lambda: stage.seen(path), before=before, then=a_fresh_link)
+
+
 INVITE_SCENARIOS = {
     "GET /v1/role-invites/{invite_id}": _read_invite,
     "PATCH /v1/role-invites/{invite_id} accept": _respond,
@@ -622,6 +748,173 @@ INVITE_SCENARIOS = {
     **dict.fromkeys(AMENDMENTS, _amend),
     "DELETE /v1/role-invites/{invite_id}": _withdraw,
     "DELETE /v1/role-invites/{invite_id} owner": _withdraw,
+    f"POST {BY_LINK} accept": _respond,
+    f"POST {BY_LINK} decline": _respond,
+    f"POST {BY_LINK} accept, owner": _respond,
+    f"POST {ONE}/resend": _resend,
+    f"POST {ONE}/resend owner": _resend,
+}
+
+
+# the account routes: each case a user of its own, of the kind the caller names
+
+def _account(stage, caller):
+    """(the caller's user or None, the api they ask with)."""
+    if caller == "anonymous":
+        return None, stage.anonymous
+    person = stage.new_user("account", verified=caller == "verified")
+    return person, person.api
+
+
+def _me(person):
+    return ok(person.api.get("/v1/users/me"))
+
+
+def _sign_out(stage, route, caller, expected):
+    person, api = _account(stage, caller)
+    response = api.post("/v1/auth/logout")
+
+    def this_token_ended():
+        assert_problem(person.session().get("/v1/users/me"), 401, "session_ended")
+
+    judge(response, expected, then=this_token_ended)
+
+
+def _update_me(stage, route, caller, expected):
+    person, api = _account(stage, caller)
+    response = api.patch("/v1/users/me", {"name": "Renamed"})
+    judge(response, expected, shows={"name": "Renamed"},
+          then=lambda: _holds((200, _me(person)), {"name": "Renamed", "id": person.id}))
+
+
+def _request_verification(stage, route, caller, expected):
+    person, api = _account(stage, caller)
+    if caller == "unverified":
+        stage.allow_another_verification_mail(person)
+    response = api.post("/v1/users/me/verify-email")
+
+    def mailed_again():  # the sign-up's link, and a fresh one
+        assert len(stage.links(person.email, VERIFY_PATH, count=2)) == 2
+
+    judge(response, expected, then=mailed_again)
+
+
+def _my_invites(stage, route, caller, expected):
+    person, api = _account(stage, caller)
+    invite = stage.invite(stage.workbench, person.email, "moderator") if person else None
+    response = api.get("/v1/users/me/role-invites")
+
+    def the_invite_to_me():
+        [mine] = response.json()["items"]
+        assert (mine["id"], mine["event_name"]) == (invite["id"], stage.workbench["name"])
+        _never_the_token(mine)
+
+    judge(response, expected, shows={"total": 1}, then=the_invite_to_me)
+
+
+def _verify_email(stage, route, caller, expected):
+    _, api = _account(stage, caller)
+    newcomer = stage.new_user("newcomer")
+    response = api.post("/v1/users/verify-email",
+                        {"token": stage.link(newcomer.email, VERIFY_PATH)})
+    judge(response, expected, shows={"id": newcomer.id, "email_verified": True},
+          then=lambda: _holds((200, _me(newcomer)), {"email_verified": True}))
+
+
+def _request_reset(stage, route, caller, expected):
+    _, api = _account(stage, caller)
+    forgetful = stage.new_user("forgetful")
+    response = api.post("/v1/auth/password-reset", {"email": forgetful.email})
+    judge(response, expected, then=lambda: stage.link(forgetful.email, RESET_PATH))
+
+
+def _reset_password(stage, route, caller, expected):
+    _, api = _account(stage, caller)
+    forgetful = stage.new_user("forgetful")
+    assert stage.anonymous.post("/v1/auth/password-reset",
+                                {"email": forgetful.email}).status_code == 202
+    token = stage.link(forgetful.email, RESET_PATH)
+    response = api.post("/v1/auth/password-reset/confirm",
+                        {"token": token, "password": NEW_PASSWORD})
+
+    def the_new_password_signs_in():
+        signs_in = {password: stage.anonymous.post("/v1/auth/token", {
+            "email": forgetful.email, "password": password}).status_code
+            for password in (PASSWORD, NEW_PASSWORD)}
+        assert signs_in == {PASSWORD: 401, NEW_PASSWORD: 200}, signs_in
+        assert_problem(forgetful.session().get("/v1/users/me"), 401, "session_ended")
+
+    judge(response, expected, then=the_new_password_signs_in)
+
+
+ACCOUNT_SCENARIOS = {
+    "POST /v1/auth/logout": _sign_out,
+    "PATCH /v1/users/me": _update_me,
+    "POST /v1/users/me/verify-email": _request_verification,
+    "GET /v1/users/me/role-invites": _my_invites,
+    "POST /v1/users/verify-email": _verify_email,
+    "POST /v1/auth/password-reset": _request_reset,
+    "POST /v1/auth/password-reset/confirm": _reset_password,
+}
+
+
+def _team_case(stage, caller):
+    """A registrar of the workbench of their own, and the caller's client."""
+    registrar = stage.new_user("registrar", verified=True)
+    stage.give_role(stage.workbench, registrar, "registrar")
+    return registrar, registrar.api if caller == "member" else stage.api(caller)
+
+
+def _team_of(stage):
+    return {member["user_id"]: member["role"] for member in
+            ok(stage.owner.get(f"/v1/events/{stage.workbench['id']}/roles"))["items"]}
+
+
+def _change_role(stage, route, caller, expected):
+    registrar, api = _team_case(stage, caller)
+    target = stage.cast["owner"] if route.endswith("the owner") else registrar
+    before = _team_of(stage)
+    response = api.patch(f"/v1/events/{stage.workbench['id']}/roles/{target.id}",
+                         {"role": "moderator"})
+    def holds_at_once():
+        assert _team_of(stage)[target.id] == "moderator"
+
+    judge(response, expected, shows={"role": "moderator"}, state=lambda: _team_of(stage),
+          before=before, then=holds_at_once)
+
+
+def _remove_member(stage, route, caller, expected):
+    registrar, api = _team_case(stage, caller)
+    target = stage.cast["owner"] if route.endswith("the owner") else registrar
+    before = _team_of(stage)
+    response = api.delete(f"/v1/events/{stage.workbench['id']}/roles/{target.id}")
+
+    def gone_and_refused():
+        assert target.id not in _team_of(stage)
+        assert_problem(target.api.get(f"/v1/events/{stage.workbench['id']}"), 403)
+
+    judge(response, expected, state=lambda: _team_of(stage), before=before,
+          then=gone_and_refused)
+
+
+def _my_events(stage, route, caller, expected):
+    registrar, api = _team_case(stage, caller)
+    response = api.get("/v1/events")
+
+    def lists_the_workbench_with_my_role():
+        mine = {event["id"]: event["my_role"] for event in response.json()["items"]}
+        held = {"member": "registrar", "stranger": None, "admin": None}.get(caller, caller)
+        assert mine.get(stage.workbench["id"]) == held, mine
+
+    judge(response, expected, then=lists_the_workbench_with_my_role)
+
+
+TEAM_SCENARIOS = {
+    f"PATCH {MEMBER}": _change_role,
+    f"PATCH {MEMBER} the owner": _change_role,
+    f"DELETE {MEMBER}": _remove_member,
+    f"DELETE {MEMBER} the owner": _remove_member,
+    "GET /v1/events": _my_events,
 }
 
 
@@ -638,6 +931,9 @@ def test_an_events_children_are_read_by_whom_the_table_says(stage, route, state,
                                                            expected):
     event, children = stage.world[state]
     child = children[kind]
+    if caller not in TEAM_VIEW and kind in PUBLIC_VIEWS:  # anyone else: the public view
+        child = {field: value for field, value in child.items()
+                 if field in PUBLIC_VIEWS[kind].answer.model_fields}
     if route == "GET /v1/events/{event}/{kind}":
         response = stage.api(caller).get(f"/v1/events/{event['identifier']}/{kind}")
         judge(response, expected, shows={"total": 1, "items": [child]})
@@ -653,14 +949,31 @@ def test_each_invite_route_answers_each_caller_as_the_table_says(stage, route, v
     INVITE_SCENARIOS[route](stage, route, caller, expected)
 
 
+@pytest.mark.parametrize("route, variant, caller, expected",
+                         _cases(TEAM_MATRIX, TEAM_CALLERS))
+def test_each_team_route_answers_each_caller_as_the_table_says(stage, route, variant, caller,
+                                                              expected):
+    TEAM_SCENARIOS[route](stage, route, caller, expected)
+
+
+@pytest.mark.parametrize("route, variant, caller, expected",
+                         _cases(ACCOUNT_MATRIX, ACCOUNT_CALLERS))
+def test_each_account_route_answers_each_caller_as_the_table_says(stage, route, variant, caller,
+                                                                 expected):
+    ACCOUNT_SCENARIOS[route](stage, route, caller, expected)
+
+
 def test_the_tables_cover_every_route_the_gateway_serves(api):
     document = ok(api.get("/v1/openapi.json"))
     served = {(method.upper(), path) for path, item in document["paths"].items()
               for method in item if method in {"get", "post", "put", "patch", "delete"}}
     tabled = {(method, path.replace("{kind}", kind))  # the document names each kind
               for method, path in (route.split()[:2]
-                                   for route in (*MATRIX, *CHILD_READS, *INVITE_MATRIX))
+                                   for route in (*MATRIX, *CHILD_READS, *INVITE_MATRIX,
+                                                 *ACCOUNT_MATRIX, *TEAM_MATRIX))
               for kind in KINDS}
     assert served - tabled == set(), "routes no table asks"
     assert tabled - served == set(), "tabled routes the gateway does not serve"
     assert set(SCENARIOS) == set(MATRIX) and set(INVITE_SCENARIOS) == set(INVITE_MATRIX)
+    assert set(ACCOUNT_SCENARIOS) == set(ACCOUNT_MATRIX)
+    assert set(TEAM_SCENARIOS) == set(TEAM_MATRIX)

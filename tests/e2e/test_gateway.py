@@ -22,7 +22,7 @@ from shared.actors import new_key_pair
 from tests.conftest import ROOT
 from tests.e2e.helpers import png
 from tests.support.http import ok
-from tests.support.system import create_vhost, free_port
+from tests.support.system import create_vhost, delete_vhost, free_port
 
 EVENT = {"name": "PyCon", "starts_at": "2030-05-01T09:00:00+02:00",
          "ends_at": "2030-05-03T18:00:00+02:00"}
@@ -66,6 +66,49 @@ def test_a_bad_body_is_a_problem_naming_what_is_wrong(owner, body, status, code)
                                  headers={"Content-Type": "application/json"})
 
     problem(response, status, code)
+
+
+# the routes of accounts and mailed links: bad bodies and links that are no
+# good are problems (anonymous: these routes take no token)
+LINK_PROBLEMS = [
+    ("/v1/users/verify-email", {}, 422, "invalid_input"),
+    ("/v1/users/verify-email", {"token": ""}, 422, "invalid_input"),
+    ("/v1/users/verify-email", {"token": 42}, 422, "invalid_input"),
+    ("/v1/users/verify-email", {"token": "x" * 300}, 422, "invalid_input"),
+    ("/v1/users/verify-email", {"token": "guessed"}, 422, "invalid_link"),
+    ("/v1/users/verify-email", {"token": "guessed", "email": "a@b.org"}, 422, "invalid_input"),
+    ("/v1/auth/password-reset", {}, 422, "invalid_input"),
+    ("/v1/auth/password-reset", {"email": ["a@b.org"]}, 422, "invalid_input"),
+    ("/v1/auth/password-reset/confirm", {"token": "guessed"}, 422, "invalid_input"),
+    ("/v1/auth/password-reset/confirm", {"token": "guessed", "password": "short"}, 422,
+     "invalid_input"),
+    ("/v1/auth/password-reset/confirm", {"token": "guessed", "password": "long enough now"},
+     422, "invalid_link"),
+]
+
+
+@pytest.mark.parametrize("path, body, status, code", LINK_PROBLEMS)
+def test_a_bad_body_or_link_on_the_account_routes_is_a_problem(api, path, body, status, code):
+    problem(api.post(path, body), status, code)
+
+
+@pytest.mark.parametrize("body, status, code", [
+    ({}, 422, "invalid_input"),
+    ({"token": "guessed", "status": "maybe"}, 422, "invalid_input"),
+    ({"token": "guessed", "status": "accepted", "role": "owner"}, 422, "invalid_input"),
+    ({"token": "guessed"}, 404, "invite_not_found"),
+])
+def test_a_bad_answer_to_an_invite_by_link_is_a_problem(owner, body, status, code):
+    problem(owner.api.post("/v1/role-invites/accept", body), status, code)
+
+
+def test_a_profile_change_takes_only_what_it_may(owner):
+    problem(owner.api.patch("/v1/users/me", {"email": "new@example.org"}), 422, "invalid_input")
+    problem(owner.api.patch("/v1/users/me", {"is_admin": True}), 422, "invalid_input")
+    problem(owner.api.patch("/v1/users/me", {"password": "a new long password",
+                                             "current_password": "not it"}), 422,
+            "wrong_password")
+    assert ok(owner.api.get("/v1/users/me"))["is_admin"] is False
 
 
 def test_unknown_paths_and_methods_are_problems_too(api, owner, event):
@@ -167,7 +210,7 @@ def test_health_reports_every_service(api):
     health = ok(api.get("/v1/health"))
 
     assert health["status"] == "ok"
-    assert set(health["services"]) == {"events", "roles", "media"}
+    assert set(health["services"]) == {"events", "roles", "media", "notifications"}
     assert all(check == {"status": "ok", "database": "ok", "broker": "ok"}
                for check in health["services"].values())
 
@@ -190,20 +233,22 @@ def _gateway_alone(env, tmp_path):
     process = subprocess.Popen(
         [str(ROOT / ".venv/bin/nameko"), "run", "--config", "services/gateway/config.yml",
          "services.gateway.service"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return process, f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}", vhost
 
 
 def test_health_is_503_with_details_when_services_do_not_answer(system, tmp_path):
-    process, base_url = _gateway_alone(system.env, tmp_path)
+    process, base_url, vhost = _gateway_alone(system.env, tmp_path)
     try:
         response = _poll(lambda: requests.get(f"{base_url}/v1/health", timeout=5))
     finally:
         process.terminate()
         process.wait(timeout=30)
+        delete_vhost(vhost)
 
     assert response.status_code == 503
     health = response.json()
     assert health["status"] == "unavailable"
+    assert set(health["services"]) == {"events", "roles", "media", "notifications"}
     assert all(check["status"] == "unavailable" and check["detail"]
                for check in health["services"].values())
 

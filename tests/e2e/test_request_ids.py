@@ -36,3 +36,21 @@ def test_a_copy_request_is_followed_through_every_service(system, new_user):
     everyone = {"gateway", "events", "roles", "media"}
     assert wait_until(lambda: services_that_logged(system, request_id) == everyone,
                       timeout=15), services_that_logged(system, request_id)
+
+
+def test_a_sign_up_is_followed_to_the_mail_it_sets_off(system, api, mailbox):
+    """The gateway logs the request; the roles service signs the user up
+    and announces `user.registered` (it logs nothing then); the
+    notifications service, handling that message, asks the roles service
+    for the link, mails it and logs both, with the request's id."""
+    request_id = f"trace-{uuid.uuid4().hex}"
+    email = f"traced.{uuid.uuid4().hex[:8]}@example.org"
+
+    answer = api.post("/v1/users", {"email": email, "password": "correct horse battery",
+                                    "name": "Traced"}, headers={"X-Request-Id": request_id})
+
+    assert answer.status_code == 201 and answer.headers["X-Request-Id"] == request_id
+    mailbox.wait_for(to=email, subject_contains="Verify", timeout=15)
+    everyone = {"gateway", "notifications"}
+    assert wait_until(lambda: services_that_logged(system, request_id) == everyone,
+                      timeout=15), services_that_logged(system, request_id)

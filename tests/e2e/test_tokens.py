@@ -2,7 +2,10 @@
 credentials answer, and that a password is never given back or logged.
 
 Tokens are minted here with PyJWT, with the system's own secret
-(`JWT_SECRET` of the running system) where a test needs a well-signed one.
+(`JWT_SECRET` of the running system) where a test needs a well-signed one,
+naming a real sign-in (`sid`, read from a token the system issued) unless
+the test is about the sign-in: a token is good only while its sign-in is
+on, however well it is signed.
 """
 import base64
 import json
@@ -13,7 +16,7 @@ import jwt
 import pytest
 
 from tests.e2e.helpers import assert_problem
-from tests.support.http import Api, ok
+from tests.support.http import PASSWORD, Api, ok
 
 ME = "/v1/users/me"
 OTHER_SECRET = "another-secret-" + "y" * 32
@@ -34,9 +37,17 @@ def secret(system):
     return system.env["JWT_SECRET"]
 
 
-def claims(user_id, issued=None, lifetime=3600):
+def sid(user):
+    """The sign-in the user's token names."""
+    return jwt.decode(user.token, options={"verify_signature": False})["sid"]
+
+
+def claims(user, issued=None, lifetime=3600, user_id=None):
+    """The claims of a token for `user`'s sign-in (with another `sub` if
+    `user_id` is given)."""
     issued = int(time.time()) if issued is None else issued
-    return {"sub": str(user_id), "iat": issued, "exp": issued + lifetime}
+    return {"sub": str(user.id if user_id is None else user_id), "sid": sid(user),
+            "iat": issued, "exp": issued + lifetime}
 
 
 def mint(payload, secret, algorithm="HS256"):
@@ -68,17 +79,24 @@ REFUSED = {
     "a tampered signature": lambda p, o, s: "Bearer " + p.token[:-4] + (
         "AAAA" if not p.token.endswith("AAAA") else "BBBB"),
     "an expired token": lambda p, o, s: "Bearer " + mint(
-        claims(p.id, issued=int(time.time()) - 7200), s),
-    "another secret": lambda p, o, s: "Bearer " + mint(claims(p.id), OTHER_SECRET),
-    "alg none": lambda p, o, s: "Bearer " + unsigned(claims(p.id)),
-    "another algorithm (HS512)": lambda p, o, s: "Bearer " + mint(claims(p.id), s, "HS512"),
-    "another user's id, wrong secret": lambda p, o, s: "Bearer " + mint(claims(o.id),
+        claims(p, issued=int(time.time()) - 7200), s),
+    "another secret": lambda p, o, s: "Bearer " + mint(claims(p), OTHER_SECRET),
+    "alg none": lambda p, o, s: "Bearer " + unsigned(claims(p)),
+    "another algorithm (HS512)": lambda p, o, s: "Bearer " + mint(claims(p), s, "HS512"),
+    "another user's id, wrong secret": lambda p, o, s: "Bearer " + mint(claims(o),
                                                                         OTHER_SECRET),
-    "no exp claim": lambda p, o, s: "Bearer " + mint({"sub": str(p.id),
+    "no exp claim": lambda p, o, s: "Bearer " + mint({"sub": str(p.id), "sid": sid(p),
                                                       "iat": int(time.time())}, s),
-    "a sub that is no user id": lambda p, o, s: "Bearer " + mint({**claims(p.id),
+    "no sid claim": lambda p, o, s: "Bearer " + mint(
+        {key: value for key, value in claims(p).items() if key != "sid"}, s),
+    "a sid that names no sign-in": lambda p, o, s: "Bearer " + mint(
+        {**claims(p), "sid": "no-such-sign-in-0123456789"}, s),
+    "a sid that is no string": lambda p, o, s: "Bearer " + mint({**claims(p), "sid": 7}, s),
+    "another user's sign-in": lambda p, o, s: "Bearer " + mint(claims(o, user_id=p.id), s),
+    "a sub that is no user id": lambda p, o, s: "Bearer " + mint({**claims(p),
                                                                   "sub": "admin"}, s),
-    "a user that does not exist": lambda p, o, s: "Bearer " + mint(claims(2**31 - 7), s),
+    "a user that does not exist": lambda p, o, s: "Bearer " + mint(
+        claims(p, user_id=2**31 - 7), s),
 }
 
 
@@ -99,8 +117,23 @@ def test_the_issued_token_answers_its_user(api, person):
 
 def test_a_token_signed_with_the_systems_secret_answers_its_user(api, person, other, secret):
     """The control for the refusals above: the secret is the system's."""
-    assert ok(me_with(api, "Bearer " + mint(claims(other.id), secret)))["id"] == other.id
-    assert ok(me_with(api, "bearer " + mint(claims(person.id), secret)))["id"] == person.id
+    assert ok(me_with(api, "Bearer " + mint(claims(other), secret)))["id"] == other.id
+    assert ok(me_with(api, "bearer " + mint(claims(person), secret)))["id"] == person.id
+
+
+def test_a_token_is_refused_once_its_sign_in_has_ended(api, person, secret):
+    """Signed out: the token, and any other naming its sign-in however
+    well signed, is refused; the person's other sign-ins still work."""
+    signed_in = ok(api.post("/v1/auth/token", {"email": person.email, "password": PASSWORD}))
+    ended = type(person)(person.id, person.email, signed_in["access_token"],
+                         api.as_user(signed_in["access_token"]), signed_in["expires_in"])
+    assert ok(ended.api.get(ME))["id"] == person.id
+
+    assert ended.api.post("/v1/auth/logout").status_code == 204
+
+    assert_problem(ended.session().get(ME), 401, "session_ended")
+    assert_problem(me_with(api, "Bearer " + mint(claims(ended), secret)), 401, "session_ended")
+    assert ok(person.session().get(ME))["id"] == person.id
 
 
 def test_a_bad_token_is_refused_on_a_route_where_signing_in_is_optional(api, person, secret):
@@ -111,8 +144,9 @@ def test_a_bad_token_is_refused_on_a_route_where_signing_in_is_optional(api, per
     path = f"/v1/events/{event['id']}"
     assert ok(Api(api.base_url).get(path))["id"] == event["id"]  # anyone may read it
 
-    for token in (mint(claims(person.id, issued=int(time.time()) - 7200), secret),
-                  mint(claims(person.id), OTHER_SECRET), unsigned(claims(person.id))):
+    for token in (mint(claims(person, issued=int(time.time()) - 7200), secret),
+                  mint(claims(person), OTHER_SECRET), unsigned(claims(person)),
+                  mint({**claims(person), "sid": "no-such-sign-in-0123456789"}, secret)):
         assert_problem(Api(api.base_url).get(path, headers={"Authorization": f"Bearer {token}"}),
                        401)
 

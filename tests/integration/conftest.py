@@ -14,6 +14,7 @@ import pytest
 from services.events.service import EventsService
 from services.media.service import MediaService
 from services.notifications.service import NotificationsService
+from services.roles.models import EventRole
 from services.roles.service import RolesService
 from tests.conftest import _database_fixtures
 from tests.support.broker import service_uri
@@ -116,6 +117,20 @@ def owner(sign_up):
 def event(new_event, owner):
     """An event of `owner`'s, its team in place."""
     return new_event(owner, name="Open Tech Summit")
+
+
+@pytest.fixture
+def member(sign_up, roles_session, event):
+    """`member("coorganizer", "registrar")` → a new user holding those
+    roles on `event` (rows written as an accepted invite leaves them);
+    `user=` gives them to an existing user instead."""
+    def member(*roles, user=None):
+        user = user or sign_up(roles[0] if roles else "stranger")
+        roles_session.add_all(EventRole(user_id=user["id"], event_id=event["id"], role=role)
+                              for role in roles)
+        roles_session.commit()
+        return user
+    return member
 
 
 @pytest.fixture

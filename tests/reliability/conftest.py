@@ -23,9 +23,11 @@ def scaled(quick, full):
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory, request):
-    """A system of the module's own, started once for its scenarios."""
+    """A system of the module's own, started once for its scenarios (with
+    the module's `SYSTEM_ENV` settings, if it has any)."""
     name = request.module.__name__.rsplit(".", 1)[-1].removeprefix("test_")
-    system = System(f"rel_{name}", tmp_path_factory.mktemp(name)).start()
+    system = System(f"rel_{name}", tmp_path_factory.mktemp(name),
+                    env=getattr(request.module, "SYSTEM_ENV", None)).start()
     yield system
     system.close()
 

@@ -1,7 +1,9 @@
 """What the redelivery, poison and race scenarios share: users and events
-made over HTTP, every message the system publishes captured from its
-exchanges (and published again, as it was), the consumers the system has,
-when it has finished what it was given, and what its databases hold.
+made over HTTP (each user verified by the link mailed to them, as anyone
+who accepts an invite must be), every message the system publishes
+captured from its exchanges (and published again, as it was), the
+consumers the system has, when it has finished what it was given, and what
+its databases hold.
 
 Everything here waits by polling with a deadline; the one pause is a
 careful client's, before it sends again a request refused with 503.
@@ -20,16 +22,20 @@ from sqlalchemy import text
 
 from services.events.service import EventsService
 from services.media.service import MediaService
+from services.notifications.service import NotificationsService
 from services.roles.service import RolesService
 from shared.handlers import MessageConsumer
 from tests.support.broker import queue_depth, service_uri
-from tests.support.http import ok
+from tests.support.http import ACCEPT_PATH, ok
 from tests.support.http import sign_up as sign_up_over
 from tests.support.media import image
 
 EVENT = {"name": "PyCon", "starts_at": "2030-05-01T09:00:00+02:00",
          "ends_at": "2030-05-03T18:00:00+02:00"}
-SOURCES = ("events", "roles", "media")
+SOURCES = ("events", "roles", "media")  # the services that publish messages
+CONSUMERS = ("events", "roles", "media", "notifications")  # those that consume them
+SERVICES = (*CONSUMERS, "gateway")
+INVITATION = "invites you to the team of"  # the invitation mail's subject
 EVENT_URL_FIELDS = ("logo_url", "original_image_url", "large_image_url",
                     "thumbnail_image_url", "icon_image_url")
 RENDITION_FIELDS = ("original_image_url", "large_image_url", "thumbnail_image_url",
@@ -61,7 +67,7 @@ class Handler:
 def handlers():
     """Every `@consume` handler of the system, read from the services."""
     found = []
-    for service in (EventsService, RolesService, MediaService):
+    for service in (EventsService, RolesService, MediaService, NotificationsService):
         for method, function in inspect.getmembers(service):
             for entrypoint in getattr(function, "nameko_entrypoints", ()):
                 if isinstance(entrypoint, MessageConsumer):
@@ -91,9 +97,11 @@ def send(request, timeout=DEADLINE):
         eventlet.sleep(RETRY_PAUSE)
 
 
-def sign_up(system, name="user"):
-    """A `User` of the system, signed up and in as a careful client does."""
-    return sign_up_over(system.api, name, send=send)
+def sign_up(system, name="user", verified=True):
+    """A `User` of the system, signed up and in as a careful client does;
+    `verified`: the email verified by the link mailed to it."""
+    return sign_up_over(system.api, name, send=send,
+                        mailbox=system.mailbox if verified else None)
 
 
 def png(colour="teal", width=1430, height=550):
@@ -121,6 +129,25 @@ def accept(person, invite_id):
                                          {"status": "accepted"}))
 
 
+def invitation_links(system, email):
+    """The tokens of the accept links mailed to `email`, oldest first."""
+    return [system.mailbox.link_token(mail, ACCEPT_PATH) for mail in system.mailbox.mails(email)
+            if INVITATION in mail["subject"]]
+
+
+def invitation_link(system, email, seen=()):
+    """The token of the first accept link mailed to `email` that is not in
+    `seen`, once it has arrived."""
+    return await_value(lambda: [token for token in invitation_links(system, email)
+                                if token not in seen],
+                       what=lambda: system.mailbox.mails(email))[0]
+
+
+def accept_by_link(person, token, status="accepted"):
+    return send(lambda: person.api.post("/v1/role-invites/accept",
+                                        {"token": token, "status": status}))
+
+
 def copy(person, event_id, key=None, name=None):
     """A copy, with an Idempotency-Key (a new one if none is given), so
     that sending it again after a 503 cannot make a second copy."""
@@ -144,8 +171,7 @@ def log_marks(system):
     """Where each service's log ends now: `unexplained_outages(system,
     since=marks)` reads what was logged after."""
     return {service: system.log_path(service).stat().st_size
-            for service in ("events", "roles", "media", "gateway")
-            if system.log_path(service).exists()}
+            for service in SERVICES if system.log_path(service).exists()}
 
 
 def unexplained_outages(system, since=None):
@@ -154,7 +180,7 @@ def unexplained_outages(system, since=None):
     connections (other test systems may fill its `max_connections`): a
     deadlock, say, which is the system's own doing."""
     found = []
-    for service in ("events", "roles", "media", "gateway"):
+    for service in SERVICES:
         if not system.log_path(service).exists():
             continue
         with open(system.log_path(service), errors="replace") as log:
@@ -289,7 +315,7 @@ def handled(system):
     """How many times each (service, event type, message id) was handled
     successfully, from the one `handled` log line each delivery writes."""
     counts = Counter()
-    for service in ("events", "roles", "media"):
+    for service in CONSUMERS:
         if not system.log_path(service).exists():
             continue
         for line in system.log_path(service).read_text(errors="replace").splitlines():
@@ -330,7 +356,7 @@ def queues(system):
     for handler in handlers():
         names.append(handler.queue)
         names += [f"{handler.queue}.retry.{attempt}" for attempt in range(1, len(delays) + 1)]
-    names += [f"{service}.dead-letters" for service in ("events", "roles", "media")]
+    names += [f"{service}.dead-letters" for service in CONSUMERS]
     return names
 
 
@@ -349,7 +375,7 @@ def busy(system):
 def pending_outbox(system):
     """Rows still waiting in each service's outbox."""
     return {service: scalar(system, service, "SELECT count(*) FROM outbox")
-            for service in ("events", "roles", "media")}
+            for service in CONSUMERS}
 
 
 def await_quiet(system, timeout=DEADLINE, dead_letters=None):

@@ -4,8 +4,12 @@ Every operation the running system's `/v1/openapi.json` describes gets
 `scaled(25, 300)` requests that schemathesis generates from the document:
 valid ones and invalid ones (negative mode, wherever the operation takes
 input), aimed at the real rows of an event that has a child of every kind,
-an image, a sponsor logo and two invites, and at made-up ones. The same
-requests go twice: with a stranger's bearer token, then with the owner's.
+an image, a sponsor logo, two invites and a member (a coorganizer, who
+accepted an invite), and at made-up ones; the bodies
+that need a mailed link carry real ones (an invitation of the owner's to
+another user's event, a newcomer's verification, a password reset). The
+same requests go twice: with a stranger's bearer token (their email not
+verified), then with the owner's (verified).
 
 No answer may be a server error (5xx), and every answer must conform to
 the document: a documented status, its content type, its body's schema.
@@ -17,7 +21,8 @@ Cases are generated first (Hypothesis, no shrinking: every failure is
 counted and the first few of each operation are shown with their
 request), then sent eight at a time, in stages that keep the real rows
 alive while an operation needs them: reads, creates, updates, uploads,
-then deletes (images and logos, then children and invites, then the event).
+then deletes (images and logos, then children and invites, then the
+event), and signing out last (it ends the run's token).
 """
 import itertools
 import json
@@ -40,10 +45,20 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import text
 
 from tests.e2e.helpers import CHILD_UPDATES, KINDS, child_body, png
 from tests.reliability.conftest import scaled
-from tests.support.http import PASSWORD, User, ok, sign_up
+from tests.support.http import (
+    ACCEPT_PATH,
+    PASSWORD,
+    RESET_PATH,
+    VERIFY_PATH,
+    User,
+    expect,
+    ok,
+    sign_up,
+)
 
 EXAMPLES = scaled(25, 300)
 CONCURRENCY = 8
@@ -72,6 +87,9 @@ class World:
     invite_id: int
     other_invite: dict  # a second pending invite of the event
     media_key: str  # of a live image
+    links: dict  # path -> the token of a live link mailed for it
+    forgetful: str  # the email of a user who asked for a password reset
+    member_id: int  # a coorganizer of the event, by an invite accepted
 
 
 @dataclass
@@ -112,8 +130,9 @@ def email(name):
 
 @pytest.fixture(scope="module")
 def world(system):
-    api = system.api
-    owner, stranger = sign_up(api, "owner"), sign_up(api, "stranger")
+    api, mailbox = system.api, system.mailbox
+    owner, stranger = sign_up(api, "owner", mailbox=mailbox), sign_up(api, "stranger")
+    allow_another_verification_mail(system, stranger)  # so that it may ask for one (202)
     as_owner = api.as_user(owner.token)
     event = ok(as_owner.post("/v1/events", EVENT), 201)
     children = {}
@@ -128,7 +147,30 @@ def world(system):
                for _ in range(2)]
     event = ok(as_owner.get(f"/v1/events/{event['id']}"))
     key = urlparse(event["original_image_url"]).path.rsplit("/", 1)[1]
-    return World(owner, stranger, event, children, invites[0]["id"], invites[1], key)
+    member = sign_up(api, "member", mailbox=mailbox)
+    joining = ok(as_owner.post(f"/v1/events/{event['id']}/role-invites",
+                               {"email": member.email, "role": "coorganizer"}), 201)
+    ok(member.api.patch(f"/v1/role-invites/{joining['id']}", {"status": "accepted"}))
+    host, newcomer, forgetful = (sign_up(api, name) for name in ("host", "newcomer", "forgetful"))
+    hosted = ok(host.api.post("/v1/events", EVENT), 201)
+    ok(host.api.post(f"/v1/events/{hosted['id']}/role-invites",
+                     {"email": owner.email, "role": "coorganizer"}), 201)
+    expect(api.post("/v1/auth/password-reset", {"email": forgetful.email}), 202)
+    links = {path: mailbox.link_token(mailbox.wait_for(to=email, subject_contains=subject),
+                                      path)
+             for path, email, subject in ((ACCEPT_PATH, owner.email, "invites you"),
+                                          (VERIFY_PATH, newcomer.email, "Verify"),
+                                          (RESET_PATH, forgetful.email, "Reset"))}
+    return World(owner, stranger, event, children, invites[0]["id"], invites[1], key, links,
+                 forgetful.email, member.id)
+
+
+def allow_another_verification_mail(system, person):
+    """A verification mail may be asked for once a minute, counting from
+    sign-up: as if the person had signed up an hour ago."""
+    with system.engine("roles").begin() as db:
+        db.execute(text("UPDATE users SET verification_requested_at = now()"
+                        " - interval '1 hour' WHERE id = :id"), {"id": person.id})
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +211,7 @@ def real_parameters(operation, world):
     way to name the event (its id, its identifier)."""
     values = {"child_id": world.children.get(kind_of(operation)),
               "sponsor_id": world.children["sponsors"], "invite_id": world.invite_id,
-              "key": world.media_key}
+              "key": world.media_key, "user_id": world.member_id}
     names = [parameter.name for parameter in operation.path_parameters]
     fixed = {name: values[name] for name in names if name in values}
     if "event" not in names:
@@ -200,6 +242,13 @@ def valid_bodies(operation, world):
             {"role": "moderator"}, {"email": world.other_invite["email"]}],
         ("PUT", "/v1/events/{event}/images/{slot}"): [png()],
         ("PUT", "/v1/sponsors/{sponsor_id}/logo"): [png()],
+        ("PATCH", "/v1/users/me"): [{"name": "Fuzzed"}],
+        ("PATCH", "/v1/events/{event}/roles/{user_id}"): [{"role": "organizer"}],
+        ("POST", "/v1/role-invites/accept"): [{"token": world.links[ACCEPT_PATH]}],
+        ("POST", "/v1/users/verify-email"): [{"token": world.links[VERIFY_PATH]}],
+        ("POST", "/v1/auth/password-reset"): [{"email": world.forgetful}],
+        ("POST", "/v1/auth/password-reset/confirm"): [
+            {"token": world.links[RESET_PATH], "password": "a fuzzed password"}],
     }.get((method, path), [])
 
 
@@ -232,8 +281,10 @@ def generated(operation, world):
 
 def stage(operation):
     """Reads, creates, updates, uploads; then deletes: images and logos,
-    then children and invites, then the event."""
+    then children and invites, then the event; signing out last."""
     method = operation.method.upper()
+    if operation.path == "/v1/auth/logout":
+        return 7
     if method != "DELETE":
         return ("GET", "POST", "PATCH", "PUT").index(method)
     if operation.path == "/v1/events/{event}":
@@ -286,7 +337,8 @@ def changes_owned_row(case, world):
         return False
     owned = {"event": {str(world.event["id"]), world.event["identifier"]},
              "child_id": {world.children.get(kind_of(case.operation))},
-             "sponsor_id": {world.children["sponsors"]}, "invite_id": {world.invite_id}}
+             "sponsor_id": {world.children["sponsors"]}, "invite_id": {world.invite_id},
+             "user_id": {world.member_id}}
     return any(value in owned.get(name, ()) for name, value in case.path_parameters.items())
 
 

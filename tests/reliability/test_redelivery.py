@@ -1,12 +1,16 @@
 """Scenario 4, redelivery: every message of a real flow reaches each of its
 handlers three times, and each effect happens exactly once.
 
-The flow, over HTTP: an owner creates an event with a sponsor, uploads the
-event's image and the sponsor's logo, invites a user as coorganizer, who
-accepts and copies the event; once the copy's media are in, the owner
-deletes the copy. A queue bound to every service's exchange captures each
-message the system publishes; the test publishes each one twice more, as
-it was (same exchange, routing key, message_id, headers, body):
+The flow, over HTTP: an owner signs up (and verifies the email by the
+mailed link) and asks for a password reset link; a coorganizer-to-be signs
+up, asks for a second verification link and verifies the email by it. The
+owner creates an event with a sponsor, uploads the event's image and the
+sponsor's logo, invites the coorganizer and resends the invitation; the
+coorganizer accepts by the resent link and copies the event; once the
+copy's media are in, the owner deletes the copy. A queue bound to every
+service's exchange captures each message the system publishes; the test
+publishes each one twice more, as it was (same exchange, routing key,
+message_id, headers, body):
 
 - `after`: once the flow has settled, so that the copies come long after
   the first delivery was handled;
@@ -16,9 +20,9 @@ it was (same exchange, routing key, message_id, headers, body):
 The system is then left to finish (every handler has logged three
 deliveries of each message, no queue or outbox holds anything) and its
 databases are read directly: the team rows, the copy's media records, the
-events' URL columns and media versions, the inbox rows; nothing more was
-published; and (`after`) nothing differs from what the single delivery
-had made.
+events' URL columns and media versions, the mails sent, the inbox rows;
+the mail catcher holds each mail once; nothing more was published; and
+(`after`) nothing differs from what the single delivery had made.
 """
 import time
 from collections import Counter
@@ -27,19 +31,30 @@ import pytest
 
 from tests.reliability import flows
 from tests.reliability.conftest import scaled
-from tests.support.http import ok
+from tests.support.http import VERIFY_PATH, ok
 
+# a verification link may be asked for again at once (the flow asks for one)
+SYSTEM_ENV = {"MAIL_INTERVAL_SECONDS": "0"}
 DELIVERIES = 3
 # what one flow publishes, by event type
-PUBLISHED = Counter({"event.created": 1, "media.changed": 3, "invite.created": 1,
-                     "invite.accepted": 1, "event.copied": 1, "media.copied": 1,
-                     "event.deleted": 1})
+PUBLISHED = Counter({"user.registered": 2, "email_verification.requested": 1,
+                     "password_reset.requested": 1, "event.created": 1, "media.changed": 3,
+                     "invite.created": 1, "invite.resent": 1, "invite.accepted": 1,
+                     "event.copied": 1, "media.copied": 1, "event.deleted": 1})
 # the handlers this scenario must cover: every one of the system
 HANDLERS = {
     ("roles", "event.created"), ("roles", "event.copied"), ("roles", "event.deleted"),
     ("roles", "invite.accepted"), ("media", "event.copied"), ("events", "media.copied"),
-    ("events", "media.changed"),
+    ("events", "media.changed"), ("notifications", "user.registered"),
+    ("notifications", "email_verification.requested"),
+    ("notifications", "password_reset.requested"), ("notifications", "invite.created"),
+    ("notifications", "invite.resent"),
 }
+# the mails one flow sends: (to whom, kind) -> how many
+MAILS = {("owner", "verify_email"): 1, ("owner", "password_reset"): 1,
+         ("coorganizer", "verify_email"): 2, ("coorganizer", "role_invite"): 2}
+SUBJECTS = {"verify_email": "Verify your email", "password_reset": "Reset your",
+            "role_invite": flows.INVITATION}
 
 
 def test_the_flow_reaches_every_handler_of_the_system():
@@ -124,7 +139,13 @@ def run_flow(system, capture, on_message=None):
         return True
     seen = {message.message_id for message in capture.seen}
 
-    owner, coorganizer = flows.sign_up(system, "owner"), flows.sign_up(system, "coorganizer")
+    owner = flows.sign_up(system, "owner")
+    ok(flows.send(lambda: system.api.post("/v1/auth/password-reset", {"email": owner.email})),
+       202)
+    coorganizer = flows.sign_up(system, "coorganizer", verified=False)
+    verify_by_a_second_link(system, coorganizer)
+    system.mailbox.wait_for(to=owner.email, subject_contains=SUBJECTS["password_reset"])
+    collect()
     event = flows.create_event(owner)
     collect()
     sponsor = ok(flows.send(lambda: owner.api.post(f"/v1/events/{event['id']}/sponsors",
@@ -134,7 +155,10 @@ def run_flow(system, capture, on_message=None):
                        flows.png("crimson", 400, 200)))
     collect()
     sent = flows.invite(owner, event["id"], coorganizer.email, "coorganizer")
-    accepted = ok(flows.accept(coorganizer, sent["id"]))
+    first = flows.invitation_link(system, coorganizer.email)
+    ok(flows.send(lambda: owner.api.post(f"/v1/role-invites/{sent['id']}/resend")), 202)
+    resent = flows.invitation_link(system, coorganizer.email, seen={first})
+    accepted = ok(flows.accept_by_link(coorganizer, resent))
     assert accepted["role_granted"] is True, accepted
     collect()
     copied = ok(flows.copy(coorganizer, event["id"], name="PyCon copy"), 201)
@@ -153,7 +177,24 @@ def run_flow(system, capture, on_message=None):
                    for message in capture.seen)
     flows.await_value(copy_deleted_announced)
     return {"owner": owner.id, "coorganizer": coorganizer.id, "event": event["id"],
-            "sponsor": sponsor["id"], "copy": copied["id"]}
+            "sponsor": sponsor["id"], "copy": copied["id"],
+            "emails": {"owner": owner.email, "coorganizer": coorganizer.email}}
+
+
+def verify_by_a_second_link(system, person):
+    """The person asks for another verification link once the sign-up's
+    has arrived, and opens the new one (the first is dead by then)."""
+    mailbox = system.mailbox
+    first = mailbox.link_token(mailbox.wait_for(to=person.email, subject_contains="Verify"),
+                               VERIFY_PATH)
+    assert flows.send(lambda: person.api.post("/v1/users/me/verify-email")).status_code == 202
+    second = flows.await_value(lambda: [
+        token for token in (mailbox.link_token(mail, VERIFY_PATH)
+                            for mail in mailbox.mails(person.email) if "Verify" in mail["subject"])
+        if token != first])[0]
+    verified = ok(flows.send(lambda: system.api.post("/v1/users/verify-email",
+                                                     {"token": second})))
+    assert verified["email_verified"] is True, verified
 
 
 def first_deliveries(captured):
@@ -198,10 +239,17 @@ def snapshot(system, made):
         "sponsors": flows.rows(system, "events",
                                "SELECT id, event_id, logo_url FROM sponsors"
                                " WHERE event_id = ANY(:ids) ORDER BY id", **by_event),
+        "mails sent": flows.rows(system, "notifications",
+                                 "SELECT message_id, kind, recipient, outcome FROM sent_mails"
+                                 " WHERE recipient = ANY(:emails) ORDER BY id",
+                                 emails=[email for flow in made
+                                         for email in flow["emails"].values()]),
+        "mails caught": {email: sorted(mail["subject"] for mail in system.mailbox.mails(email))
+                         for flow in made for email in flow["emails"].values()},
         "inbox": {service: flows.rows(system, service,
                                       "SELECT message_id, consumer FROM inbox"
                                       " ORDER BY consumer, message_id")
-                  for service in ("events", "roles", "media")},
+                  for service in flows.CONSUMERS},
     }
 
 
@@ -252,4 +300,13 @@ def check_effects(system, flow):
         expect(f"event {event_id}'s shown media version",
                flows.event_row(system, event_id)["media_version"], version)
     expect("the copy is deleted", flows.event_row(system, copy)["deleted_at"] is not None, True)
+    # notifications: each mail asked for sent once, and caught once
+    for (who, kind), count in MAILS.items():
+        email = flow["emails"][who]
+        expect(f"{kind} mails sent to the {who}", flows.scalar(
+            system, "notifications", "SELECT count(*) FROM sent_mails WHERE recipient = :email"
+            " AND kind = :kind AND outcome = 'sent'", email=email, kind=kind), count)
+        expect(f"{kind} mails caught for the {who}",
+               sum(SUBJECTS[kind] in mail["subject"] for mail in system.mailbox.mails(email)),
+               count)
     return found

@@ -1,8 +1,11 @@
 """Scenarios 3 and 7: a service killed (SIGKILL) in the middle of its
 work, or stopped (SIGTERM) under load, and started again. Every copy a
-client was promised ends complete, none twice, and no blob is left behind."""
+client was promised ends complete, none twice, and no blob is left behind;
+every invitation asked for while the notifications service was stopped
+and started again is mailed, once."""
 import os
 import signal
+import uuid
 from pathlib import Path
 
 import eventlet
@@ -19,10 +22,12 @@ from tests.reliability.copies import (
     request_copies,
     source_event,
 )
-from tests.support.http import sign_up
+from tests.support.http import ok, sign_up
 from tests.support.tap import wait_until
 
 COPIES = scaled(16, 60)
+INVITATIONS = scaled(30, 120)
+INVITATION = "invites you to the team of"
 CONCURRENCY = 8
 SLOW_DATABASE_SECONDS = 0.02  # per chunk of data: handlers take long enough to be caught
 
@@ -109,3 +114,56 @@ def test_a_service_stopped_under_load_loses_no_request(system, owner, report, se
                 f"SIGTERM to {service} under copy load, then restarted", report)
     assert stopped["status"] == 0  # it stopped cleanly, not killed after the timeout
     system.await_healthy()
+
+
+def test_the_notifications_service_stopped_while_it_mails_loses_and_doubles_no_mail(
+        system, owner, report):
+    """Invitations asked for one after the other; once some are mailed the
+    notifications service is stopped (SIGTERM: its workers finish) and
+    started again. Each invitee gets one invitation mail, recorded once."""
+    event = ok(owner.post("/v1/events", {"name": "Mailed", "starts_at": "2030-06-01T09:00:00Z",
+                                         "ends_at": "2030-06-02T18:00:00Z"}), 201)
+    emails = [f"stop.{n}.{uuid.uuid4().hex[:8]}@example.org" for n in range(INVITATIONS)]
+    stopped = {}
+
+    def stop_and_start():
+        wait_until(lambda: invitations_sent(system, emails) >= INVITATIONS // 3, timeout=60,
+                   interval=0.02)
+        stopped["status"] = system.stop_service("notifications")
+        system.start_service("notifications")
+
+    fault = eventlet.spawn(stop_and_start)
+    answers = [owner.post(f"/v1/events/{event['id']}/role-invites",
+                          {"email": email, "role": "coorganizer"}).status_code
+               for email in emails]
+    fault.wait()
+    wait_until(lambda: invitations_sent(system, emails) >= INVITATIONS, timeout=120,
+               interval=0.2)
+    caught = {email: 0 for email in emails}
+    for mail in system.mailbox.mails():
+        for recipient in mail["to"]:
+            if recipient["address"] in caught and INVITATION in mail["subject"]:
+                caught[recipient["address"]] += 1
+    recorded = invitations_sent(system, emails)
+    lost = sum(count == 0 for count in caught.values())
+    duplicated = sum(count - 1 for count in caught.values() if count > 1) + max(
+        0, recorded - INVITATIONS)
+    passed = answers == [201] * INVITATIONS and not lost and not duplicated
+    report(scenario="graceful stop: notifications",
+           injected=f"SIGTERM to notifications while {INVITATIONS} invitations were mailed,"
+                    " then restarted", requested=INVITATIONS,
+           completed=sum(count == 1 for count in caught.values()), lost=lost,
+           duplicated=duplicated, passed=passed and stopped.get("status") == 0)
+
+    assert answers == [201] * INVITATIONS, answers
+    assert lost == 0 and duplicated == 0, caught
+    assert stopped["status"] == 0  # it stopped cleanly, not killed after the timeout
+    system.await_healthy()
+
+
+def invitations_sent(system, emails):
+    """The invitation mails to `emails` the notifications service recorded as sent."""
+    with system.engine("notifications").connect() as connection:
+        return connection.scalar(text(
+            "SELECT count(*) FROM sent_mails WHERE kind = 'role_invite' AND outcome = 'sent'"
+            " AND recipient = ANY(:emails)"), {"emails": emails})

@@ -10,10 +10,12 @@ import base64
 import hashlib
 import itertools
 import secrets
+from datetime import datetime
 
 from contracts.errors import AccessDenied, EventNotFound
-from contracts.events.errors import ChildNotFound, IdempotencyKeyReused
+from contracts.events.errors import ChildNotFound, IdempotencyKeyReused, InvalidEventData
 from contracts.events.rpc import EventsRpc
+from contracts.events.schemas import MAX_LISTED_EVENTS, PUBLIC_SESSION_STATES, PUBLIC_VIEWS
 from contracts.media.errors import InvalidImage, MediaNotFound
 from contracts.media.rpc import MediaRpc
 from contracts.notifications.rpc import NotificationsRpc
@@ -27,6 +29,8 @@ from contracts.roles.errors import (
     InviteClosed,
     InviteNotFound,
     MailNotDue,
+    MemberNotFound,
+    OwnerRoleFixed,
     SessionEnded,
     UserNotFound,
     WrongPassword,
@@ -229,6 +233,24 @@ class FakeRoles(Fake, RolesRpc):
                 for (team_event, user_id), role in self.team.items() if team_event == event_id]
         return sorted(team, key=lambda member: (ROLES.index(member["role"]), member["email"]))
 
+    def change_role(self, event_id, user_id, role):
+        self._require(self.actor_id, Permission.IS_ORGANIZER, event_id)
+        self._refuse_owner(event_id, user_id)
+        self.grant(user_id, event_id, role)
+        return {"user_id": user_id, "email": self.users[user_id]["email"], "role": role}
+
+    def remove_member(self, event_id, user_id):
+        if user_id != self.actor_id:
+            self._require(self.actor_id, Permission.IS_ORGANIZER, event_id)
+        self._refuse_owner(event_id, user_id)
+        del self.team[event_id, user_id]
+        return {"event_id": event_id, "user_id": user_id, "removed": True}
+
+    def list_my_events(self, role=None):
+        return [{"event_id": event_id, "role": held}
+                for (event_id, user_id), held in self.team.items()
+                if user_id == self.actor_id and role in (None, held)]
+
     def await_event(self, event_id, timeout=None):
         if not any(team_event == event_id for team_event, _ in self.team):
             raise EventNotReady(f"event {event_id}'s team is not in place yet")
@@ -312,6 +334,12 @@ class FakeRoles(Fake, RolesRpc):
         if status == "accepted":
             self.grant(actor_id, invite["event_id"], invite["role"])
         return {**self._shown(invite["id"]), "role_granted": status == "accepted"}
+
+    def _refuse_owner(self, event_id, user_id):
+        if (event_id, user_id) not in self.team:
+            raise MemberNotFound(f"user {user_id} is not on event {event_id}'s team")
+        if self.team[event_id, user_id] == Role.OWNER:
+            raise OwnerRoleFixed("the owner's role is not changed this way")
 
     def _require(self, actor_id, permission, event_id):
         if not self.has_access(actor_id, permission, event_id):
@@ -401,16 +429,31 @@ class FakeEvents(Fake, EventsRpc):
                                          "created_at": CREATED_AT}
         return self.get_child(kind, child_id)
 
-    def list_children(self, ref, kind, limit=50, offset=0):
+    def list_children(self, ref, kind, limit=50, offset=0, public=False):
         event = self.get_event(ref)
-        items = [child for (child_kind, _), child in sorted(self.children.items())
-                 if child_kind == kind and child["event_id"] == event["id"]]
+        if public and kind not in PUBLIC_VIEWS:
+            raise InvalidEventData(f"{kind} have no public view")
+        items = [self._shown(kind, child, public)
+                 for (child_kind, _), child in sorted(self.children.items())
+                 if child_kind == kind and child["event_id"] == event["id"]
+                 and (not public or self._is_public(kind, child))]
         return page(items, limit, offset)
 
-    def get_child(self, kind, child_id):
-        if (kind, child_id) not in self.children:
+    def get_child(self, kind, child_id, public=False):
+        child = self.children.get((kind, child_id))
+        if child is None or public and not self._is_public(kind, child):
             raise ChildNotFound(f"no {kind} {child_id}")
-        return dict(self.children[kind, child_id])
+        return self._shown(kind, child, public)
+
+    def list_events(self, event_ids, state=None, q=None, limit=50, offset=0):
+        if len(event_ids) > MAX_LISTED_EVENTS:
+            raise InvalidEventData(f"at most {MAX_LISTED_EVENTS} event ids")
+        return self._listed(lambda event: event["id"] in event_ids
+                            and state in (None, event["state"]), q, limit, offset)
+
+    def list_public_events(self, q=None, limit=50, offset=0):
+        return self._listed(lambda event: (event["state"], event["privacy"])
+                            == ("published", "public"), q, limit, offset)
 
     def update_child(self, kind, child_id, data):
         actor_id = self.actor_id
@@ -446,6 +489,31 @@ class FakeEvents(Fake, EventsRpc):
     def apply_media_urls(self, event_id, media_version, event_urls, sponsor_urls):
         self.events[self.get_event(event_id)["id"]].update(event_urls)
         return True
+
+    def _listed(self, wanted, q, limit, offset):
+        """The events `wanted` whose name contains `q`, by start then id."""
+        found = [dict(event) for event in self.events.values() if wanted(event)
+                 and (q or "").casefold() in event["name"].casefold()]
+        found.sort(key=lambda event: (datetime.fromisoformat(event["starts_at"]), event["id"]))
+        return page(found, limit, offset)
+
+    def _is_public(self, kind, child):
+        """Whether the child is in its kind's public view (`PUBLIC_VIEWS`)."""
+        if kind == "sessions":
+            return child.get("state") in PUBLIC_SESSION_STATES
+        if kind == "speakers":
+            return any(child["id"] in session.get("speaker_ids", ())
+                       and self._is_public("sessions", session)
+                       for (other, _), session in self.children.items() if other == "sessions")
+        if kind == "speakers-calls":
+            return child.get("privacy") != "private"
+        return kind in PUBLIC_VIEWS
+
+    @staticmethod
+    def _shown(kind, child, public):
+        """The child, with only the fields of its public answer if `public`."""
+        fields = PUBLIC_VIEWS[kind].answer.model_fields if public else child
+        return {name: value for name, value in child.items() if name in fields}
 
     def _changed_by(self, actor_id, ref, permission=Permission.IS_ORGANIZER):
         """The event `ref`, once `actor_id` passes `permission` on it."""

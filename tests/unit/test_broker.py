@@ -208,7 +208,8 @@ def test_the_issue_s_callers_hold():
                    "verify_email", "request_verification", "request_password_reset",
                    "reset_password", "create_invite", "list_invites", "list_my_invites",
                    "get_invite", "update_invite", "respond_to_invite", "resend_invite",
-                   "delete_invite", "set_admin", "await_event"):
+                   "delete_invite", "set_admin", "await_event", "change_role",
+                   "remove_member", "list_my_events"):
         assert roles[method] == ("gateway",), method
     for method in ("invite_mail", "verification_mail", "password_reset_mail"):
         assert roles[method] == ("notifications",), method  # they answer a link's token
