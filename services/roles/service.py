@@ -29,7 +29,7 @@ from datetime import timedelta
 from sqlalchemy import text
 
 from contracts.events.messages import EventCopied, EventCreated, EventDeleted
-from contracts.roles.errors import EventNotReady
+from contracts.roles.errors import EventNotReady, InviteNotFound, MailNotDue, UserNotFound
 from contracts.roles.messages import InviteAccepted
 from contracts.vocabulary import Permission
 from services.roles import access, invites, members, resets, sessions, team, users, verification
@@ -47,6 +47,9 @@ from shared.settings import Settings
 from shared.waiting import wait_for
 
 log = logging.getLogger(__name__)
+
+# a mail lookup's ordinary "no": logged as a warning, not an error
+NOTHING_DUE = (MailNotDue, InviteNotFound, UserNotFound)
 
 
 class RolesService:
@@ -222,18 +225,18 @@ class RolesService:
     # what the notifications service asks when it mails a link: each mints
     # the link's token, which only the answer carries
 
-    @rpc(callers=("notifications",))
+    @rpc(callers=("notifications",), expected_exceptions=NOTHING_DUE)
     def invite_mail(self, invite_id):
         with self.db.transaction() as session:
             return invites.invite_mail(session, invite_id)
 
-    @rpc(callers=("notifications",))
+    @rpc(callers=("notifications",), expected_exceptions=NOTHING_DUE)
     def verification_mail(self, user_id):
         lifetime = timedelta(hours=self.settings.VERIFY_LINK_TTL_HOURS)
         with self.db.transaction() as session:
             return verification.verification_mail(session, user_id, lifetime)
 
-    @rpc(callers=("notifications",))
+    @rpc(callers=("notifications",), expected_exceptions=NOTHING_DUE)
     def password_reset_mail(self, user_id):
         lifetime = timedelta(minutes=self.settings.RESET_LINK_TTL_MINUTES)
         with self.db.transaction() as session:
