@@ -1,4 +1,4 @@
-# make run   – everything up on local defaults (RabbitMQ and PostgreSQL running)
+# make run   – everything up on local defaults (RabbitMQ, PostgreSQL and Redis running)
 # make test  – every tier: unit, integration, end to end and reliability (quick scale)
 VENV := .venv
 PY := $(VENV)/bin/python

@@ -22,23 +22,19 @@ ROLES = tuple(role.value for role in Role)
 
 
 class Permission(StrEnum):
-    """What `roles.has_access` checks; the roles service's table says which
-    roles pass which."""
+    """What `roles.has_access` checks; `contracts.powers` says which roles
+    pass which."""
 
     IS_OWNER = "is_owner"
     IS_ORGANIZER = "is_organizer"
     IS_COORGANIZER = "is_coorganizer"
-    IS_TRACK_ORGANIZER = "is_track_organizer"
-    IS_MODERATOR = "is_moderator"
-    IS_REGISTRAR = "is_registrar"
     IS_TEAM_MEMBER = "is_team_member"
     IS_ADMIN = "is_admin"
-
-    @property
-    def holder(self):
-        """Who passes it, in words: "an organizer", "a team member"."""
-        role = self.removeprefix("is_").replace("_", " ")
-        return f"an {role}" if role[0] in "aeiou" else f"a {role}"
+    READS_PROGRAM = "reads_program"
+    MANAGES_PROGRAM = "manages_program"
+    REVIEWS_SESSIONS = "reviews_sessions"
+    READS_REGISTRATIONS = "reads_registrations"
+    CHECKS_IN = "checks_in"
 
 
 # image slot -> the event's URL field that shows it; an upload goes to

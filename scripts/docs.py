@@ -57,6 +57,33 @@ def broker_table():
     return "\n".join(rows)
 
 
+def permissions_table():
+    """Which roles pass which check (`contracts.powers.PERMISSIONS`)."""
+    from contracts.powers import PERMISSIONS
+    from contracts.vocabulary import Role
+
+    rows = [f"| check | {' | '.join(Role)} | admin | anyone else |",
+            "|---|" + ":-:|" * (len(Role) + 2)]
+    for permission, roles in PERMISSIONS.items():
+        marks = " | ".join("✓" if role in roles else "" for role in Role)
+        rows.append(f"| `{permission}` | {marks} | ✓ | |")
+    return "\n".join(rows)
+
+
+def child_powers_table():
+    """Who reads and writes each kind of child (`contracts.powers.CHILD_POWERS`)."""
+    from contracts.powers import CHILD_POWERS, holders
+
+    rows = ["| kind | reads (the team's view) | creates, updates, deletes | "
+            "updates alone |", "|---|---|---|---|"]
+    for kind, powers in CHILD_POWERS.items():
+        alone = ", ".join(f"`{name}`: {holders(permission)}"
+                          for name, permission in powers.fields.items())
+        rows.append(f"| `{kind}` | {holders(powers.read)} | {holders(powers.write)} | "
+                    f"{alone or '–'} |")
+    return "\n".join(rows)
+
+
 def _listed(items):
     return ", ".join(items) or "–"
 
@@ -64,7 +91,8 @@ def _listed(items):
 def tables():
     from shared.settings import settings_table  # the settings of every service
     return {"rpc": rpc_table(), "messages": messages_table(), "settings": settings_table(),
-            "broker": broker_table()}
+            "broker": broker_table(), "permissions": permissions_table(),
+            "child_powers": child_powers_table()}
 
 
 def rendered(text, generated):

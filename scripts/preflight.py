@@ -1,5 +1,6 @@
-"""Say in one line what is missing before anything starts: RabbitMQ and
-PostgreSQL reachable (and, for the tests, RabbitMQ's management API).
+"""Say in one line what is missing before anything starts: RabbitMQ,
+PostgreSQL and Redis (the gateway's rate limits) reachable (and, for the
+tests, RabbitMQ's management API).
 
     python scripts/preflight.py [--management]
 """
@@ -17,6 +18,7 @@ HOW_TO_START = {
     "PostgreSQL": "start it with `pg_ctlcluster <version> main start` "
                   "(or `docker compose up -d postgres`)",
     "RabbitMQ management API": "enable it with `rabbitmq-plugins enable rabbitmq_management`",
+    "Redis": "start it with `redis-server --daemonize yes` (or `docker compose up -d redis`)",
 }
 
 
@@ -32,10 +34,13 @@ def main(argv):
     config = load_config("services/events/config.yml")
     amqp = urlparse(config["AMQP_URI"])
     database = urlparse(config["DATABASE_URL"])
+    redis = urlparse(load_config("services/gateway/config.yml")["RATE_LIMIT_STORAGE"])
     checks = [
         ("RabbitMQ", amqp.hostname, amqp.port or 5672),
         ("PostgreSQL", database.hostname, database.port or 5432),
     ]
+    if redis.scheme.startswith("redis"):
+        checks.append(("Redis", redis.hostname, redis.port or 6379))
     if "--management" in argv:
         checks.append(("RabbitMQ management API", amqp.hostname, 15672))
     missing = [(name, host, port) for name, host, port in checks if not reachable(host, port)]

@@ -54,6 +54,7 @@ def main(folder):
         print("|---|--:|--:|")
         for suite, cases, failed in _suites(junit):
             print(f"| `{suite}` | {cases} | {failed} |")
+        _matrix_section(junit)
     load = folder / "load.json"
     if load.exists():
         _load_section(json.loads(load.read_text()))
@@ -80,6 +81,12 @@ FOUND = """
 - Fuzzing found a 500 (an invite's email changed to one already invited),
   a repeated query parameter taken silently, answers without a request
   id, and eventlet's bare 414 for long URLs; all fixed.
+- Slow clients (found by reading the code, shown by the unit tests with
+  two workers): each body was read inside one of the gateway's 50 workers,
+  with no timeout, so 50 connections trickling bodies stalled every route,
+  health included; and an `accept()` out of file descriptors ended the
+  gateway. A body is now read before a worker is taken, within
+  `BODY_TIMEOUT`, and a failing `accept()` is waited out.
 """
 
 
@@ -93,6 +100,39 @@ def _suites(junit):
         total, failures = counts.get(module, (0, 0))
         counts[module] = (total + 1, failures + failed)
     return [(module, total, failures) for module, (total, failures) in sorted(counts.items())]
+
+
+# the authorization matrix's tables: test function -> what it asks
+MATRIX_TABLES = {
+    "test_each_route_answers_each_caller_as_the_table_says": "events, children, images, invites "
+    "made, teams read: each route × anonymous, stranger, each of the six roles, admin",
+    "test_an_events_children_are_read_by_whom_the_table_says": "children read (list and one), "
+    "every kind × draft, published public, published private × the same nine callers",
+    "test_each_invite_route_answers_each_caller_as_the_table_says": "invite routes × the nine "
+    "callers, the invitee and an unverified invitee",
+    "test_each_team_route_answers_each_caller_as_the_table_says": "team management and my "
+    "events × the nine callers and a member acting on themselves",
+    "test_each_account_route_answers_each_caller_as_the_table_says": "account routes × "
+    "anonymous, unverified, verified (no event, so no role)",
+}
+
+
+def _matrix_section(junit):
+    counts = {}
+    for case in ElementTree.parse(junit).iter("testcase"):
+        table = case.get("name", "").split("[")[0]
+        if case.get("classname", "").endswith("test_authorization") and table in MATRIX_TABLES:
+            failed = case.find("failure") is not None or case.find("error") is not None
+            total, failures = counts.get(table, (0, 0))
+            counts[table] = (total + 1, failures + failed)
+    if not counts:
+        return
+    print("\nThe matrix, table by table (who passes each check: `contracts/powers.py`):\n")
+    print("| table | cases | failed |")
+    print("|---|--:|--:|")
+    for table, what in MATRIX_TABLES.items():
+        total, failures = counts.get(table, (0, 0))
+        print(f"| {what} | {total} | {failures} |")
 
 
 def _load_section(load):

@@ -41,7 +41,7 @@ class Checks:
         event, as `roles.has_access` decides (admins pass every check; an
         unknown user none)."""
         if not self._roles.has_access(actor_id, permission, event_id):
-            raise self._denied(f"user {actor_id} is not {permission.holder} of event {event_id}")
+            raise self._denied(f"user {actor_id} does not pass {permission} on event {event_id}")
 
     def require_user(self, actor_id):
         """Return if the actor is a signed-up user. An id of no user is

@@ -32,10 +32,36 @@ class EventCopied(Message):
 
 
 class EventDeleted(Message):
-    """An event was (soft) deleted."""
+    """An event was (soft) deleted, with its children (the roles service
+    takes no more invites for it; the media service retires its and its
+    sponsors' images)."""
 
     source = "events"
     event_type = "event.deleted"
 
     event_id: int
     identifier: str
+
+
+class EventVisibilityChanged(Message):
+    """An event became published and public, or stopped being so (the media
+    service lets shared caches keep only a public event's images). Numbered
+    per event in commit order (`visibility_version`), so that a consumer can
+    keep the newest."""
+
+    source = "events"
+    event_type = "event.visibility_changed"
+
+    event_id: int
+    public: bool = Field(description="published and public now")
+    visibility_version: int
+
+
+class SponsorDeleted(Message):
+    """A sponsor was (soft) deleted (the media service retires its logo)."""
+
+    source = "events"
+    event_type = "sponsor.deleted"
+
+    sponsor_id: int
+    event_id: int

@@ -120,6 +120,7 @@ Color = Annotated[str, _shaped(r"#[0-9A-Fa-f]{6}", "#RRGGBB (hex)")]
 Length = Annotated[str, _shaped(r"\d{2}:[0-5]\d", "HH:MM")]
 Timezone = Annotated[str, AfterValidator(_known_timezone)]
 Privacy = Literal["public", "private"]
+SessionState = Literal["draft", "submitted", "accepted", "confirmed", "rejected", "withdrawn"]
 
 
 class Schema(BaseSchema):
@@ -269,8 +270,7 @@ class SessionIn(ChildSchema):
     speaker_ids: list[Id] = []
     starts_at: Time | None = None
     ends_at: Time | None = None
-    state: Literal["draft", "pending", "accepted", "confirmed", "rejected", "canceled",
-                   "withdrawn"] | None = None
+    state: SessionState | None = None
 
 
 class SpeakerIn(ChildSchema):
@@ -289,11 +289,14 @@ class OrderIn(ChildSchema):
 
 
 class AttendeeIn(ChildSchema):
+    read_only = ChildSchema.read_only | {"checked_in_at"}
+
     firstname: Name
     lastname: Short | None = None
     email: Email | None = None
     ticket_id: Id
     order_id: Id | None = None
+    checked_in: bool = False  # `checked_in_at` says when (the service sets it)
 
 
 class AccessCodeIn(ChildSchema):
@@ -320,6 +323,11 @@ def partial(schema):
 EventUpdate = partial(EventIn)
 
 
+# the read-only fields of a kind's answer beyond id, event_id, created_at
+_SET_BY_THE_SERVICES = {SponsorIn: {SPONSOR_LOGO_FIELD: str | None},
+                        AttendeeIn: {"checked_in_at": str | None}}
+
+
 @dataclass(frozen=True)
 class ChildSchemas:
     create: type
@@ -328,9 +336,9 @@ class ChildSchemas:
 
 
 def _child_schemas(create):
-    shown = {SPONSOR_LOGO_FIELD: str | None} if create is SponsorIn else {}
     answer = answer_of(create, create.__name__.removesuffix("In"),
-                       {"id": int, "event_id": int, "created_at": str, **shown})
+                       {"id": int, "event_id": int, "created_at": str,
+                        **_SET_BY_THE_SERVICES.get(create, {})})
     return ChildSchemas(create, partial(create), answer)
 
 

@@ -20,13 +20,14 @@ class MediaRpc(Protocol):
         there. `{event_id, media: [record], event_updated}`.
 
         Raises: InvalidMediaData, UnknownSlot, InvalidImage, ImageTooLarge,
+        ImagesBusy (too many uploads being decoded: try again shortly),
         EventNotFound, AccessDenied."""
 
     def upload_sponsor_logo(self, sponsor_id: int, content: str) -> Json:
         """Store `content` (base64) as the sponsor's logo; answers as above.
 
-        Raises: InvalidMediaData, InvalidImage, ImageTooLarge, SponsorNotFound,
-        AccessDenied."""
+        Raises: InvalidMediaData, InvalidImage, ImageTooLarge, ImagesBusy,
+        SponsorNotFound, AccessDenied."""
 
     def delete_event_image(self, event_ref: int | str, slot: str) -> Json:
         """Retire the event's `slot` image (`original` with its renditions).
@@ -48,6 +49,8 @@ class MediaRpc(Protocol):
         """The bytes served at `/media/{key}`: `{content_type, etag,
         cache_control, size, content (base64)}`, or `{not_modified: true,
         etag, cache_control}` when `if_none_match` is its ETag.
+        `cache_control` is `public, max-age=31536000, immutable` for a
+        published public event's media, else `private, no-cache`.
 
         Raises: MediaNotFound (an unknown, retired or malformed key)."""
 

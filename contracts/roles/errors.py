@@ -52,6 +52,15 @@ class EventNotReady(Unavailable):
     code = "event_not_ready"
 
 
+class PasswordsBusy(Unavailable):
+    """Too many sign-ins, sign-ups and password changes are under way or
+    waiting to be hashed (`PASSWORD_HASHES_AT_ONCE`, `_WAITING`): refused
+    at once, so that they never take the workers every other call needs.
+    Try again after `Retry-After`."""
+
+    code = "passwords_busy"
+
+
 class EmailNotVerified(PermissionDenied):
     """The actor's email is not verified yet: it counts for nothing (an
     invite to it is neither read, accepted nor declined) until it is."""

@@ -22,7 +22,7 @@ class RolesRpc(Protocol):
         Callers: gateway.
 
         Raises: InvalidRoleData, EmailTaken (the email, compared
-        case-insensitively, is signed up already)."""
+        case-insensitively, is signed up already), PasswordsBusy."""
 
     def sign_in(self, email: str, password: str, lifetime_seconds: int) -> Json:
         """A new sign-in (`SignedIn`): `{user, session_id}`; the session
@@ -31,7 +31,8 @@ class RolesRpc(Protocol):
         Callers: gateway.
 
         Raises: InvalidRoleData, InvalidCredentials (an unknown email and a
-        wrong password alike)."""
+        wrong password alike), PasswordsBusy (too many password hashes
+        under way: try again shortly)."""
 
     def check_session(self, user_id: int, session_id: str) -> bool:
         """True if the user's sign-in `session_id` is still on: not ended,
@@ -68,7 +69,7 @@ class RolesRpc(Protocol):
 
         Callers: gateway.
 
-        Raises: InvalidRoleData, WrongPassword, ActorNotProven."""
+        Raises: InvalidRoleData, WrongPassword, PasswordsBusy, ActorNotProven."""
 
     def verify_email(self, token: str) -> Json:
         """Verify the email a mailed link's token was minted for; the token
@@ -104,7 +105,7 @@ class RolesRpc(Protocol):
 
         Callers: gateway.
 
-        Raises: InvalidRoleData, InvalidLink."""
+        Raises: InvalidRoleData, InvalidLink, PasswordsBusy."""
 
     def has_access(self, user_id: int, permission: Permission, event_id: int | None) -> bool:
         """Whether the user passes `permission` on the event (`event_id`

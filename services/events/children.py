@@ -12,11 +12,14 @@ from functools import cache
 from sqlalchemy import delete, func, insert, select
 
 from contracts.events.errors import ChildNotFound, InvalidEventData, UnknownKind
+from contracts.events.messages import SponsorDeleted
+from contracts.powers import CHILD_POWERS
 from services.events import public as public_view
 from services.events.events import find_event
 from services.events.models import Base, Event
 from services.events.rows import apply, paged, serialize_row, updated_values
 from services.events.schemas import KINDS, validate
+from shared import outbox
 from shared.ids import as_id
 from shared.validation import page
 
@@ -28,6 +31,7 @@ def create_child(session, ref, kind, actor_id, data):
     _check_references(session, spec, kind, event.id, values)
     child = spec.model(event_id=event.id)
     apply(child, values)
+    _stamp_check_in(child, values)
     session.add(child)
     session.flush()
     _store_links(session, spec, child.id, values)
@@ -69,23 +73,40 @@ def update_child(session, kind, child_id, actor_id, data):
     changes = updated_values(child, spec.create, spec.update, data, kind)
     _check_references(session, spec, kind, child.event_id, changes)
     apply(child, changes)
+    _stamp_check_in(child, changes)
     session.flush()
     _store_links(session, spec, child.id, changes)
     return _serialize(session, spec, [child])[0]
 
 
 def delete_child(session, kind, child_id, actor_id):
-    """Soft delete: the row stays, but is found and listed no more."""
+    """Soft delete: the row stays, but is found and listed no more. A
+    sponsor's deletion is announced (`sponsor.deleted`: its logo retires)."""
     spec = _spec(kind)
     child = _find_child(session, spec, kind, child_id, lock=True)
     child.deleted_at = func.now()
+    if kind == "sponsors":
+        outbox.add(session, SponsorDeleted(sponsor_id=child.id, event_id=child.event_id))
     return {"id": child.id, "deleted": True}
+
+
+def powers(kind):
+    """Who may do what with the kind's children (`contracts.powers`)."""
+    _spec(kind)
+    return CHILD_POWERS[kind]
 
 
 def find_event_id(session, kind, child_id):
     """The id of the event the live child belongs to: what its changes are
     authorized on."""
     return _find_child(session, _spec(kind), kind, child_id).event_id
+
+
+def _stamp_check_in(child, values):
+    """An attendee's `checked_in_at`: when `checked_in` turned true, None
+    once it is undone."""
+    if "checked_in" in values and values["checked_in"] != (child.checked_in_at is not None):
+        child.checked_in_at = func.now() if values["checked_in"] else None
 
 
 def _spec(kind):

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from contracts.errors import EventNotFound
 from contracts.events.errors import InvalidEventData
-from contracts.events.messages import EventCreated, EventDeleted
+from contracts.events.messages import EventCreated, EventDeleted, EventVisibilityChanged
 from contracts.events.schemas import EventIn, EventUpdate
 from services.events.models import Event
 from services.events.rows import apply, paged, serialize_row, updated_values
@@ -61,13 +61,15 @@ def _identifier_taken(session, identifier):
 
 
 def create_event(session, actor_id, data):
-    """Create an event owned by `actor_id` and announce `event.created`."""
+    """Create an event owned by `actor_id` and announce `event.created`
+    (and `event.visibility_changed` if it is public from the start)."""
     owner_id = user_id(actor_id)
     values = validate(EventIn, data, "event")
     event = _insert_with_fresh_identifier(session, owner_id=owner_id, **values)
     outbox.add(session, EventCreated(
         event_id=event.id, identifier=event.identifier, owner_id=owner_id
     ))
+    _announce_visibility(session, event, was_public=False)
     return serialize_event(event)
 
 
@@ -131,11 +133,32 @@ def _listed(session, conditions, q, window):
 
 
 def update_event(session, ref, actor_id, data):
-    """Apply the fields sent in `data`; the others stay as they are."""
+    """Apply the fields sent in `data`; the others stay as they are.
+    Announce `event.visibility_changed` if the event became public or
+    stopped being so."""
     event = find_event(session, ref, lock="update")
+    was_public = is_public(event)
     apply(event, updated_values(event, EventIn, EventUpdate, data, "event"))
+    _announce_visibility(session, event, was_public)
     session.flush()
     return serialize_event(event)
+
+
+def is_public(event):
+    """Published and public: anyone may see it (`PUBLIC_EVENTS` in SQL)."""
+    return event.state == "published" and event.privacy == "public"
+
+
+def _announce_visibility(session, event, was_public):
+    """Number and announce the change if `event` (locked, or new) is public
+    and was not, or the other way round. The row lock orders the numbers as
+    the commits."""
+    if is_public(event) == was_public:
+        return
+    session.flush()
+    event.visibility_version = (event.visibility_version or 0) + 1
+    outbox.add(session, EventVisibilityChanged(
+        event_id=event.id, public=is_public(event), visibility_version=event.visibility_version))
 
 
 def delete_event(session, ref, actor_id):

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     func,
     text,
 )
@@ -74,6 +75,8 @@ class Event(Row, Base):
     copied_from_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("events.id"))
     # the newest media.changed version applied (services.events.media_urls)
     media_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    # the newest event.visibility_changed announced (services.events.events)
+    visibility_version: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class Track(Child, Base):
@@ -225,6 +228,8 @@ class Attendee(Child, Base):
     email: Mapped[str | None] = mapped_column(String(255))
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
+    checked_in: Mapped[bool] = mapped_column(default=False, server_default=false())
+    checked_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 access_code_tickets = Table(

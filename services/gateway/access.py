@@ -10,6 +10,7 @@ see.
 """
 from contracts.errors import AccessDenied
 from contracts.events.schemas import PUBLIC_VIEWS
+from contracts.powers import CHILD_POWERS, holders
 from contracts.vocabulary import Permission
 from services.gateway.exceptions import Unauthenticated
 
@@ -21,7 +22,7 @@ def require(has_access, actor, permission, event):
     if actor is None:
         raise Unauthenticated(SIGN_IN)
     if not has_access(actor, permission, event["id"]):
-        raise AccessDenied(f"you need to be {permission.holder} of event {event['id']}")
+        raise AccessDenied(f"you need to be {holders(permission)} of event {event['id']}")
 
 
 def require_reader(has_access, actor, event):
@@ -33,16 +34,15 @@ def require_reader(has_access, actor, event):
 
 def sees_team_view(has_access, actor, event, kind):
     """Whether the reader of the event's children of `kind` sees the team's
-    view (coorganizer+) rather than the public one (anyone else, of a
-    public kind of a published, public event); refused otherwise."""
-    if actor is not None and has_access(actor, Permission.IS_COORGANIZER, event["id"]):
+    view (who reads the kind, `contracts.powers.CHILD_POWERS`) rather than
+    the public one (anyone else, of a public kind of a published, public
+    event); refused otherwise."""
+    readers = CHILD_POWERS[kind].read
+    if actor is not None and has_access(actor, readers, event["id"]):
         return True
     if is_public(event) and kind in PUBLIC_VIEWS:
         return False
-    if actor is None:
-        raise Unauthenticated(SIGN_IN)
-    raise AccessDenied(f"you need to be {Permission.IS_COORGANIZER.holder} of event "
-                       f"{event['id']}")
+    require(has_access, actor, readers, event)
 
 
 def is_public(event):

@@ -12,21 +12,26 @@ A route's path is written as OpenAPI writes it (`/v1/events/{event}`); each
 `{name}` is one of `PARAMETERS`, which gives its werkzeug converter and its
 OpenAPI schema, so the URL map and the document come from one place.
 """
+import errno
 import json
 import logging
 import re
 from functools import partial, wraps
 
+import eventlet
 from eventlet import wsgi
 from eventlet.event import Event
+from eventlet.semaphore import Semaphore
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import HttpOnlyProtocol, WebServer, WsgiApp
 from pydantic import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException, MethodNotAllowed, RequestTimeout
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
 from contracts.vocabulary import CHILD_KINDS, UPLOAD_SLOTS
+from services.gateway.clients import client_address
+from services.gateway.cors import Cors
 from services.gateway.exceptions import InvalidRequest, MalformedBody
 from services.gateway.problems import problem_response
 from services.gateway.settings import GatewaySettings
@@ -41,6 +46,10 @@ log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 MAX_URL_BYTES = 32 * 1024
+CLOSE = "gateway.close_connection"  # environ key: end the connection after this answer
+ACCEPT_LATER = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM, errno.ECONNABORTED}
+ACCEPT_BACKOFF_SECONDS = 0.1
+WRITES = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def _any(names):
@@ -63,19 +72,75 @@ PARAMETERS = {  # name -> (werkzeug converter, OpenAPI schema, description)
 
 
 class GatewayServer(WebServer):
-    def get_wsgi_app(self):
-        return GatewayApp(self)
+    """nameko's web server, with bounds for slow and greedy clients: at most
+    `MAX_CONNECTIONS` open at once, each dropped once idle for `IDLE_TIMEOUT`
+    or silent mid-request for `SOCKET_TIMEOUT`; and an `accept()` that fails
+    (no file descriptor left) is waited out, where nameko's would end the
+    service."""
 
-    def get_wsgi_server(self, sock, wsgi_app, protocol=HttpOnlyProtocol, debug=False):
-        """nameko's server, but a request line up to `MAX_URL_BYTES` reaches
+    def setup(self):
+        super().setup()
+        self.settings = settings_of(self.container, GatewaySettings)
+
+    def get_wsgi_app(self):
+        return GatewayApp(self, Cors(frozenset(self.settings.CORS_ORIGINS)))
+
+    def get_wsgi_server(self, sock, wsgi_app, protocol=None, debug=False):
+        """eventlet's server, but a request line up to `MAX_URL_BYTES` reaches
         the gateway (eventlet's 8 KiB default answers a bare 414 itself)."""
-        return wsgi.Server(sock, sock.getsockname(), wsgi_app, protocol=protocol, debug=debug,
-                           log=logging.getLogger("nameko.web.server"),
-                           url_length_limit=MAX_URL_BYTES)
+        server = wsgi.Server(sock, sock.getsockname(), wsgi_app, protocol=GatewayProtocol,
+                             debug=debug, log=logging.getLogger("nameko.web.server"),
+                             url_length_limit=MAX_URL_BYTES,
+                             keepalive=self.settings.IDLE_TIMEOUT,
+                             socket_timeout=self.settings.SOCKET_TIMEOUT)
+        server.trusted_proxies = self.settings.TRUSTED_PROXIES
+        return server
+
+    def run(self):
+        slots = Semaphore(self.settings.MAX_CONNECTIONS)
+        while self._is_accepting:
+            slots.acquire()
+            try:
+                sock, address = self._sock.accept()
+            except OSError as exc:
+                slots.release()
+                if exc.errno not in ACCEPT_LATER:
+                    raise
+                log.warning("cannot accept a connection (%s): trying again in %g s",
+                            exc.strerror, ACCEPT_BACKOFF_SECONDS)
+                eventlet.sleep(ACCEPT_BACKOFF_SECONDS)
+                continue
+            sock.settimeout(self._serv.socket_timeout)
+            connection = self.container.spawn_managed_thread(
+                partial(self.process_request, sock, address))
+            connection.link(lambda _: slots.release())
+
+
+class GatewayProtocol(HttpOnlyProtocol):
+    """nameko's HTTP protocol, but the app may close the connection after its
+    answer (`environ[CLOSE]()`), and the access log names the client a
+    trusted proxy forwards for (`clients`)."""
+
+    def get_environ(self):
+        environ = super().get_environ()
+        environ[CLOSE] = partial(setattr, self, "close_connection", 1)
+        return environ
+
+    def get_client_address(self):
+        _, port = super().get_client_address()
+        return client_address(self.environ, self.server.trusted_proxies), port
 
 
 class GatewayApp(WsgiApp):
-    """nameko's WSGI app, but an unknown path or method is a problem too."""
+    """nameko's WSGI app, but an unknown path or method is a problem too (a
+    405 with `Allow`), `OPTIONS` is answered for any route (`cors`), and
+    every answer says `nosniff`. A request answered before its body was read
+    (refused, or too slow) ends its connection, which eventlet would keep
+    reading the body from."""
+
+    def __init__(self, server, cors):
+        super().__init__(server)
+        self.cors = cors
 
     def __call__(self, environ, start_response):
         request = Request(environ, shallow=True)
@@ -84,9 +149,22 @@ class GatewayApp(WsgiApp):
             request.path_values = values
             response = provider.handle_request(request)
         except HTTPException as exc:
-            response = problem_response(exc)
-            response.headers[REQUEST_ID_HEADER] = _request_id(request)
+            response = self._unrouted(request, exc)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        self.cors.admit(request, response)
+        if _body_unread(environ):
+            environ[CLOSE]()
         return response(environ, start_response)
+
+    def _unrouted(self, request, exc):
+        if isinstance(exc, MethodNotAllowed):
+            methods = [*exc.valid_methods, "OPTIONS"]
+            if request.method == "OPTIONS":
+                return self.cors.preflight(request, methods)
+            exc = MethodNotAllowed(methods)
+        response = problem_response(exc)
+        response.headers[REQUEST_ID_HEADER] = _request_id(request)
+        return response
 
 
 class Route(HttpRequestHandler):
@@ -115,6 +193,8 @@ class Route(HttpRequestHandler):
         settings = settings_of(self.container, GatewaySettings)
         self.tokens = codec_from(settings)
         self.actors = ActorSigner(settings.ACTOR_SIGNING_KEY)
+        self.body_limit = settings.MAX_IMAGE_BYTES if self.raw_body else settings.MAX_JSON_BYTES
+        self.body_timeout = settings.BODY_TIMEOUT
 
     def get_url_rule(self):
         return Rule(self.url, methods=[self.method])
@@ -124,6 +204,7 @@ class Route(HttpRequestHandler):
         request_id = _request_id(request)
         try:
             actor, request.session_id = self._signed_in(request)
+            self._read_body(request)
             kwargs = {**request.path_values, "actor": actor}
             self.check_signature((request,), kwargs)
             done = Event()
@@ -137,6 +218,18 @@ class Route(HttpRequestHandler):
         with bound_request_id(request_id):
             log.info("%s %s %s", request.method, request.path, response.status_code)
         return response
+
+    def _read_body(self, request):
+        """The whole body, read here, before a worker is taken (a slow sender
+        holds only its connection): at most the route's limit (413), within
+        `BODY_TIMEOUT` (408)."""
+        request.max_content_length = self.body_limit
+        too_slow = RequestTimeout(f"the body did not arrive within {self.body_timeout:g} s")
+        try:
+            with eventlet.Timeout(self.body_timeout, too_slow):
+                request.get_data()
+        except ClientDisconnected:  # the client fell silent or went away mid-body
+            raise too_slow from None
 
     def _context(self, request_id, actor):
         """What every call of the worker carries: the request id and, for a
@@ -156,12 +249,15 @@ class Route(HttpRequestHandler):
 
 def route(method, path, **options):
     """`@route(...)` on a gateway method: a `Route`, whose handler runs
-    only once the service's roles proxy says the token's sign-in is on."""
+    only once the service's roles proxy says the token's sign-in is on,
+    and, for a write, once the user's rate limit allows (`ratelimits`)."""
     def register(handler):
         @wraps(handler)
         def while_signed_in(self, request, actor, **values):  # the method it becomes
             if actor is not None:
                 self.roles.check_session(actor, request.session_id)
+                if method in WRITES:
+                    self.rate_limits.write(actor)
             return handler(self, request, actor, **values)
         return Route.decorator(method, path, **options)(while_signed_in)
     return register
@@ -171,6 +267,12 @@ def _werkzeug_path(path):
     return re.sub(r"\{(\w+)\}", lambda m: f"<{PARAMETERS[m[1]][0]}:{m[1]}>", path)
 
 
+def _body_unread(environ):
+    """Whether part of the request's body is still unread (eventlet's test)."""
+    body = environ["eventlet.input"]
+    return body.chunked_input or body.position < (body.content_length or 0)
+
+
 def _request_id(request):
     """The caller's `X-Request-Id` when it is a sensible token, else a new one."""
     return valid_request_id(request.headers.get(REQUEST_ID_HEADER)) or new_request_id()
@@ -178,12 +280,11 @@ def _request_id(request):
 
 # reading requests
 
-def json_body(request, limit, schema=None, required=True):
-    """The body as a JSON object (at most `limit` bytes, refused with 413
-    before reading more), checked against `schema` when given. Answers the
-    object as sent: the service behind validates it again and stores it."""
-    request.max_content_length = limit
-    raw = request.get_data(cache=False)
+def json_body(request, schema=None, required=True):
+    """The body (read by its `Route`) as a JSON object, checked against
+    `schema` when given. Answers the object as sent: the service behind
+    validates it again and stores it."""
+    raw = request.get_data()
     if not raw.strip():
         if required:
             raise MalformedBody("send a JSON object")
@@ -199,10 +300,9 @@ def json_body(request, limit, schema=None, required=True):
     return data
 
 
-def raw_body(request, limit):
-    """The body's bytes, at most `limit` (413 before reading more)."""
-    request.max_content_length = limit
-    return request.get_data(cache=False)
+def raw_body(request):
+    """The body's bytes (read by its `Route`)."""
+    return request.get_data()
 
 
 def query(request, schema):

@@ -18,6 +18,8 @@ from pydantic import AfterValidator, BeforeValidator
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
 from contracts.events import schemas as events
+from contracts.events.schemas import PUBLIC_VIEWS
+from contracts.powers import CHILD_POWERS, holders
 from contracts.roles import schemas as roles
 from contracts.vocabulary import CHILD_KINDS
 from services.gateway.http import PARAMETERS, Route
@@ -196,7 +198,7 @@ def _ref(model):
 def _operation(route, kind, operation_id):
     operation = {
         "operationId": operation_id,
-        "summary": route.summary.format(kind=kind),
+        "summary": route.summary.format(**_who(kind)),
         "tags": [route.tag or "other"],
         "parameters": [*_path_parameters(route.path), *_query_parameters(route.query)],
         "responses": {**{str(status): _response(_for_kind(model, kind))
@@ -220,6 +222,19 @@ def _operation(route, kind, operation_id):
     elif route.auth == "optional":
         operation["security"] = [{}, {"bearer": []}]
     return operation
+
+
+def _who(kind):
+    """What a child route's summary says of `kind`: its name and who may
+    read and write it (`contracts.powers`); admins may all."""
+    if kind is None:
+        return {}
+    powers = CHILD_POWERS[kind]
+    lesser = "".join(f"; `{name}` alone: {holders(permission)}"
+                     for name, permission in powers.fields.items())
+    public = "; anyone: its public view" if kind in PUBLIC_VIEWS else ""
+    return {"kind": kind, "readers": holders(powers.read) + public,
+            "writers": holders(powers.write), "fields": lesser}
 
 
 def _path_parameters(path):

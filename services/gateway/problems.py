@@ -44,7 +44,9 @@ def problem_response(exc):
     """The answer for `exc`: a ServiceError, a werkzeug HTTPException (no
     such route, method not allowed, body too large) or a bug."""
     if isinstance(exc, HTTPException):
-        return problem(exc.code, _snake(exc.name), exc.description)
+        allow = getattr(exc, "valid_methods", None)  # a 405 names the methods (RFC 9110)
+        return problem(exc.code, _snake(exc.name), exc.description,
+                       {"Allow": ", ".join(allow)} if allow else None)
     for error_class, status in STATUS:
         if isinstance(exc, error_class):
             return _service_problem(exc, status)
@@ -53,7 +55,9 @@ def problem_response(exc):
 
 
 def _service_problem(exc, status):
-    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, errors.Throttled) else None
+    headers = None
+    if isinstance(exc, errors.Throttled):
+        headers = {"Retry-After": str(exc.retry_after), **getattr(exc, "headers", {})}
     return problem(status, exc.code, str(getattr(exc, "detail", "")) or _title(exc.code),
                    headers)
 

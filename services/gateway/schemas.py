@@ -2,7 +2,7 @@
 services take and answer is in their contracts (contracts.*.schemas)."""
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, RootModel, StringConstraints, create_model
+from pydantic import BaseModel, Field, RootModel, StringConstraints, create_model
 
 from contracts.events.schemas import EventOut
 from contracts.roles.schemas import RoleName
@@ -17,7 +17,7 @@ class Token(Answer):
 
 class Health(Answer):
     status: Literal["ok", "unavailable"]
-    services: dict
+    services: dict | None = Field(None, description="each service's state; to an admin only")
 
 
 class Problem(BaseModel):

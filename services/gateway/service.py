@@ -31,6 +31,7 @@ from contracts.events.schemas import (
 from contracts.media.rpc import MediaRpc
 from contracts.media.schemas import MediaChange
 from contracts.notifications.rpc import NotificationsRpc
+from contracts.powers import CHILD_POWERS
 from contracts.roles.errors import EventNotReady, UserNotFound
 from contracts.roles.rpc import RolesRpc
 from contracts.roles.schemas import (
@@ -54,6 +55,7 @@ from services.gateway import access
 from services.gateway.exceptions import InvalidRequest, Unauthenticated
 from services.gateway.grants import Grants
 from services.gateway.http import (
+    Route,
     accepted,
     bytes_response,
     json_body,
@@ -64,6 +66,7 @@ from services.gateway.http import (
     route,
 )
 from services.gateway.openapi import document
+from services.gateway.ratelimits import RateLimits
 from services.gateway.schemas import EventsQuery, Health, MyEvent, Token, team_or_public
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import Tokens
@@ -105,6 +108,7 @@ class GatewayService:
     notifications: NotificationsRpc = Rpc("notifications")
     tokens = Tokens()
     grants = Grants()
+    rate_limits = RateLimits()
     settings: GatewaySettings = Settings(GatewaySettings)
     request_context = RequestContext()
 
@@ -113,16 +117,21 @@ class GatewayService:
     @route("POST", "/v1/users", summary="Sign up", auth="none", body=SignUp,
            responses={201: User}, tag="users")
     def sign_up(self, request, actor):
-        """409 if the email (case-insensitively) is signed up already."""
-        return json_response(self.roles.sign_up(self._json(request, SignUp)), 201)
+        """409 if the email (case-insensitively) is signed up already; 429
+        past `RATE_LIMIT_SIGN_UP_ADDRESS` from the client's address."""
+        data = self._json(request, SignUp)
+        self.rate_limits.sign_up(request)
+        return json_response(self.roles.sign_up(data), 201)
 
     @route("POST", "/v1/auth/token", summary="Sign in: a bearer token", auth="none",
            body=Credentials, responses={200: Token}, tag="users")
     def issue_token(self, request, actor):
         """401 for an unknown email and a wrong password alike. The token is
         good until it expires or its sign-in ends (sign-out, a password
-        change or reset)."""
+        change or reset). 429 past `RATE_LIMIT_SIGN_IN_ACCOUNT` for the email
+        or `RATE_LIMIT_SIGN_IN_ADDRESS` from the client's address."""
         credentials = self._json(request, Credentials)
+        self.rate_limits.sign_in(request, credentials["email"])
         signed_in = self.roles.sign_in(credentials["email"], credentials["password"],
                                        self.tokens.lifetime)
         return json_response(self.tokens.issue(signed_in["user"]["id"], signed_in["session_id"]),
@@ -140,6 +149,7 @@ class GatewayService:
         """202 whether or not the email is signed up (nothing tells them
         apart); a user is mailed a link, at most once a minute."""
         data = self._json(request, PasswordResetRequest)
+        self.rate_limits.mail(data["email"])
         self.roles.request_password_reset(data["email"])
         return accepted()
 
@@ -180,6 +190,7 @@ class GatewayService:
     def request_verification(self, request, actor):
         """At most one a minute (429 sooner); 409 once the email is verified.
         The link mailed before stops working."""
+        self.rate_limits.mail(actor)
         self.roles.request_verification()
         return accepted()
 
@@ -256,26 +267,26 @@ class GatewayService:
 
     # children
 
-    @route("POST", "/v1/events/{event}/{kind}", summary="Create a {kind} (organizer+)",
+    @route("POST", "/v1/events/{event}/{kind}", summary="Create a {kind} ({writers})",
            body=CREATE, responses={201: CHILDREN}, tag="children")
     def create_child(self, request, actor, event, kind):
         data = self._json(request, CREATE[kind])
-        found = self._event(actor, event, Permission.IS_ORGANIZER)
+        found = self._event(actor, event, CHILD_POWERS[kind].write)
         return json_response(self.events.create_child(found["id"], kind, data), 201)
 
-    @route("GET", "/v1/events/{event}/{kind}", summary="The event's {kind}",
+    @route("GET", "/v1/events/{event}/{kind}", summary="The event's {kind} ({readers})",
            auth="optional", query=Page, responses={200: CHILD_PAGES}, tag="children")
     def list_children(self, request, actor, event, kind):
-        """Coorganizer+; anyone else sees the public view of a public kind
-        of a published, public event (no email; only accepted or confirmed
-        sessions and their speakers; no private speakers call)."""
+        """Anyone else sees the public view of a public kind of a published,
+        public event (no email; only accepted or confirmed sessions and
+        their speakers; no private speakers call)."""
         window = query(request, Page)
         found = self.events.get_event(event)
         public = not access.sees_team_view(self._has_access, actor, found, kind)
         return json_response(self.events.list_children(found["id"], kind, **window,
                                                        public=public))
 
-    @route("GET", "/v1/{kind}/{child_id}", summary="One {kind}", auth="optional",
+    @route("GET", "/v1/{kind}/{child_id}", summary="One {kind} ({readers})", auth="optional",
            responses={200: CHILDREN}, tag="children")
     def get_child(self, request, actor, kind, child_id):
         """As the list: the team's view, or the public one; 404 outside it."""
@@ -285,17 +296,17 @@ class GatewayService:
             return json_response(child)
         return json_response(self.events.get_child(kind, child_id, public=True))
 
-    @route("PATCH", "/v1/{kind}/{child_id}", summary="Update a {kind} (organizer+)",
+    @route("PATCH", "/v1/{kind}/{child_id}", summary="Update a {kind} ({writers}{fields})",
            body=UPDATE, responses={200: CHILDREN}, tag="children")
     def update_child(self, request, actor, kind, child_id):
         data = self._json(request, UPDATE[kind])
-        self._child(actor, kind, child_id, Permission.IS_ORGANIZER)
+        self._child(actor, kind, child_id, CHILD_POWERS[kind].to_update(data))
         return json_response(self.events.update_child(kind, child_id, data))
 
-    @route("DELETE", "/v1/{kind}/{child_id}", summary="Delete a {kind} (organizer+)",
+    @route("DELETE", "/v1/{kind}/{child_id}", summary="Delete a {kind} ({writers})",
            responses={204: None}, tag="children")
     def delete_child(self, request, actor, kind, child_id):
-        self._child(actor, kind, child_id, Permission.IS_ORGANIZER)
+        self._child(actor, kind, child_id, CHILD_POWERS[kind].write)
         self.events.delete_child(kind, child_id)
         return no_content()
 
@@ -333,11 +344,12 @@ class GatewayService:
     @route("GET", "/media/{key}", summary="A media file's bytes", auth="none",
            responses={200: IMAGE_TYPES, 304: None}, tag="media")
     def read_media(self, request, actor, key):
-        """Anyone with the URL; a replaced or deleted image's key answers 404.
-        Cached for good (a key's bytes never change); `If-None-Match` → 304."""
+        """Anyone with the URL; a replaced or deleted image's key answers 404,
+        as do those of a deleted event or sponsor. A published public
+        event's media are cached for good (a key's bytes never change),
+        others privately and revalidated; `If-None-Match` → 304."""
         found = self.media.read_media(key, request.headers.get("If-None-Match"))
-        headers = {"ETag": found["etag"], "Cache-Control": found["cache_control"],
-                   "X-Content-Type-Options": "nosniff"}
+        headers = {"ETag": found["etag"], "Cache-Control": found["cache_control"]}
         if found.get("not_modified"):
             return bytes_response(b"", None, headers, status=304)
         return bytes_response(base64.b64decode(found["content"]), found["content_type"], headers)
@@ -348,9 +360,11 @@ class GatewayService:
            "(organizer+; an owner invite: the owner)", body=InviteIn,
            responses={201: Invite}, tag="roles")
     def create_invite(self, request, actor, event):
-        """The invitee is mailed a link to accept or decline."""
+        """The invitee is mailed a link to accept or decline; 429 past
+        `RATE_LIMIT_INVITE` for the event."""
         data = self._json(request, InviteIn)
         found = self._event(actor, event, Permission.IS_ORGANIZER)
+        self.rate_limits.invite(found["id"])
         return json_response(self.roles.create_invite(found["id"], data), 201)
 
     @route("GET", "/v1/events/{event}/role-invites", summary="The event's invites "
@@ -425,15 +439,21 @@ class GatewayService:
 
     # operations
 
-    @route("GET", "/v1/health", summary="Whether every service, its database and the "
-           "broker answer", auth="none", responses={200: Health, 503: Health}, tag="operations")
+    @Route.decorator("GET", "/v1/health", summary="Whether every service, its database and "
+                     "the broker answer; each one's state to an admin", auth="optional",
+                     responses={200: Health, 503: Health}, tag="operations")
     def health(self, request, actor):
+        """Up or down to anyone; `services` only to an admin. A bare `Route`:
+        the token's sign-in is asked here, with the admin flag, so that a
+        roles service that cannot say still gives an up or down answer."""
         timeout = self.settings.HEALTH_TIMEOUT
         checks = dict(GreenPool().imap(lambda name: (name, self._health(name, timeout)),
                                        SERVICES))
         healthy = all(check["status"] == "ok" for check in checks.values())
-        return json_response({"status": "ok" if healthy else "unavailable", "services": checks},
-                             200 if healthy else 503)
+        answer = {"status": "ok" if healthy else "unavailable"}
+        if checks["roles"]["status"] == "ok" and self._is_admin(actor, request, timeout):
+            answer["services"] = checks
+        return json_response(answer, 200 if healthy else 503)
 
     @route("GET", "/v1/openapi.json", summary="This document", auth="none",
            responses={200: None}, tag="operations")
@@ -469,14 +489,26 @@ class GatewayService:
                     raise
 
     def _json(self, request, schema, required=True):
-        return json_body(request, self.settings.MAX_JSON_BYTES, schema, required)
+        return json_body(request, schema, required)
 
     def _image(self, request):
-        content = raw_body(request, self.settings.MAX_IMAGE_BYTES)
+        content = raw_body(request)
         return base64.b64encode(content).decode()
 
     def _media_change(self, change):
         return json_response({"event_id": change["event_id"], "media": change["media"]})
+
+    def _is_admin(self, actor, request, timeout):
+        """Whether the token's sign-in is on and its user an admin; no when
+        the roles service cannot say."""
+        if actor is None:
+            return False
+        roles = self.roles.within(timeout)
+        try:
+            roles.check_session(actor, request.session_id)
+            return roles.has_access(actor, Permission.IS_ADMIN, None)
+        except Exception:  # signed out, or roles away: the anonymous answer
+            return False
 
     def _health(self, service, timeout):
         try:

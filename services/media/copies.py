@@ -3,7 +3,8 @@ the original's blobs.
 
 One `INSERT … SELECT` makes a new record, with a new public key, for every
 live record of the source event and of each copied sponsor; no bytes are
-read or written. `media.copied` goes into the outbox in the same
+read or written; nothing is made for a copy, or a copied sponsor, deleted
+meanwhile (`lifecycle`). `media.copied` goes into the outbox in the same
 transaction, with the new URLs.
 """
 import json
@@ -34,6 +35,8 @@ FROM media m
 LEFT JOIN sponsor_map s ON m.owner_kind = 'sponsor' AND m.owner_id = s.old_id
 WHERE m.event_id = :source_event_id AND m.deleted_at IS NULL
   AND (m.owner_kind = 'event' OR s.new_id IS NOT NULL)
+  AND NOT EXISTS (SELECT FROM deleted_owners d
+                  WHERE (d.owner_kind, d.owner_id) IN (('event', :event_id), ('sponsor', s.new_id)))
 ON CONFLICT DO NOTHING
 RETURNING owner_kind, owner_id, slot, public_key
 """)

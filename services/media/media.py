@@ -45,6 +45,15 @@ def next_version(session, event_id):
     )
 
 
+def lock_event_media(session, event_id):
+    """Take the event's media lock without numbering a change."""
+    session.execute(
+        insert(EventMediaVersion).values(event_id=event_id, version=0)
+        .on_conflict_do_update(index_elements=[EventMediaVersion.event_id],
+                               set_={"version": EventMediaVersion.version})
+    )
+
+
 def announce_change(session, event_id, version, base_url):
     """Put `media.changed`, with the event's media as they are now, in the
     outbox; the message."""

@@ -3,11 +3,17 @@ media records (an image of an event or a sponsor, in one slot, pointing at
 a blob). Many records may share one blob; each record has its own
 unguessable public key, which is its URL. Replacing or deleting an image
 retires its record (`deleted_at`): its key stops serving at once. The
-copies made (`event_copies`) keep each event from being copied twice."""
+copies made (`event_copies`) keep each event from being copied twice.
+
+What this service knows of events from the events service's messages:
+which are public (`event_visibility`) and which events and sponsors are
+deleted (`deleted_owners`), whose media stay retired
+(services/media/lifecycle.py)."""
 from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -59,6 +65,30 @@ class EventCopy(Base):
     source_event_id: Mapped[int] = mapped_column(BigInteger)
     copied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
                                                 server_default=func.now())
+
+
+class EventVisibility(Base):
+    """Whether an event is published and public, as its newest
+    `event.visibility_changed` says; an event without a row is not."""
+
+    __tablename__ = "event_visibility"
+
+    event_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    public: Mapped[bool] = mapped_column(Boolean)
+    visibility_version: Mapped[int] = mapped_column(BigInteger)
+
+
+class DeletedOwner(Base):
+    """An event or a sponsor the events service deleted: its media are
+    retired and it takes no new ones."""
+
+    __tablename__ = "deleted_owners"
+
+    owner_kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[int] = mapped_column(BigInteger)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                 server_default=func.now())
 
 
 class Media(Base):

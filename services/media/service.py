@@ -1,13 +1,17 @@
 """The media service: event and sponsor images, stored content-addressed,
-and duplicated (records only, never bytes) when an event is copied.
+duplicated (records only, never bytes) when an event is copied, and
+retired when their event or sponsor is deleted.
 
 Its RPC methods, their answers and errors are `contracts.media.rpc`; the
 messages it publishes `contracts.media.messages`. Image bytes travel in
 base64.
 Uploads are checked by decoding (JPEG, PNG, WebP, GIF), stripped of
 metadata, and an event's `original` gets its renditions (large 1300×500,
-thumbnail 500×200, icon 75×30). Replacing or deleting an image retires its
-record: its URL stops serving at once.
+thumbnail 500×200, icon 75×30). Replacing or deleting an image, or
+deleting its event or sponsor (`event.deleted`, `sponsor.deleted`), retires
+its record: its URL stops serving at once. Only a published public event's
+media may be cached anywhere for good (`event.visibility_changed`,
+`lifecycle.cache_control`).
 
 Read-your-writes: a change commits its records and `media.changed` (the
 event's media as they are now, numbered) in one transaction, then hands the
@@ -31,13 +35,19 @@ from sqlalchemy import text
 
 from contracts.errors import AccessDenied, EventNotFound
 from contracts.events.errors import ChildNotFound
-from contracts.events.messages import EventCopied
+from contracts.events.messages import (
+    EventCopied,
+    EventDeleted,
+    EventVisibilityChanged,
+    SponsorDeleted,
+)
 from contracts.media.errors import InvalidMediaData, SponsorNotFound, UnknownSlot
 from contracts.vocabulary import RENDITION_SLOTS, UPLOAD_SLOTS, Permission
-from services.media import copies, media, uploads
+from services.media import copies, lifecycle, media, uploads
 from services.media.media import Owner
 from services.media.settings import MediaSettings
 from services.media.storage import Storage
+from services.media.uploads import Decoding
 from shared.actors import Actor
 from shared.context import RequestContext
 from shared.db import Database
@@ -52,8 +62,6 @@ from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CACHE_CONTROL = "public, max-age=31536000, immutable"  # a key's bytes never change
-
 
 class MediaService:
     name = "media"
@@ -61,6 +69,7 @@ class MediaService:
     db = Database()
     relay = OutboxRelay()
     storage = Storage()
+    decoder = Decoding()
     events = Rpc("events")
     permissions = Permissions(denied=AccessDenied)
     request_context = RequestContext()
@@ -71,13 +80,13 @@ class MediaService:
     def upload_event_image(self, event_ref, slot, content):
         actor_id = self.actor.id
         owner = self._authorized(actor_id, self._event_owner(event_ref))
-        return self._change(owner, uploads.event_images(slot, content, self._limits))
+        return self._change(owner, uploads.event_images(slot, content, self.decoder))
 
     @rpc
     def upload_sponsor_logo(self, sponsor_id, content):
         actor_id = self.actor.id
         owner = self._authorized(actor_id, self._sponsor_owner(sponsor_id))
-        return self._change(owner, uploads.sponsor_images(content, self._limits))
+        return self._change(owner, uploads.sponsor_images(content, self.decoder))
 
     @rpc
     def delete_event_image(self, event_ref, slot):
@@ -105,7 +114,8 @@ class MediaService:
     def read_media(self, key, if_none_match=None):
         with self.db.transaction() as session:
             record = media.find_live(session, key)
-            headers = {"etag": media.etag(record.blob_key), "cache_control": CACHE_CONTROL}
+            headers = {"etag": media.etag(record.blob_key),
+                       "cache_control": lifecycle.cache_control(session, record.event_id)}
             if if_none_match == headers["etag"]:
                 return {"not_modified": True, **headers}
             return {**headers, "content_type": record.content_type, "size": record.size,
@@ -119,6 +129,24 @@ class MediaService:
         apply_once(self.db, self.name, message,
                    lambda session, copied: copies.copy_media(session, copied, self._base_url))
 
+    @consume(EventDeleted)
+    def on_event_deleted(self, message):
+        """Retire the event's and its sponsors' media
+        (`lifecycle.on_event_deleted`)."""
+        apply_once(self.db, self.name, message, lifecycle.on_event_deleted)
+
+    @consume(SponsorDeleted)
+    def on_sponsor_deleted(self, message):
+        """Retire the sponsor's logo (`lifecycle.on_sponsor_deleted`)."""
+        apply_once(self.db, self.name, message, lambda session, deleted: (
+            lifecycle.on_sponsor_deleted(session, deleted, self._base_url)))
+
+    @consume(EventVisibilityChanged)
+    def on_event_visibility_changed(self, message):
+        """Whether the event's media may be cached for good
+        (`lifecycle.on_visibility_changed`)."""
+        apply_once(self.db, self.name, message, lifecycle.on_visibility_changed)
+
     @rpc
     def health(self):
         with self.db.transaction() as session:
@@ -131,6 +159,7 @@ class MediaService:
         uploaded = {slot: image for slot, image in by_slot.items() if image is not None}
         with self.db.transaction() as session:
             version = media.next_version(session, owner.event_id)
+            lifecycle.require_live(session, owner)
             media.retire(session, owner, by_slot)
             records = media.add(session, self.storage, owner, uploaded)
             changed = media.announce_change(session, owner.event_id, version, self._base_url)
@@ -166,10 +195,6 @@ class MediaService:
         except ChildNotFound:
             raise SponsorNotFound(f"no sponsor {sponsor_id!r}") from None
         return Owner(event_id=sponsor["event_id"], kind="sponsor", id=sponsor["id"])
-
-    @property
-    def _limits(self):
-        return self.settings.MEDIA_MAX_BYTES, self.settings.MEDIA_MAX_PIXELS
 
     @property
     def _base_url(self):

@@ -1,13 +1,48 @@
 """What an upload brings: the bytes (base64 over RPC, whose JSON cannot
-carry raw bytes) and the slot they go to, as the images to store."""
+carry raw bytes) and the slot they go to, as the images to store, decoded
+by the process's `Decoder`."""
 import base64
 import binascii
 
-from eventlet import tpool
+from nameko.extensions import DependencyProvider
 
-from contracts.media.errors import InvalidMediaData, UnknownSlot
+from contracts.media.errors import ImagesBusy, InvalidMediaData, UnknownSlot
 from contracts.vocabulary import UPLOAD_SLOTS
 from services.media import images
+from services.media.settings import MediaSettings
+from shared.bounded import BoundedPool
+from shared.settings import settings_of
+
+
+class Decoder:
+    """Uploads prepared (`images.prepare`) within the byte and pixel limits,
+    in `pool` (`shared.bounded.BoundedPool`): decoding is CPU work, and an
+    image at the pixel limit takes up to 4 bytes a pixel. The limits are
+    checked from the header first, before any wait: a decompression bomb is
+    refused at once and never holds a place."""
+
+    def __init__(self, max_bytes, max_pixels, pool):
+        self.limits = max_bytes, max_pixels
+        self._pool = pool
+
+    def prepare(self, data, renditions=False):
+        images.check(data, *self.limits)
+        return self._pool.run(images.prepare, data, *self.limits, renditions=renditions)
+
+
+class Decoding(DependencyProvider):
+    """The process's `Decoder`: limits from `MEDIA_MAX_BYTES` and
+    `MEDIA_MAX_PIXELS`, at most `MEDIA_DECODES_AT_ONCE` decodes at a time and
+    `MEDIA_DECODES_WAITING` waiting (then `ImagesBusy`)."""
+
+    def setup(self):
+        settings = settings_of(self.container, MediaSettings)
+        pool = BoundedPool(settings.MEDIA_DECODES_AT_ONCE, settings.MEDIA_DECODES_WAITING,
+                           busy=ImagesBusy)
+        self.decoder = Decoder(settings.MEDIA_MAX_BYTES, settings.MEDIA_MAX_PIXELS, pool)
+
+    def get_dependency(self, worker_ctx):
+        return self.decoder
 
 
 def decoded(content):
@@ -20,21 +55,16 @@ def decoded(content):
         raise InvalidMediaData("content is not valid base64") from None
 
 
-def event_images(slot, content, limits):
+def event_images(slot, content, decoder):
     """slot → images.Image for an upload to an event's `slot`."""
     if slot not in UPLOAD_SLOTS:
         raise UnknownSlot(f"no image slot {slot!r}; the slots are: {', '.join(UPLOAD_SLOTS)}")
-    prepared = _prepare(content, limits, renditions=slot == "original")
+    prepared = decoder.prepare(decoded(content), renditions=slot == "original")
     return {slot if name == "original" else name: image for name, image in prepared.items()}
 
 
-def sponsor_images(content, limits):
-    return {"logo": _prepare(content, limits)["original"]}
-
-
-def _prepare(content, limits, renditions=False):
-    # decoding is CPU work: off the event loop
-    return tpool.execute(images.prepare, decoded(content), *limits, renditions=renditions)
+def sponsor_images(content, decoder):
+    return {"logo": decoder.prepare(decoded(content))["original"]}
 
 
 def encoded(data):

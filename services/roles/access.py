@@ -1,30 +1,15 @@
-"""Permission checks: which roles on an event pass which check.
-
-Admins pass every check. docs/architecture.md shows the table; a
-parametrised test covers all of it.
+"""Permission checks: which roles on an event pass which check, as
+`contracts.powers.PERMISSIONS` says. Admins pass every check; a
+parametrised test covers the table.
 """
 from sqlalchemy import and_, exists, select
 
 from contracts.errors import AccessDenied
+from contracts.powers import PERMISSIONS, holders
 from contracts.roles.errors import InvalidRoleData
-from contracts.vocabulary import Permission, Role
+from contracts.vocabulary import Permission
 from services.roles.models import EventRole, User
 from shared.ids import as_id
-
-ORGANIZER_PLUS = frozenset({Role.OWNER, Role.ORGANIZER})
-COORGANIZER_PLUS = ORGANIZER_PLUS | {Role.COORGANIZER}
-
-# permission -> the roles that pass it (admins pass all)
-PERMISSIONS = {
-    Permission.IS_OWNER: frozenset({Role.OWNER}),
-    Permission.IS_ORGANIZER: ORGANIZER_PLUS,
-    Permission.IS_COORGANIZER: COORGANIZER_PLUS,
-    Permission.IS_TRACK_ORGANIZER: COORGANIZER_PLUS | {Role.TRACK_ORGANIZER},
-    Permission.IS_MODERATOR: COORGANIZER_PLUS | {Role.MODERATOR},
-    Permission.IS_REGISTRAR: COORGANIZER_PLUS | {Role.REGISTRAR},
-    Permission.IS_TEAM_MEMBER: frozenset(Role),
-    Permission.IS_ADMIN: frozenset(),
-}
 
 
 def has_access(session, user_id, permission, event_id):
@@ -43,7 +28,7 @@ def require(session, user_id, permission, event_id, to):
     `to` says what for, in the error: "to invite an owner"."""
     if not has_access(session, user_id, permission, event_id):
         where = "" if event_id is None else f" of event {event_id}"
-        raise AccessDenied(f"you need to be {Permission(permission).holder}{where} {to}")
+        raise AccessDenied(f"you need to be {holders(permission)}{where} {to}")
     return as_id(user_id)
 
 

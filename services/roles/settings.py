@@ -2,7 +2,9 @@
 from typing import ClassVar
 
 import argon2
+from pydantic import model_validator
 
+from shared.bounded import leaves_workers
 from shared.settings import ConsumerSettings, OutboxSettings, database_url, setting
 
 
@@ -28,3 +30,13 @@ class RolesSettings(ConsumerSettings, OutboxSettings):
     PASSWORD_MEMORY_KIB: int = setting(argon2.DEFAULT_MEMORY_COST,
                                        "argon2id memory cost, in KiB (argon2-cffi's default)",
                                        gt=0)
+    PASSWORD_HASHES_AT_ONCE: int = setting(
+        2, "password hashes (sign-in, sign-up, password change) run at once, each in a native"
+        " thread with PASSWORD_MEMORY_KIB of memory", gt=0)
+    PASSWORD_HASHES_WAITING: int = setting(
+        4, "password hashes that may wait for a turn; one more is refused at once (503"
+        " `passwords_busy`), so hashing holds at most the two counts of the workers", ge=0)
+
+    @model_validator(mode="after")
+    def _workers_left(self):
+        return leaves_workers(self, "PASSWORD_HASHES_AT_ONCE", "PASSWORD_HASHES_WAITING")

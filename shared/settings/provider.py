@@ -22,6 +22,9 @@ def validated(model, config, service=None):
         keys = {config_key(model, name): name for name in model.model_fields}
         problems = []
         for error in exc.errors():
+            if not error["loc"]:  # a rule of several settings, which its message names
+                problems.append(error["msg"])
+                continue
             key = ".".join(map(str, error["loc"]))
             name = keys.get(key) or keys.get(str(error["loc"][0]))
             where = f" (variable {variable(model, name, service)})" if name else ""

@@ -23,11 +23,14 @@ PASSES = {
     "is_owner":           {"owner", "admin"},
     "is_organizer":       {"owner", "organizer", "admin"},
     "is_coorganizer":     {"owner", "organizer", "coorganizer", "admin"},
-    "is_track_organizer": {"owner", "organizer", "coorganizer", "track_organizer", "admin"},
-    "is_moderator":       {"owner", "organizer", "coorganizer", "moderator", "admin"},
-    "is_registrar":       {"owner", "organizer", "coorganizer", "registrar", "admin"},
     "is_team_member":     {*ROLES, "admin"},
     "is_admin":           {"admin"},
+    "reads_program":      {"owner", "organizer", "coorganizer", "track_organizer", "moderator",
+                           "admin"},
+    "manages_program":    {"owner", "organizer", "track_organizer", "admin"},
+    "reviews_sessions":   {"owner", "organizer", "track_organizer", "moderator", "admin"},
+    "reads_registrations": {"owner", "organizer", "coorganizer", "registrar", "admin"},
+    "checks_in":          {"owner", "organizer", "registrar", "admin"},
 }
 
 

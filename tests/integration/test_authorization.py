@@ -167,6 +167,72 @@ def test_an_organizer_may_change_the_event_and_its_children_but_not_delete_it(
     assert changes["delete a child"]() == {"id": track["id"], "deleted": True}
 
 
+def test_a_track_organizer_manages_tracks_and_sessions_and_nothing_else(
+    events_rpc, user, owner, event, track, events_rows
+):
+    track_organizer = user("track_organizer")
+    changes = event_changes(events_rpc, track_organizer, event, track)
+    events = events_rpc.acting(track_organizer["id"])
+
+    for name in ("update the event", "delete the event", "copy the event"):
+        refused(AccessDenied, changes[name], events_rows)
+    refused(AccessDenied, lambda: events.create_child(event["id"], "sponsors", {"name": "Ac"}),
+            events_rows)
+    assert changes["create a child"]()["event_id"] == event["id"]
+    assert changes["update a child"]()["name"] == "Renamed"
+    talk = events.create_child(event["id"], "sessions", {"title": "Talk", "state": "submitted"})
+    assert events.update_child("sessions", talk["id"], {"title": "Keynote"})["title"] == "Keynote"
+    assert events.delete_child("sessions", talk["id"]) == {"id": talk["id"], "deleted": True}
+    assert changes["delete a child"]() == {"id": track["id"], "deleted": True}
+
+
+def test_a_moderator_changes_a_sessions_state_and_nothing_else_of_it(
+    events_rpc, user, owner, event, events_rows
+):
+    moderator = user("moderator")
+    talk = events_rpc.acting(owner["id"]).create_child(
+        event["id"], "sessions", {"title": "Talk", "state": "submitted"})
+    events = events_rpc.acting(moderator["id"])
+
+    def the_talk():
+        return events_rpc.get_child("sessions", talk["id"])
+
+    for change in ({"title": "Mine now"}, {"state": "accepted", "title": "Mine now"}):
+        refused(AccessDenied, lambda change=change: events.update_child(
+            "sessions", talk["id"], change), the_talk)
+    refused(AccessDenied, lambda: events.delete_child("sessions", talk["id"]), the_talk)
+    refused(AccessDenied, lambda: events.create_child(event["id"], "sessions",
+                                                      {"title": "Mine"}), events_rows)
+    reviewed = events.update_child("sessions", talk["id"], {"state": "accepted"})
+    assert (reviewed["state"], reviewed["title"]) == ("accepted", "Talk")
+
+
+def test_a_registrar_checks_attendees_in_and_changes_nothing_else(
+    events_rpc, user, owner, event, events_rows
+):
+    registrar = user("registrar")
+    organizer = events_rpc.acting(owner["id"])
+    ticket = organizer.create_child(event["id"], "tickets", {"name": "Day pass", "type": "free"})
+    guest = organizer.create_child(event["id"], "attendees",
+                                   {"firstname": "Ada", "ticket_id": ticket["id"]})
+    events = events_rpc.acting(registrar["id"])
+
+    def the_guest():
+        return events_rpc.get_child("attendees", guest["id"])
+
+    assert (guest["checked_in"], guest["checked_in_at"]) == (False, None)
+    refused(AccessDenied, lambda: events.update_child(
+        "attendees", guest["id"], {"checked_in": True, "firstname": "Eve"}), the_guest)
+    refused(AccessDenied, lambda: events.create_child(
+        event["id"], "attendees", {"firstname": "Eve", "ticket_id": ticket["id"]}), events_rows)
+    checked = events.update_child("attendees", guest["id"], {"checked_in": True})
+    assert checked["checked_in"] is True and checked["checked_in_at"] is not None
+    again = events.update_child("attendees", guest["id"], {"checked_in": True})
+    assert again["checked_in_at"] == checked["checked_in_at"]  # when they came in, kept
+    undone = events.update_child("attendees", guest["id"], {"checked_in": False})
+    assert (undone["checked_in"], undone["checked_in_at"]) == (False, None)
+
+
 def test_the_owner_may_delete_the_event(events_rpc, user, event, roles_caught_up):
     events_rpc.acting(user("owner")["id"]).delete_event(event["id"])
 

@@ -415,7 +415,7 @@ def test_someone_invited_before_signing_up_accepts_after(roles, event, invite, v
         {"email": "late.comer@example.org", "password": "correct horse", "name": "Late"}
     ))
     assert answer(roles, user, sent)["role_granted"] is True
-    assert roles.has_access(user["id"], "is_moderator", event["id"]) is True
+    assert roles.has_access(user["id"], "reviews_sessions", event["id"]) is True
 
 
 def test_the_invitee_may_accept_by_token(roles, event, invitee, pending):

@@ -67,7 +67,7 @@ def test_a_changed_role_is_answered_announced_and_holds_at_once(
     assert answer == {"user_id": ben["id"], "email": ben["email"], "role": "registrar"}
     assert held(roles_session, event, ben) == ["registrar"]
     assert roles.has_access(ben["id"], "is_coorganizer", event["id"]) is False
-    assert roles.has_access(ben["id"], "is_registrar", event["id"]) is True
+    assert roles.has_access(ben["id"], "checks_in", event["id"]) is True
     routing_key, payload = changed.next()
     assert routing_key == "role.changed"
     assert pick(payload, "event_id", "user_id", "role", "previous_role", "actor_id") == {

@@ -26,6 +26,8 @@ import PIL.Image
 import pytest
 from sqlalchemy import inspect, text
 
+from services.gateway.settings import GatewaySettings
+from services.media.settings import MediaSettings
 from tests.e2e.helpers import assert_problem, png
 from tests.support.broker import queue_depth
 from tests.support.http import Api, ok, sign_up
@@ -34,8 +36,8 @@ from tests.support.tap import wait_until
 
 EVENT = {"name": "BadConf", "starts_at": "2030-05-01T09:00:00+02:00",
          "ends_at": "2030-05-03T18:00:00+02:00", "state": "published"}
-MAX_IMAGE_BYTES = 10 * 2**20  # the gateway's default MAX_IMAGE_BYTES
-MEDIA_MAX_PIXELS = 40_000_000  # the media service's default MEDIA_MAX_PIXELS
+MAX_IMAGE_BYTES = GatewaySettings.model_fields["MAX_IMAGE_BYTES"].default
+MEDIA_MAX_PIXELS = MediaSettings.model_fields["MEDIA_MAX_PIXELS"].default
 LOGS = ("outbox", "inbox")  # what the services append to on their own
 
 

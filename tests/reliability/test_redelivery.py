@@ -40,11 +40,14 @@ DELIVERIES = 3
 PUBLISHED = Counter({"user.registered": 2, "email_verification.requested": 1,
                      "password_reset.requested": 1, "event.created": 1, "media.changed": 3,
                      "invite.created": 1, "invite.resent": 1, "invite.accepted": 1,
-                     "event.copied": 1, "media.copied": 1, "event.deleted": 1})
+                     "event.copied": 1, "media.copied": 1, "event.deleted": 1,
+                     "sponsor.deleted": 1, "event.visibility_changed": 1})
 # the handlers this scenario must cover: every one of the system
 HANDLERS = {
     ("roles", "event.created"), ("roles", "event.copied"), ("roles", "event.deleted"),
-    ("roles", "invite.accepted"), ("media", "event.copied"), ("events", "media.copied"),
+    ("roles", "invite.accepted"), ("media", "event.copied"), ("media", "event.deleted"),
+    ("media", "sponsor.deleted"), ("media", "event.visibility_changed"),
+    ("events", "media.copied"),
     ("events", "media.changed"), ("notifications", "user.registered"),
     ("notifications", "email_verification.requested"),
     ("notifications", "password_reset.requested"), ("notifications", "invite.created"),
@@ -153,6 +156,10 @@ def run_flow(system, capture, on_message=None):
     ok(flows.put_image(owner, f"/v1/events/{event['id']}/images/original", flows.png("teal")))
     ok(flows.put_image(owner, f"/v1/sponsors/{sponsor['id']}/logo",
                        flows.png("crimson", 400, 200)))
+    dropped = ok(flows.send(lambda: owner.api.post(f"/v1/events/{event['id']}/sponsors",
+                                                   {"name": "Globex", "level": 2})), 201)
+    ok(flows.send(lambda: owner.api.delete(f"/v1/sponsors/{dropped['id']}")), 204)
+    ok(flows.send(lambda: owner.api.patch(f"/v1/events/{event['id']}", {"state": "published"})))
     collect()
     sent = flows.invite(owner, event["id"], coorganizer.email, "coorganizer")
     first = flows.invitation_link(system, coorganizer.email)
@@ -177,7 +184,7 @@ def run_flow(system, capture, on_message=None):
                    for message in capture.seen)
     flows.await_value(copy_deleted_announced)
     return {"owner": owner.id, "coorganizer": coorganizer.id, "event": event["id"],
-            "sponsor": sponsor["id"], "copy": copied["id"],
+            "sponsor": sponsor["id"], "dropped": dropped["id"], "copy": copied["id"],
             "emails": {"owner": owner.email, "coorganizer": coorganizer.email}}
 
 
@@ -229,6 +236,14 @@ def snapshot(system, made):
                             "SELECT id, event_id, owner_kind, owner_id, slot, public_key,"
                             " deleted_at FROM media WHERE event_id = ANY(:ids) ORDER BY id",
                             **by_event),
+        "media visibility": flows.rows(system, "media",
+                                       "SELECT * FROM event_visibility"
+                                       " WHERE event_id = ANY(:ids) ORDER BY event_id",
+                                       **by_event),
+        "media owners deleted": flows.rows(system, "media",
+                                           "SELECT * FROM deleted_owners WHERE event_id ="
+                                           " ANY(:ids) ORDER BY owner_kind, owner_id",
+                                           **by_event),
         "media versions": flows.rows(system, "media",
                                      "SELECT event_id, version FROM event_media_versions"
                                      " WHERE event_id = ANY(:ids) ORDER BY event_id", **by_event),
@@ -280,13 +295,22 @@ def check_effects(system, flow):
         expect("the copy is known as copied", known[copy]["copied_from_id"], event)
     if event in known:
         expect("the source is known as live", known[event]["deleted_at"], None)
-    # media: event.copied duplicates the 4 event images and the sponsor logo, once
+    # media: event.copied duplicates the 4 event images and the sponsor logo, once;
+    # event.deleted retires the copy's; event.visibility_changed, sponsor.deleted
     source_records = flows.media_records(system, event)
     copy_records = flows.media_records(system, copy)
     expect(f"event {event}'s media records", len(source_records), 5)
     expect(f"copy {copy}'s media records", len(copy_records), 5)
-    expect(f"copy {copy}'s live media records",
-           sum(record["deleted_at"] is None for record in copy_records), 5)
+    expect(f"deleted copy {copy}'s live media records",
+           sum(record["deleted_at"] is None for record in copy_records), 0)
+    expect(f"event {event}'s visibility as media keeps it", flows.rows(
+        system, "media", "SELECT public, visibility_version FROM event_visibility"
+        " WHERE event_id = :id", id=event), [{"public": True, "visibility_version": 1}])
+    expect("owners deleted as media knows them", flows.rows(
+        system, "media", "SELECT owner_kind, owner_id FROM deleted_owners WHERE event_id"
+        " IN (:a, :b) ORDER BY owner_kind", a=event, b=copy),
+        [{"owner_kind": "event", "owner_id": copy},
+         {"owner_kind": "sponsor", "owner_id": flow["dropped"]}])
     expect("the copy shares the source's blobs",
            sorted(record["blob_key"] for record in copy_records),
            sorted(record["blob_key"] for record in source_records))
@@ -294,8 +318,9 @@ def check_effects(system, flow):
     expect(f"copy {copy}'s media version", flows.media_version(system, copy), 1)
     # events: media.changed and media.copied write the URL columns, once each version
     for event_id, version in ((event, 2), (copy, 1)):
-        shown, live = flows.shown_keys(system, event_id), flows.live_keys(system, event_id)
-        expect(f"event {event_id}'s URLs", shown, live)
+        shown = flows.shown_keys(system, event_id)
+        if event_id == event:  # the deleted copy keeps showing what it showed
+            expect(f"event {event_id}'s URLs", shown, flows.live_keys(system, event_id))
         expect(f"event {event_id}'s URL count", len(shown), 5)
         expect(f"event {event_id}'s shown media version",
                flows.event_row(system, event_id)["media_version"], version)

@@ -14,7 +14,9 @@ on it as `make db` sets them up (each service logs in as itself; `guest`
 keeps its permissions there, for tests to observe with), a free port for
 the gateway, and a mail catcher (`mailbox`: maildev on ports of its own)
 the notifications service sends to. Checks read the databases directly (`engine(service)`), not
-through the proxy.
+through the proxy. The gateway's rate limits count on the local Redis
+under a key prefix of the system's own (removed by `close`), with budgets
+no test meets unless it sets its own.
 """
 import os
 import signal
@@ -25,8 +27,10 @@ import uuid
 from pathlib import Path
 
 import requests
+from limits.storage import storage_from_string
 from sqlalchemy import create_engine, make_url
 
+from services.gateway.settings import GatewaySettings
 from shared.migrate import migrate
 from tests.conftest import ROOT, TEST_DATABASE_URL
 from tests.conftest import _empty as empty
@@ -41,6 +45,9 @@ MANAGEMENT = "http://127.0.0.1:15672/api"
 BROKER_AUTH = ("guest", "guest")
 BROKER_PORT = 5672
 JWT_SECRET = "system-test-secret-" + "x" * 32
+RATE_LIMITS = ("SIGN_IN_ACCOUNT", "SIGN_IN_ADDRESS", "SIGN_UP_ADDRESS", "MAIL", "WRITE", "INVITE")
+LOCAL_REDIS = GatewaySettings.model_fields["RATE_LIMIT_STORAGE"].default
+ROOMY_BUDGET = "100000 per minute"  # the e2e, fuzz and load runs sign in from one address
 
 
 class System:
@@ -102,6 +109,9 @@ class System:
             engine.dispose()
         self._engines.clear()
         delete_vhost(self.vhost)
+        if self.env is not None:
+            clear_rate_limits(self.env.get("RATE_LIMIT_STORAGE", LOCAL_REDIS),
+                              self.env["RATE_LIMIT_KEY_PREFIX"])
 
     def __enter__(self):
         return self.start()
@@ -182,6 +192,8 @@ class System:
                 "PASSWORD_TIME_COST": "1", "PASSWORD_MEMORY_KIB": "1024",
                 "HANDLER_RETRY_DELAYS": "[0.2, 0.5, 1]", "OUTBOX_POLL_INTERVAL": "0.2",
                 "RPC_TIMEOUT": "5", "HEALTH_TIMEOUT": "1", "ENVIRONMENT": "test",
+                "RATE_LIMIT_KEY_PREFIX": f"test-{self.vhost}",
+                **{f"RATE_LIMIT_{name}": ROOMY_BUDGET for name in RATE_LIMITS},
                 **self.extra_env}
 
     def _through_proxy(self, url):
@@ -201,6 +213,14 @@ def create_vhost(vhost):
 
 def delete_vhost(vhost):
     requests.delete(f"{MANAGEMENT}/vhosts/{vhost}", auth=BROKER_AUTH, timeout=10)
+
+
+def clear_rate_limits(storage, prefix):
+    """Remove the counts under `prefix`, if their Redis is there to ask."""
+    try:
+        storage_from_string(storage, key_prefix=prefix, socket_timeout=2).reset()
+    except Exception:  # a test stopped its Redis: nothing left to clear
+        pass
 
 
 def free_port():

@@ -11,6 +11,7 @@ from urllib.parse import urljoin
 
 import pytest
 import requests
+from nameko.containers import ServiceContainer
 from nameko.extensions import iter_extensions
 from nameko.testing.services import replace_dependencies
 from nameko.utils.concurrency import SpawningSet
@@ -29,6 +30,7 @@ CONFIG = {
     "MAX_JSON_BYTES": 1024,
     "MAX_IMAGE_BYTES": 4096,
     "AMQP_URI": "pyamqp://127.0.0.1:9//",  # never dialled
+    "RATE_LIMIT_STORAGE": "memory://",  # each test's gateway counts alone, no Redis
 }
 EVENT = {"name": "FOSSASIA Summit", "starts_at": "2030-03-14T09:00:00+08:00",
          "ends_at": "2030-03-16T18:00:00+08:00", "timezone": "Asia/Singapore"}
@@ -53,6 +55,7 @@ class Gateway:
     media: FakeMedia
     notifications: FakeNotifications
     codec: TokenCodec
+    container: ServiceContainer
 
     def auth(self, user_id):
         """The `Authorization` header of a token of a new sign-in of `user_id`."""
@@ -61,15 +64,18 @@ class Gateway:
 
 
 @pytest.fixture
-def gateway(container_factory, web_config):
+def gateway(container_factory, web_config, request):
+    """The gateway on `CONFIG`, and the settings a test parametrizes it
+    with (`@pytest.mark.parametrize("gateway", [{...}], indirect=True)`)."""
     roles = FakeRoles()
     fakes = {"roles": roles, "events": FakeEvents(roles), "media": FakeMedia(),
              "notifications": FakeNotifications()}
-    container = container_factory(GatewayService, {**web_config, **CONFIG})
+    settings = getattr(request, "param", {})
+    container = container_factory(GatewayService, {**web_config, **CONFIG, **settings})
     without_broker(container, **fakes)
     container.start()
     with Client(f"http://{web_config['WEB_SERVER_ADDRESS']}/") as http:
-        yield Gateway(http, codec=TokenCodec(SECRET, 600), **fakes)
+        yield Gateway(http, codec=TokenCodec(SECRET, 600), container=container, **fakes)
 
 
 def without_broker(container, **replacements):

@@ -19,6 +19,7 @@ from contracts.events.schemas import MAX_LISTED_EVENTS, PUBLIC_SESSION_STATES, P
 from contracts.media.errors import InvalidImage, MediaNotFound
 from contracts.media.rpc import MediaRpc
 from contracts.notifications.rpc import NotificationsRpc
+from contracts.powers import CHILD_POWERS, PERMISSIONS, holders
 from contracts.roles.errors import (
     EmailAlreadyVerified,
     EmailNotVerified,
@@ -37,7 +38,6 @@ from contracts.roles.errors import (
 )
 from contracts.roles.rpc import RolesRpc
 from contracts.vocabulary import ROLES, Permission, Role
-from services.roles.access import PERMISSIONS
 from services.roles.invites import manager_permission
 from shared.actors import ACTOR_KEY, DEVELOPMENT_PUBLIC_KEY, ActorVerifier
 from shared.context import REQUEST_ID_KEY
@@ -343,7 +343,7 @@ class FakeRoles(Fake, RolesRpc):
 
     def _require(self, actor_id, permission, event_id):
         if not self.has_access(actor_id, permission, event_id):
-            raise AccessDenied(f"you need to be {permission.holder} of event {event_id}")
+            raise AccessDenied(f"you need to be {holders(permission)} of event {event_id}")
 
     def _invite(self, invite_id):
         if invite_id not in self.invites:
@@ -423,7 +423,7 @@ class FakeEvents(Fake, EventsRpc):
 
     def create_child(self, ref, kind, data):
         actor_id = self.actor_id
-        event = self._changed_by(actor_id, ref)
+        event = self._changed_by(actor_id, ref, CHILD_POWERS[kind].write)
         child_id = next(self._ids)
         self.children[kind, child_id] = {**data, "id": child_id, "event_id": event["id"],
                                          "created_at": CREATED_AT}
@@ -457,13 +457,15 @@ class FakeEvents(Fake, EventsRpc):
 
     def update_child(self, kind, child_id, data):
         actor_id = self.actor_id
-        self._changed_by(actor_id, self.get_child(kind, child_id)["event_id"])
+        self._changed_by(actor_id, self.get_child(kind, child_id)["event_id"],
+                         CHILD_POWERS[kind].to_update(data))
         self.children[kind, child_id].update(data)
         return self.get_child(kind, child_id)
 
     def delete_child(self, kind, child_id):
         actor_id = self.actor_id
-        self._changed_by(actor_id, self.get_child(kind, child_id)["event_id"])
+        self._changed_by(actor_id, self.get_child(kind, child_id)["event_id"],
+                         CHILD_POWERS[kind].write)
         del self.children[kind, child_id]
         return {"id": child_id, "deleted": True}
 
@@ -519,7 +521,7 @@ class FakeEvents(Fake, EventsRpc):
         """The event `ref`, once `actor_id` passes `permission` on it."""
         event = self.get_event(ref)
         if not self.roles.has_access(actor_id, permission, event["id"]):
-            raise AccessDenied(f"you need to be {permission.holder} of event {event['id']}")
+            raise AccessDenied(f"you need to be {holders(permission)} of event {event['id']}")
         return event
 
 

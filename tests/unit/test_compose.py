@@ -15,7 +15,8 @@ from tests.conftest import ROOT
 # every secret the file takes, each from a variable of its own (no default)
 SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_ADMIN_PASSWORD", "EVENTS_BROKER_PASSWORD",
            "ROLES_BROKER_PASSWORD", "MEDIA_BROKER_PASSWORD", "NOTIFICATIONS_BROKER_PASSWORD",
-           "GATEWAY_BROKER_PASSWORD", "JWT_SECRET", "ACTOR_SIGNING_KEY", "ACTOR_PUBLIC_KEY")
+           "GATEWAY_BROKER_PASSWORD", "JWT_SECRET", "ACTOR_SIGNING_KEY", "ACTOR_PUBLIC_KEY",
+           "REDIS_PASSWORD")
 OURS = {path.parent.name for path in ROOT.glob("services/*/service.py")}
 
 
@@ -48,7 +49,7 @@ def services():
 
 
 def test_compose_accepts_the_file_and_runs_every_service(services):
-    assert OURS | {"rabbitmq", "postgres", "broker-setup", "maildev"} == set(services)
+    assert OURS | {"rabbitmq", "postgres", "redis", "broker-setup", "maildev"} == set(services)
 
 
 def test_only_the_gateway_publishes_a_port_and_the_mail_catcher_to_this_machine(services):
@@ -101,7 +102,7 @@ def test_no_password_secret_or_key_has_a_default_or_a_value_in_the_file():
         if secret.search(key) and value.strip():
             assert value.strip().startswith("${"), line
     in_urls = re.findall(r"//[\w.-]+:(.+?)@[\w.-]+:\d+", text)
-    assert len(in_urls) == 5  # the four databases' and the broker administrator's
+    assert len(in_urls) == 6  # the four databases', the broker administrator's and Redis's
     assert all(password.startswith("${") for password in in_urls)
 
 
@@ -114,5 +115,6 @@ def test_the_secrets_reach_the_services_that_need_them_and_no_others(services):
     assert holders("POSTGRES_PASSWORD") == {"postgres", "events", "roles", "media",
                                             "notifications"}
     assert holders("RABBITMQ_ADMIN_PASSWORD") == {"rabbitmq", "broker-setup"}
+    assert holders("REDIS_PASSWORD") == {"redis", "gateway"}
     for service in OURS:
         assert holders(f"{service.upper()}_BROKER_PASSWORD") == {service, "broker-setup"}

@@ -211,17 +211,41 @@ def test_an_image_slot_that_takes_no_upload_is_404(world):
 # health
 
 def test_health_is_200_when_every_service_answers(gateway):
-    response = gateway.http.get("/v1/health")
+    admin = gateway.roles.add_user("admin", is_admin=True)
+
+    response = gateway.http.get("/v1/health", headers=gateway.auth(admin))
 
     assert response.status_code == 200 and response.json()["status"] == "ok"
     assert set(response.json()["services"]) == {"events", "roles", "media", "notifications"}
 
 
-def test_health_is_503_naming_the_service_that_does_not_answer(gateway):
+def test_health_is_503_naming_the_service_that_does_not_answer_to_an_admin(gateway):
+    admin = gateway.roles.add_user("admin", is_admin=True)
     gateway.media.fail("health", Unavailable("media.health did not answer within 2s"))
 
-    response = gateway.http.get("/v1/health")
+    response = gateway.http.get("/v1/health", headers=gateway.auth(admin))
 
     assert response.status_code == 503
     assert response.json()["services"]["media"]["status"] == "unavailable"
     assert response.json()["services"]["events"]["status"] == "ok"
+
+
+@pytest.mark.parametrize("caller", [None, "user"])
+def test_health_shows_anyone_else_only_up_or_down(gateway, caller):
+    headers = gateway.auth(gateway.roles.add_user(caller)) if caller else {}
+    gateway.media.fail("health", Unavailable("media.health did not answer within 2s"))
+
+    response = gateway.http.get("/v1/health", headers=headers)
+
+    assert response.status_code == 503 and response.json() == {"status": "unavailable"}
+
+
+@pytest.mark.parametrize("failure", ["health", "has_access", "check_session"])
+def test_health_is_up_or_down_when_roles_cannot_tell_who_is_admin(gateway, failure):
+    admin = gateway.roles.add_user("admin", is_admin=True)
+    gateway.roles.fail(failure, Unavailable("roles did not answer within 2s"))
+
+    response = gateway.http.get("/v1/health", headers=gateway.auth(admin))
+
+    assert response.json() == {"status": "ok" if failure != "health" else "unavailable"}
+    assert response.status_code == (200 if failure != "health" else 503)

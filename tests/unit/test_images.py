@@ -7,6 +7,9 @@ import time
 import zlib
 
 import PIL.Image
+import PIL.ImageChops
+import PIL.ImageStat
+import PIL.JpegImagePlugin
 import PIL.PngImagePlugin
 import pytest
 
@@ -271,6 +274,45 @@ def test_renditions_of_16_bit_grey_are_scaled_not_clipped():
     image.save(buffer, "PNG")
     icon = prepared(buffer.getvalue())["icon"]
     assert reopened(icon).getpixel((10, 10)) == 30000 // 256
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P"])
+def test_renditions_of_a_large_png_reduced_by_bands_match_a_whole_image_resize(mode):
+    grey = PIL.Image.linear_gradient("L").resize((1001, 3103))  # reduced by 2
+    image = PIL.Image.merge("RGBA", (grey, grey.transpose(PIL.Image.Transpose.FLIP_TOP_BOTTOM),
+                                     grey.transpose(PIL.Image.Transpose.FLIP_LEFT_RIGHT), grey))
+    image = image if mode == "RGBA" else image.convert("RGB").quantize(64)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    for name, image_out in prepared(buffer.getvalue()).items():
+        made = reopened(image_out).convert("RGBA")
+        whole = image.convert("RGBA").resize(made.size, PIL.Image.Resampling.LANCZOS)
+        difference = PIL.ImageStat.Stat(PIL.ImageChops.difference(made, whole)).mean
+        assert max(difference) < 1, (name, difference)
+
+
+def test_a_jpeg_decodes_smaller_in_draft_mode_other_formats_whole():
+    assert decode(encoded("JPEG", (4000, 2000)), MAX_BYTES, MAX_PIXELS, scale=0.3).size == (
+        2000, 1000)  # 1/2: the smallest scale not below 0.3
+    assert decode(encoded("PNG", (4000, 2000)), MAX_BYTES, MAX_PIXELS, scale=0.3).size == (
+        4000, 2000)
+
+
+def test_a_large_jpeg_s_renditions_come_from_a_draft_yet_are_exact_and_upright(monkeypatch):
+    drafts = []
+    draft = PIL.JpegImagePlugin.JpegImageFile.draft
+    monkeypatch.setattr(PIL.JpegImagePlugin.JpegImageFile, "draft",
+                        lambda image, *args: drafts.append(draft(image, *args)) or drafts[-1])
+    image = PIL.Image.new("RGB", (4000, 2000), "white")
+    image.paste("black", (0, 0, 2000, 2000))  # black on the left
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=spy_exif(orientation=6))  # displayed turned 90° clockwise
+    images = prepared(buffer.getvalue())
+    assert drafts == [("RGB", (0, 0, 2000, 1000))]  # decoded at 1/2 for the renditions
+    assert {name: (image.width, image.height) for name, image in images.items()} == {
+        "original": (2000, 4000), "large": (250, 500), "thumbnail": (100, 200), "icon": (15, 30)}
+    large = reopened(images["large"])
+    assert max(large.getpixel((125, 60))) < 30 and min(large.getpixel((125, 440))) > 225
 
 
 # fuzzing: nothing but the two refusals, whatever the bytes

@@ -4,7 +4,13 @@ from uuid import UUID
 import pytest
 from pydantic import ValidationError
 
-from contracts.events.messages import EventCopied, EventCreated, EventDeleted
+from contracts.events.messages import (
+    EventCopied,
+    EventCreated,
+    EventDeleted,
+    EventVisibilityChanged,
+    SponsorDeleted,
+)
 from contracts.media.messages import MediaChanged, MediaCopied
 from contracts.roles.messages import InviteAccepted, InviteCreated
 from shared.messages import InvalidMessage
@@ -64,6 +70,8 @@ EVERY_MESSAGE = [
     EventCreated(event_id=1, identifier="a1b2c3d4", owner_id=7),
     EventCopied(**COPIED),
     EventDeleted(event_id=1, identifier="a1b2c3d4"),
+    EventVisibilityChanged(event_id=1, public=True, visibility_version=2),
+    SponsorDeleted(sponsor_id=10, event_id=1),
     InviteAccepted(invite_id=1, event_id=2, user_id=3, email="ana@example.org", role="owner"),
     InviteCreated(invite_id=1, event_id=2, event_name="PyCon", email="ana@example.org",
                   role="coorganizer", expires_at=datetime(2030, 1, 1, tzinfo=UTC)),

@@ -60,7 +60,7 @@ def test_signed_in_routes_say_so_and_public_ones_do_not():
     assert operations[("get", "/v1/users/me")]["security"] == [{"bearer": []}]
     assert operations[("get", "/v1/events/{event}")]["security"] == [{}, {"bearer": []}]
     assert "security" not in operations[("post", "/v1/users")]
-    assert "security" not in operations[("get", "/v1/health")]
+    assert operations[("get", "/v1/health")]["security"] == [{}, {"bearer": []}]
 
 
 def test_bodies_are_the_schemas_the_services_validate_with():

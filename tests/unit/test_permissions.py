@@ -44,9 +44,9 @@ def test_an_actor_with_the_permission_passes(checks):
 
 
 def test_an_actor_without_it_is_refused_with_the_services_own_error(checks):
-    with pytest.raises(AccessDenied, match="user 3 is not an organizer of event 10"):
+    with pytest.raises(AccessDenied, match="user 3 does not pass is_organizer on event 10"):
         checks.require(STRANGER, Permission.IS_ORGANIZER, EVENT_ID)
-    with pytest.raises(AccessDenied, match="user 2 is not an owner of event 10"):
+    with pytest.raises(AccessDenied, match="user 2 does not pass is_owner on event 10"):
         checks.require(ORGANIZER, Permission.IS_OWNER, EVENT_ID)
 
 

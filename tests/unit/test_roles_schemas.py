@@ -1,7 +1,7 @@
 """The roles service's input schemas, and its password hashing at a cheap cost."""
 import pytest
 
-from contracts.roles.errors import InvalidRoleData
+from contracts.roles.errors import InvalidRoleData, PasswordsBusy
 from contracts.roles.schemas import (
     InviteAnswer,
     InviteIn,
@@ -13,6 +13,7 @@ from contracts.roles.schemas import (
 )
 from services.roles.passwords import PasswordHasher
 from services.roles.schemas import validate
+from shared.bounded import BoundedPool
 
 SIGN_UP = {"email": "ana@example.org", "password": "correct horse", "name": "Ana"}
 SIX_ROLES = ["owner", "organizer", "coorganizer", "track_organizer", "moderator", "registrar"]
@@ -169,9 +170,14 @@ def test_a_reset_sets_a_password_as_good_as_a_sign_up_s():
 # password hashing
 
 
+def hasher_of(time_cost=1, memory_kib=1024):
+    return PasswordHasher(time_cost=time_cost, memory_kib=memory_kib,
+                          pool=BoundedPool(1, 0, busy=PasswordsBusy))
+
+
 @pytest.fixture(scope="module")
 def hasher():
-    return PasswordHasher(time_cost=1, memory_kib=1024)
+    return hasher_of()
 
 
 def test_a_hash_is_argon2id_and_never_holds_the_password(hasher):
@@ -197,5 +203,5 @@ def test_verify_without_a_hash_is_false_even_for_the_decoy_password(hasher, no_h
 def test_a_hash_needs_rehashing_once_the_cost_changes(hasher):
     hashed = hasher.hash("correct horse")
     assert hasher.needs_rehash(hashed) is False
-    assert PasswordHasher(time_cost=2, memory_kib=1024).needs_rehash(hashed) is True
-    assert PasswordHasher(time_cost=1, memory_kib=2048).needs_rehash(hashed) is True
+    assert hasher_of(time_cost=2).needs_rehash(hashed) is True
+    assert hasher_of(memory_kib=2048).needs_rehash(hashed) is True
