@@ -1,5 +1,5 @@
 """Teams that can be run, end to end over HTTP: a changed role holds at the
-next request, a removed member is refused at their next request on every
+next request, with the powers of the new role, a removed member is refused at their next request on every
 gateway process, anyone may leave, the owner stays; "my events" follows
 creation, copy, acceptance and removal at once; the public views of a
 published event show nothing private."""
@@ -54,6 +54,35 @@ def test_a_changed_role_holds_at_the_next_request(team):
 
     ok(owner.api.patch(roles_path(event, coorganizer), {"role": "registrar"}))
     assert_problem(coorganizer.api.patch(f"/v1/events/{event['id']}", {"name": "Mine"}), 403)
+
+
+def test_each_lesser_role_gets_its_powers_at_the_next_request(team):
+    owner, event, members = team("registrar")
+    member = members["registrar"]
+    talk = ok(owner.api.post(f"/v1/events/{event['id']}/sessions",
+                             {"title": "Talk", "state": "submitted"}), 201)
+    ticket = ok(owner.api.post(f"/v1/events/{event['id']}/tickets",
+                               {"name": "Day", "type": "free"}), 201)
+    guest = ok(owner.api.post(f"/v1/events/{event['id']}/attendees",
+                              {"firstname": "Ada", "ticket_id": ticket["id"]}), 201)
+    session, attendee = f"/v1/sessions/{talk['id']}", f"/v1/attendees/{guest['id']}"
+
+    # a registrar: checks attendees in, reviews no session
+    assert ok(member.api.patch(attendee, {"checked_in": True}))["checked_in_at"]
+    assert_problem(member.api.patch(session, {"state": "accepted"}), 403)
+
+    # a moderator from the next request on: reviews, but retitles nothing
+    ok(owner.api.patch(roles_path(event, member), {"role": "moderator"}))
+    assert_problem(member.api.patch(attendee, {"checked_in": False}), 403)
+    assert ok(member.api.patch(session, {"state": "accepted"}))["state"] == "accepted"
+    assert_problem(member.api.patch(session, {"title": "Mine"}), 403)
+
+    # a track organizer: manages the program, reads no attendee
+    ok(owner.api.patch(roles_path(event, member), {"role": "track_organizer"}))
+    assert ok(member.api.patch(session, {"title": "Keynote"}))["title"] == "Keynote"
+    track = {"name": "Main", "color": "#1A2B3C"}
+    ok(member.api.post(f"/v1/events/{event['id']}/tracks", track), 201)
+    assert_problem(member.api.get(f"/v1/events/{event['id']}/attendees"), 403)
 
 
 def test_a_removed_member_is_refused_at_once_by_every_gateway_process(team, system):
