@@ -1,8 +1,8 @@
 """Teams that can be run, end to end over HTTP: a changed role holds at the
-next request, with the powers of the new role, a removed member is refused at their next request on every
-gateway process, anyone may leave, the owner stays; "my events" follows
-creation, copy, acceptance and removal at once; the public views of a
-published event show nothing private."""
+next request, with the powers of the new role; a removed member is refused
+at their next request on every gateway process, anyone may leave, the
+owner stays; "my events" follows creation, copy, acceptance and removal at
+once; the public views of a published event show nothing private."""
 import json
 
 import pytest
