@@ -1,4 +1,6 @@
-# One image for every service; docker-compose.yml picks the service to run.
+# One image for every service; docker-compose.yml and deploy/k8s pick the
+# service to run: `python -m shared.serve SERVICE` (it stops within
+# STOP_GRACE_SECONDS of a SIGTERM, whatever follows).
 FROM python:3.11-slim
 WORKDIR /app
 COPY requirements.txt .

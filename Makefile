@@ -8,8 +8,8 @@ export PYTHONPATH := $(CURDIR)
 # local defaults: the development passwords and keys (production refuses them)
 LOCAL := ENVIRONMENT=$${ENVIRONMENT:-development}
 
-.PHONY: install mail-catcher db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway bench-my-events lint docs dead-letters replay \
-	admin verify-email media-gc
+.PHONY: install mail-catcher db run demo test test-e2e reliability test-unit test-integration bench bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway bench-my-events bench-webhooks lint k8s-validate docs asyncapi dead-letters replay \
+	admin verify-email media-gc integration observe prometheus
 
 install: $(VENV)/.installed node_modules/.installed
 
@@ -19,7 +19,7 @@ $(VENV)/.installed: requirements.txt
 	$(VENV)/bin/pip install -q -r requirements.txt
 	touch $@
 
-# the node tools of package.json: maildev, the mail catcher
+# the node tools of package.json: maildev, the mail catcher; the AsyncAPI parser
 node_modules/.installed: package-lock.json
 	npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
@@ -48,18 +48,18 @@ run: install db
 demo: install
 	$(PY) scripts/demo.py
 
-test: install
+test: install prometheus
 	@$(PY) scripts/preflight.py --management
 	$(PY) -m pytest
 
-test-unit: install
+test-unit: install prometheus
 	$(PY) -m pytest tests/unit
 
 test-integration: install
 	@$(PY) scripts/preflight.py --management
 	$(PY) -m pytest tests/integration
 
-test-e2e: install
+test-e2e: install prometheus
 	@$(PY) scripts/preflight.py --management
 	$(PY) -m pytest tests/e2e
 
@@ -78,7 +78,7 @@ reliability: install
 	@echo "written: docs/reliability.md"
 
 # every benchmark, progress as it goes; each writes its section of docs/benchmarks.md
-bench: bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway bench-my-events
+bench: bench-copy bench-media bench-e2e bench-scaleout bench-messages bench-gateway bench-my-events bench-webhooks
 	@echo "written: docs/benchmarks.md"
 
 bench-copy: install
@@ -111,15 +111,48 @@ bench-my-events: install
 	@command -v wrk >/dev/null || apt-get install -y -q wrk
 	$(PY) -m bench.my_events_bench
 
+bench-webhooks: install
+	@$(PY) scripts/preflight.py --management
+	$(PY) -m bench.webhook_bench
+
 # style, and the import rule of contracts/ (pyproject.toml, [tool.importlinter])
-lint: install
+lint: install prometheus
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(PY) -m shared.settings check
+	$(MAKE) --no-print-directory k8s-validate
+
+# deploy/k8s rendered (kustomize's subset) and checked against the Kubernetes
+# schemas and the code; no cluster needed
+k8s-validate: install
+	$(PY) -m scripts.k8s validate
+	promtool check config deploy/prometheus/prometheus.yml deploy/prometheus/compose.yml
+	node scripts/validate_asyncapi.mjs docs/asyncapi.yaml
 
 # the tables of docs/ that describe code (RPC, messages, settings), from the code
-docs: install
+docs: install asyncapi
 	$(PY) -m scripts.docs
+
+# docs/asyncapi.yaml, the AsyncAPI document of the messages (contracts/asyncapi.py)
+asyncapi: install
+	$(PY) -m scripts.asyncapi
+
+# make integration NAME=crm EVENTS='event.* invite.accepted' [REMOVE=1]: an
+# integration's broker account and queue (prints its password once), or away
+integration: install
+	$(PY) -m shared.integrations $(if $(REMOVE),remove $(NAME),add $(NAME) \
+		$(foreach pattern,$(EVENTS),'$(pattern)'))
+
+# Prometheus and promtool (Debian's package): `observe`, the alert rules' tests, lint
+prometheus:
+	@command -v promtool >/dev/null || apt-get install -y -q --no-install-recommends prometheus
+
+# Prometheus on http://127.0.0.1:9090 scraping every service of `make run` and
+# RabbitMQ (its rabbitmq_prometheus plugin), with the alerts, in the foreground
+PROMETHEUS_PORT := 9090
+observe: install prometheus
+	-@rabbitmq-plugins -q enable rabbitmq_prometheus
+	$(PY) scripts/observe.py --port $(PROMETHEUS_PORT)
 
 dead-letters: install
 	$(LOCAL) $(PY) -m shared.deadletters list

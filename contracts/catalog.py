@@ -6,7 +6,7 @@ from importlib import import_module
 
 from shared.messages import Message
 
-SERVICES = ("events", "roles", "media", "notifications")
+SERVICES = ("events", "roles", "media", "notifications", "webhooks")
 
 
 def rpc_protocols():

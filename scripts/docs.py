@@ -9,6 +9,7 @@ import re
 import sys
 from pathlib import Path
 
+from contracts.asyncapi import first_sentence
 from contracts.catalog import message_types, rpc_protocols
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -34,7 +35,7 @@ def messages_table():
                            if name not in ("message_id", "occurred_at", "version"))
         rows.append(f"| `{message.event_type}` | {message.source} | "
                     f"{message.model_fields['version'].default} | {fields} | "
-                    f"{_first_sentence(message.__doc__)} |")
+                    f"{first_sentence(message.__doc__)} |")
     return "\n".join(rows)
 
 
@@ -140,9 +141,6 @@ def _field(name, info):
     return f"`{name}`" + (f" ({info.description})" if info.description else "")
 
 
-def _first_sentence(doc):
-    text = " ".join(inspect.cleandoc(doc or "").split())
-    return text.split(". ")[0].rstrip(".") + "." if text else ""
 
 
 if __name__ == "__main__":

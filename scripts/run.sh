@@ -7,15 +7,18 @@
 # SMTP on 127.0.0.1:$MAIL_SMTP, inbox on port $MAIL_WEB), unless something
 # listens on that SMTP port already; it is stopped with them.
 #
-# Each service runs in a process group of its own (job control), so that
-# only this script signals it, once: `nameko run` hangs when a second stop
-# signal arrives while the first is being handled (as Ctrl-C to the whole
-# group followed by a forwarded TERM would do).
+# Each service runs with `python -m shared.serve` (nameko's runner, which
+# stops within STOP_GRACE_SECONDS whatever signals arrive), in a process
+# group of its own (job control), so that only this script signals it.
 set -um
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 # local defaults: the development keys and secrets (production refuses them)
 export ENVIRONMENT="${ENVIRONMENT:-development}"
+# webhooks to a receiver on this machine, over plain HTTP (production refuses both)
+if [ "$ENVIRONMENT" != production ]; then
+  export WEBHOOK_ALLOW_HTTP="${WEBHOOK_ALLOW_HTTP:-true}" WEBHOOK_ALLOW_LOOPBACK="${WEBHOOK_ALLOW_LOOPBACK:-true}"
+fi
 
 pids=()
 waiter=
@@ -38,7 +41,7 @@ if [ -n "${MAILDEV:-}" ]; then
 fi
 
 for service in "$@"; do
-  .venv/bin/nameko run --config "services/$service/config.yml" "services.$service.service" &
+  .venv/bin/python -m shared.serve "$service" &
   pids+=($!)
 done
 echo "starting: $* (Ctrl-C stops them all)"

@@ -1,5 +1,5 @@
 """Heavy work (password hashing, image decoding) in native threads, bounded
-so that it cannot take every worker of its service.
+so that it cannot take every worker of its service, nor the CPU.
 
 A nameko service's workers serve all its entrypoints from one queue: a
 worker waiting for its turn at heavy work is one fewer for every other
@@ -9,11 +9,20 @@ releases the GIL), lets at most `waiting` more callers wait for a turn,
 and refuses the next at once with `busy` (an `Unavailable`: 503 and
 `Retry-After` at the gateway). So heavy work holds at most `at_once +
 waiting` workers, and `leaves_workers` checks that some are left.
+
+A job's thread runs at nice `NICENESS` (on Linux, where the nice value is
+per thread, and threads it starts, such as argon2's lanes, inherit it):
+when the CPU is short, the event loops answering everything else, and the
+other processes of the machine, come first. The pool's threads keep that
+value for later jobs, which in these services are file writes at most.
 """
 import os
+import sys
 
 from eventlet import tpool
 from eventlet.semaphore import Semaphore
+
+NICENESS = 5
 
 
 class BoundedPool:
@@ -29,7 +38,7 @@ class BoundedPool:
             raise self._busy("too many requests of this kind at once; try again shortly")
         try:
             with self._running:
-                return tpool.execute(_niced, function, *args, **kwargs)
+                return tpool.execute(_yielding, function, *args, **kwargs)
         finally:
             self._admitted.release()
 
@@ -44,6 +53,7 @@ def leaves_workers(settings, at_once, waiting):
     return settings
 
 
-def _niced(function, *args, **kwargs):
-    os.setpriority(os.PRIO_PROCESS, 0, 10)
+def _yielding(function, *args, **kwargs):
+    if sys.platform == "linux":  # elsewhere the value is the whole process's
+        os.setpriority(os.PRIO_PROCESS, 0, NICENESS)  # 0: this thread
     return function(*args, **kwargs)

@@ -45,6 +45,7 @@ import inspect
 import os
 import re
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -72,7 +73,9 @@ CALLS = {
     "roles": {"events": ("get_event",)},
     "media": {"roles": ("has_access", "get_user"),
               "events": ("get_event", "get_child", "apply_media_urls")},
-    "notifications": {"roles": ("invite_mail", "verification_mail", "password_reset_mail")},
+    "notifications": {"roles": ("invite_mail", "verification_mail", "password_reset_mail",
+                                "owner_mail")},
+    "webhooks": {"roles": ("has_access", "get_user")},
     "gateway": {
         "events": ("create_event", "get_event", "list_events", "list_public_events",
                    "update_event", "delete_event", "create_child", "list_children", "get_child",
@@ -87,6 +90,9 @@ CALLS = {
         "media": ("upload_event_image", "upload_sponsor_logo", "delete_event_image",
                   "delete_sponsor_logo", "read_media", "health"),
         "notifications": ("health",),
+        "webhooks": ("create_webhook", "list_webhooks", "get_webhook", "update_webhook",
+                     "delete_webhook", "test_webhook", "list_deliveries", "retry_delivery",
+                     "health"),
     },
 }
 
@@ -252,6 +258,9 @@ class Management:
     def put(self, path, body):
         self.session.put(self.base + path, json=body, timeout=10).raise_for_status()
 
+    def post(self, path, body):
+        self.session.post(self.base + path, json=body, timeout=10).raise_for_status()
+
     def delete(self, path):
         answer = self.session.delete(self.base + path, timeout=10)
         if answer.status_code != 404:
@@ -274,7 +283,7 @@ def setup(vhost, passwords, management=None, keep_guest=False):
             api.put(f"users/{quote(user, safe='')}", {"password": passwords[user], "tags": ""})
             api.put(f"permissions/{v}/{quote(user, safe='')}", {
                 "configure": granted.configure, "write": granted.write, "read": granted.read})
-            _set_topics(api, v, quote(user, safe=""), granted.topics)
+            set_topics(api, v, quote(user, safe=""), granted.topics)
         if not keep_guest:
             api.delete(f"permissions/{v}/guest")
             api.delete(f"topic-permissions/{v}/guest")
@@ -285,29 +294,35 @@ def setup(vhost, passwords, management=None, keep_guest=False):
 
 def _declare_exchanges(api, v):
     """Declare the shared exchanges that are missing, as the administrator,
-    who needs a permission on the vhost for that: one limited to them, for
-    the moment, if it holds none there (guest, once set up without)."""
+    who needs a permission on the vhost for that (`lent`)."""
     missing = {name: kind for name, kind in exchanges().items()
                if api.get(f"exchanges/{v}/{quote(name, safe='')}") is None}
     if not missing:
         return
-    admin = quote(api.session.auth[0], safe="")
-    lent = api.get(f"permissions/{v}/{admin}") is None
-    if lent:
-        api.put(f"permissions/{v}/{admin}", {
-            "configure": _any([_literal(name) for name in missing]), "write": NOTHING,
-            "read": NOTHING})
-    try:
+    with lent(api, v, configure=_any([_literal(name) for name in missing])):
         for name, kind in missing.items():
             api.put(f"exchanges/{v}/{quote(name, safe='')}",
                     {"type": kind, "durable": True, "auto_delete": False, "internal": False,
                      "arguments": {}})
+
+
+@contextmanager
+def lent(api, v, configure=NOTHING, write=NOTHING, read=NOTHING):
+    """The administrator may do what it asks on the vhost for the moment, if
+    it holds no permission there (guest, once set up without)."""
+    admin = quote(api.session.auth[0], safe="")
+    lending = api.get(f"permissions/{v}/{admin}") is None
+    if lending:
+        api.put(f"permissions/{v}/{admin}", {"configure": configure, "write": write,
+                                              "read": read})
+    try:
+        yield
     finally:
-        if lent:
+        if lending:
             api.delete(f"permissions/{v}/{admin}")
 
 
-def _set_topics(api, v, user, wanted):
+def set_topics(api, v, user, wanted):
     """The user's topic permissions on the vhost become `wanted`: a user
     with none on an exchange may publish and bind any routing key there."""
     path = f"topic-permissions/{v}/{user}"

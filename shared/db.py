@@ -25,6 +25,7 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.errors import Outage
 from shared.green import make_psycopg2_green
+from shared.metrics import metrics_of
 from shared.settings import DatabaseSettings, settings_of
 
 DATABASE_URL_KEY = "DATABASE_URL"
@@ -90,6 +91,10 @@ class Database(NamekoDatabase):
         settings = settings_of(self.container, DatabaseSettings)
         self.engine = make_engine(settings.DATABASE_URL, pool_size=settings.max_workers)
         self.Session = sessionmaker(bind=self.engine)
+        metrics_of(self.container).probe("db_connections_in_use", "database connections "
+                                         "checked out of the pool", self.engine.pool.checkedout)
+        metrics_of(self.container).probe("db_connections_max", "the database pool's size",
+                                         self.engine.pool.size)
 
     def get_dependency(self, worker_ctx):
         unit_of_work = self.dbs[worker_ctx] = UnitOfWork(self.Session)

@@ -33,7 +33,7 @@ from shared.handlers import (
 )
 from shared.settings import InvalidSettings
 
-SERVICES = ("events", "roles", "media")
+SERVICES = ("events", "roles", "media", "notifications", "webhooks")
 
 
 @dataclass(frozen=True)

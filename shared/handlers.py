@@ -35,7 +35,8 @@ import logging
 import traceback
 from datetime import UTC, datetime
 
-from kombu import Exchange, Queue, binding
+from amqp.exceptions import NotFound
+from kombu import Connection, Exchange, Queue, binding
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY
 from nameko.events import EventHandler
@@ -44,6 +45,7 @@ from shared.amqp import user_of
 from shared.context import HEADER, bound_request_id, valid_request_id
 from shared.errors import Outage
 from shared.messages import InvalidMessage
+from shared.metrics import metrics_of
 from shared.settings import ConsumerSettings, settings_of
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,15 @@ def retry_queue(service_name, queue_name, attempt, delay_seconds):
     })
 
 
+def queue_depth(amqp_uri, queue, ssl=None):
+    """How many messages wait in `queue` (0 if it is not declared yet)."""
+    with Connection(amqp_uri, ssl=ssl, connect_timeout=2) as connection:
+        try:
+            return queue(connection.channel()).queue_declare(passive=True).message_count
+        except NotFound:
+            return 0
+
+
 def sender_of(message, own_user):
     """Who sent `message`, as RabbitMQ checked it (`user_id`); on a copy
     `own_user` parked (its `user_id`), who sent the original."""
@@ -116,6 +127,12 @@ class MessageConsumer(EventHandler):
         self.publisher = Publisher(amqp_uri, user_id=self.user,
                                    ssl=self.container.config.get(AMQP_SSL_CONFIG_KEY))
         self.dead_letters = dead_letter_queue(service)
+        self.metrics = metrics_of(self.container)
+        ssl = self.container.config.get(AMQP_SSL_CONFIG_KEY)
+        self.metrics.probe(
+            "dead_letter_queue_messages", "messages waiting in the service's dead-letter queue",
+            lambda: {(self.dead_letters.name,): queue_depth(amqp_uri, self.dead_letters, ssl)},
+            labels=("queue",))
 
     def handle_message(self, body, message):
         sender = sender_of(message, self.user)
@@ -155,6 +172,7 @@ class MessageConsumer(EventHandler):
     def _retry(self, message, attempt, exc):
         delay = self.retry_delays[attempt - 1]
         log.warning("%s failed (%r); retry %d in %ss", self.method_name, exc, attempt, delay)
+        self.metrics.handler_retries.labels(self.queue.name).inc()
         self._park(message, self._retry_queue(attempt, delay), {ATTEMPT_HEADER: attempt})
 
     def _wait_out(self, message, exc):
@@ -168,6 +186,7 @@ class MessageConsumer(EventHandler):
 
     def _dead_letter(self, message, exc):
         log.error("%s gave up on a message (%r): dead-lettered", self.method_name, exc)
+        self.metrics.dead_letters.labels(self.queue.name).inc()
         self._park(message, self.dead_letters, {
             ORIGINAL_QUEUE_HEADER: self.queue.name,
             ERROR_HEADER: "".join(traceback.format_exception_only(exc)).strip()[:2000],

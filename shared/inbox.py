@@ -8,6 +8,7 @@ takes over if the first rolled back).
 from sqlalchemy import exists, select
 from sqlalchemy.dialects.postgresql import insert
 
+from shared.metrics import current
 from shared.tables import inbox
 
 # built once: composing it for every message cost a measurable share of a handler
@@ -26,9 +27,12 @@ def apply_once(unit_of_work, service, message, effect):
     """Run `effect(session, message)` in one transaction with the record of
     the delivery, unless `service` has already handled `message` (one
     handler per message type and service)."""
+    consumer = _consumer(service, message)
     with unit_of_work.transaction() as session:
-        if first_delivery(session, message, _consumer(service, message)):
+        if first_delivery(session, message, consumer):
             effect(session, message)
+        else:
+            current().inbox_duplicates.labels(consumer).inc()
 
 
 def handled(session, service, message):

@@ -3,8 +3,10 @@
 Every line has `time` (ISO 8601, UTC), `level`, `logger`, `message` and
 `service`; `request_id` when it was logged for a request (the current one,
 see `shared.context`, or a record's own `request_id` attribute, given with
-`extra=`); `exception` when it comes with a traceback. A service selects it
-in the LOGGING section of its config.yml, which `nameko run` applies with
+`extra=`); `trace_id` and `span_id` (hex, as a trace viewer shows them)
+when it was logged in a traced worker (`shared.tracing`); `exception`
+when it comes with a traceback. A service selects it in the LOGGING
+section of its config.yml, which `nameko run` applies with
 `logging.config.dictConfig`::
 
     formatters:
@@ -15,6 +17,8 @@ in the LOGGING section of its config.yml, which `nameko run` applies with
 import json
 import logging
 from datetime import UTC, datetime
+
+from opentelemetry import trace
 
 from shared.context import current_request_id
 
@@ -35,6 +39,10 @@ class JsonFormatter(logging.Formatter):
         request_id = getattr(record, "request_id", None) or current_request_id()
         if request_id:
             line["request_id"] = request_id
+        span = trace.get_current_span().get_span_context()
+        if span.is_valid:
+            line["trace_id"] = trace.format_trace_id(span.trace_id)
+            line["span_id"] = trace.format_span_id(span.span_id)
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:

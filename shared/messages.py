@@ -38,7 +38,10 @@ class ForgedMessage(InvalidMessage):
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # the JSON Schema of a published message (contracts.asyncapi) requires
+    # the fields every payload carries, defaults included
+    model_config = ConfigDict(frozen=True, extra="forbid",
+                              json_schema_serialization_defaults_required=True)
 
     source: ClassVar[str]
     event_type: ClassVar[str]

@@ -13,6 +13,8 @@ event exchange (`{service}.events`, routing key = event type), so ordinary
   instances stand by and take over when it stops.
 - Promptness: the relay LISTENs on the outbox channel and is woken by the
   NOTIFY of each committing writer; the poll interval is only a fallback.
+- Traced: each row goes out in a producer span, a child of the span that
+  wrote it, which the message carries to its consumers (`shared.tracing`).
 - The sender is known: each message carries the service's broker user as
   its AMQP `user_id`, which RabbitMQ checks against the login
   (`shared.amqp`); consumers believe a message only from its source.
@@ -28,13 +30,15 @@ from kombu.serialization import dumps
 from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, PERSISTENT
 from nameko.extensions import DependencyProvider
 from nameko.standalone.events import get_event_exchange
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, func, select, text
 
 from shared.amqp import user_of
 from shared.db import make_engine
+from shared.metrics import metrics_of
 from shared.outbox import CHANNEL
 from shared.settings import OutboxSettings, settings_of
 from shared.tables import outbox
+from shared.tracing import publishing, tracer_of
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +52,12 @@ class OutboxRelay(DependencyProvider):
         settings = settings_of(self.container, OutboxSettings)
         self.poll_interval = settings.OUTBOX_POLL_INTERVAL
         self.batch_size = settings.OUTBOX_BATCH_SIZE
-        self.engine = make_engine(settings.DATABASE_URL, pool_size=2)
+        self.engine = make_engine(settings.DATABASE_URL, pool_size=3)  # listen, relay, scrape
+        self.metrics = metrics_of(self.container)
+        self.metrics.probe("outbox_pending", "outbox rows not yet published",
+                           lambda: self._backlog()[0])
+        self.metrics.probe("outbox_oldest_seconds", "age of the oldest unpublished outbox row "
+                           "(0: none)", lambda: self._backlog()[1])
         self.exchange = get_event_exchange(self.container.service_name, self.container.config)
         self.publisher = BatchPublisher(self.container.config[AMQP_URI_CONFIG_KEY], self.exchange,
                                         ssl=self.container.config.get(AMQP_SSL_CONFIG_KEY))
@@ -57,6 +66,7 @@ class OutboxRelay(DependencyProvider):
         self._in_batch = Semaphore()
 
     def start(self):
+        self.tracer = tracer_of(self.container)  # set up by now, as every extension
         self._running = True
         self._thread = self.container.spawn_managed_thread(self._run)
 
@@ -82,9 +92,20 @@ class OutboxRelay(DependencyProvider):
                 return 0
             rows = conn.execute(select(outbox).order_by(outbox.c.id).limit(self.batch_size)).all()
             if rows:
-                self.publisher.publish_confirmed(rows)
+                self.metrics.relay_published.inc(len(rows))
+                with publishing(self.tracer, rows) as outgoing:
+                    self.publisher.publish_confirmed(outgoing)
+                self.metrics.relay_confirmed.inc(len(rows))
                 conn.execute(delete(outbox).where(outbox.c.id.in_([row.id for row in rows])))
         return len(rows)
+
+    def _backlog(self):
+        """(rows pending, seconds the oldest has waited)."""
+        with self.engine.connect() as conn:
+            count, oldest = conn.execute(select(
+                func.count(), func.coalesce(func.extract("epoch", func.now() - func.min(
+                    outbox.c.created_at)), 0))).one()
+        return count, float(oldest)
 
     def _run(self):
         while self._running:

@@ -22,6 +22,9 @@ Answering: `@rpc` is nameko's entrypoint with these changes.
   and retries (with an idempotency key where a repeat would matter). An
   RPC runs at most once; nothing is done twice behind a caller's back.
 
+Traced: a call is a client span, which the request carries to the
+callee's worker (`shared.tracing`).
+
 Both ways, every request and answer carries the sender's `user_id`; the
 answers to a service's calls come back on the routing key
 `reply.{service}.{uuid}` (nameko's: the bare uuid), which only that service
@@ -52,7 +55,9 @@ from nameko.rpc import RPC_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TEMPLATE, RPC_REPLY_Q
 
 from shared.amqp import user_of
 from shared.errors import CallerNotAllowed, Outage, Unavailable
+from shared.metrics import metrics_of, outcome
 from shared.settings import ServiceSettings, settings_of
+from shared.tracing import TracedServiceProxy, tracer_of
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +169,7 @@ class Rpc(RpcProxy):
     def setup(self):
         super().setup()
         self.timeout = settings_of(self.container, ServiceSettings).RPC_TIMEOUT
+        self.calls = metrics_of(self.container).rpc_calls
         # every request says who sends it; RabbitMQ checks it is the login
         self.options = {**self.options,
                         "user_id": user_of(self.container.config[AMQP_URI_CONFIG_KEY])}
@@ -172,31 +178,46 @@ class Rpc(RpcProxy):
         warnings.filterwarnings("ignore", message="Mandatory delivery was requested")
 
     def get_dependency(self, worker_ctx):
-        return TimedServiceProxy(super().get_dependency(worker_ctx), self.timeout)
+        proxy = TracedServiceProxy(tracer_of(self.container), worker_ctx, self.target_service,
+                                   self.rpc_reply_listener, **self.options)
+        return TimedServiceProxy(proxy, self.timeout, self.calls)
 
 
 class TimedServiceProxy:
     """`proxy.method(*args)` calls the target's method and waits at most
-    `timeout` seconds for the answer."""
+    `timeout` seconds for the answer; `calls` (`shared.metrics`) counts
+    each call by its outcome, a timeout apart."""
 
-    def __init__(self, proxy, timeout):
+    def __init__(self, proxy, timeout, calls):
         self._proxy = proxy
         self._timeout = timeout
+        self._calls = calls
 
     def within(self, timeout):
         """The same proxy, waiting at most `timeout` seconds."""
-        return TimedServiceProxy(self._proxy, timeout)
+        return TimedServiceProxy(self._proxy, timeout, self._calls)
 
     def __getattr__(self, method):
+        target = self._proxy.service_name
+
         def call(*args, **kwargs):
-            what = f"{self._proxy.service_name}.{method}"
+            what = f"{target}.{method}"
             try:
                 reply = getattr(self._proxy, method).call_async(*args, **kwargs)
             except UnknownService:
+                self._calls.labels(target, method, "unavailable").inc()
                 raise Unavailable(f"{what}: the service is not running") from None
             except BROKER_ERRORS as exc:
+                self._calls.labels(target, method, "unavailable").inc()
                 raise Outage(f"{what}: the broker is unreachable ({exc})") from None
             with eventlet.Timeout(self._timeout, False):
-                return reply.result()
+                try:
+                    result = reply.result()
+                except Exception as exc:
+                    self._calls.labels(target, method, outcome(exc)).inc()
+                    raise
+                self._calls.labels(target, method, "success").inc()
+                return result
+            self._calls.labels(target, method, "timeout").inc()
             raise Unavailable(f"{what} did not answer within {self._timeout:g}s")
         return call

@@ -130,6 +130,7 @@ def service_config(rabbit_config):
         "OUTBOX_POLL_INTERVAL": 0.2,
         "HANDLER_RETRY_DELAYS": [0.05, 0.1],
         "max_workers": 10,
+        "METRICS_ADDRESS": "",  # not served: a test runs many containers in one process
         "PUBLIC_BASE_URL": "http://media.test",  # media URLs: made by media, shown by events
     }
 

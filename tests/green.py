@@ -24,9 +24,13 @@ _real_stderr = os.dup(2)  # before pytest captures it: the watchdog's voice
 _overdue_at = None  # monotonic deadline of the test under way
 _failures = []  # reports of the failures so far: a killed run never prints them
 
+# now, as this plugin is imported (`-p`, before the plugins installed packages
+# register, some of which import `ssl`): `ssl` patched after its import makes
+# every TLS context recurse (boto3 makes one for any endpoint)
+eventlet.monkey_patch()
+
 
 def pytest_load_initial_conftests(early_config, parser, args):
-    eventlet.monkey_patch()
     threading = eventlet.patcher.original("threading")
     threading.Thread(target=_watch, name="test-watchdog", daemon=True).start()
 

@@ -111,7 +111,7 @@ class RolesRpc(Protocol):
         """Whether the user passes `permission` on the event (`event_id`
         None for `is_admin`); admins pass every check, an unknown user none.
 
-        Callers: events, media, gateway.
+        Callers: events, media, webhooks, gateway.
 
         Raises: InvalidRoleData."""
 
@@ -264,6 +264,16 @@ class RolesRpc(Protocol):
         Callers: notifications.
 
         Raises: InvalidRoleData, UserNotFound, MailNotDue."""
+
+    # and when it mails an event's owner (a webhook disabled): no link token
+
+    def owner_mail(self, event_id: int) -> Json:
+        """`OwnerMail`: `{to, name}` of the event's owner and its
+        `event_name` (asked of the events service); no token.
+
+        Callers: notifications.
+
+        Raises: InvalidRoleData, EventNotFound (unknown or deleted)."""
 
     def health(self) -> Json:
         """`{"service": "roles", "database": "ok"}`.

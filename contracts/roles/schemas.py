@@ -153,6 +153,15 @@ class InviteMail(Mail):
     role: RoleName
 
 
+class OwnerMail(Answer):
+    """What the notifications service needs to mail an event's owner
+    (no link token): the owner's address and name, the event's name."""
+
+    to: str
+    name: str
+    event_name: str
+
+
 class MyRole(Answer):
     event_id: int
     role: RoleName

@@ -28,10 +28,12 @@ from shared.context import RequestContext
 from shared.db import Database
 from shared.handlers import consume
 from shared.inbox import apply_once
+from shared.metrics import Metrics
 from shared.permissions import Permissions
 from shared.relay import OutboxRelay
 from shared.rpc import rpc
 from shared.settings import Settings
+from shared.tracing import Tracing
 
 
 class EventsService:
@@ -41,6 +43,8 @@ class EventsService:
     relay = OutboxRelay()
     permissions = Permissions(denied=AccessDenied)
     request_context = RequestContext()
+    tracing = Tracing()
+    metrics = Metrics()
     actor = Actor()
     settings: EventsSettings = Settings(EventsSettings)
 

@@ -13,6 +13,7 @@ import time
 from nameko.extensions import DependencyProvider
 
 from services.gateway.settings import GatewaySettings
+from shared.metrics import metrics_of
 from shared.settings import settings_of
 
 MAX_ENTRIES = 10_000  # beyond this, expired answers are swept
@@ -22,6 +23,7 @@ class Grants(DependencyProvider):
     def setup(self):
         self.ttl = settings_of(self.container, GatewaySettings).PERMISSION_CACHE_SECONDS
         self.granted = {}  # (user id, permission, event id) -> monotonic expiry
+        self.cache = metrics_of(self.container).permission_cache
 
     def get_dependency(self, worker_ctx):
         return self
@@ -32,7 +34,9 @@ class Grants(DependencyProvider):
         def has_access(user_id, permission, event_id):
             key, now = (user_id, permission, event_id), time.monotonic()
             if self.granted.get(key, 0) > now:
+                self.cache.labels("hit").inc()
                 return True
+            self.cache.labels("miss").inc()
             allowed = roles.has_access(user_id, permission, event_id)
             if allowed and self.ttl > 0:
                 self._keep(key, now + self.ttl)

@@ -65,6 +65,8 @@ PARAMETERS = {  # name -> (werkzeug converter, OpenAPI schema, description)
     "sponsor_id": ("int", ID_SCHEMA, "the sponsor's id"),
     "invite_id": ("int", ID_SCHEMA, "the invite's id"),
     "user_id": ("int", ID_SCHEMA, "the member's user id"),
+    "webhook_id": ("int", ID_SCHEMA, "the webhook's id"),
+    "delivery_id": ("int", ID_SCHEMA, "the delivery's id"),
     "slot": (_any(UPLOAD_SLOTS), {"type": "string", "enum": list(UPLOAD_SLOTS)},
              "an event image slot"),
     "key": ("default", {"type": "string"}, "a media key, as in a media URL"),
@@ -86,8 +88,9 @@ class GatewayServer(WebServer):
         return GatewayApp(self, Cors(frozenset(self.settings.CORS_ORIGINS)))
 
     def get_wsgi_server(self, sock, wsgi_app, protocol=None, debug=False):
-        """eventlet's server, but a request line up to `MAX_URL_BYTES` reaches
-        the gateway (eventlet's 8 KiB default answers a bare 414 itself)."""
+        """eventlet's server with the gateway's timeouts and protocol; a
+        request line up to `MAX_URL_BYTES` reaches the gateway (eventlet's
+        8 KiB default answers a bare 414 itself)."""
         server = wsgi.Server(sock, sock.getsockname(), wsgi_app, protocol=GatewayProtocol,
                              debug=debug, log=logging.getLogger("nameko.web.server"),
                              url_length_limit=MAX_URL_BYTES,
@@ -157,12 +160,13 @@ class GatewayApp(WsgiApp):
         return response(environ, start_response)
 
     def _unrouted(self, request, exc):
+        """A problem; or, to `OPTIONS` on a route, its preflight answer."""
         if isinstance(exc, MethodNotAllowed):
-            methods = [*exc.valid_methods, "OPTIONS"]
-            if request.method == "OPTIONS":
-                return self.cors.preflight(request, methods)
-            exc = MethodNotAllowed(methods)
-        response = problem_response(exc)
+            exc = MethodNotAllowed([*exc.valid_methods, "OPTIONS"])
+        if isinstance(exc, MethodNotAllowed) and request.method == "OPTIONS":
+            response = self.cors.preflight(request, exc.valid_methods)
+        else:
+            response = problem_response(exc)
         response.headers[REQUEST_ID_HEADER] = _request_id(request)
         return response
 

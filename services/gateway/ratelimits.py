@@ -28,6 +28,7 @@ from nameko.extensions import DependencyProvider
 from services.gateway.clients import client_address
 from services.gateway.exceptions import RateLimited, RateLimitsUnavailable
 from services.gateway.settings import GatewaySettings
+from shared.metrics import metrics_of
 from shared.settings import settings_of
 
 log = logging.getLogger(__name__)
@@ -46,21 +47,22 @@ BUDGETS = {
 class Limiter:
     """The gateway's limits, counted by `strategy` (a `limits` rate limiter)."""
 
-    def __init__(self, strategy, budgets, trusted_proxies=()):
+    def __init__(self, strategy, budgets, trusted_proxies=(), refusals=None):
         self.strategy = strategy
+        self.refusals = refusals  # shared.metrics: a counter by limit
         self.budgets = {name: parse(budget) for name, budget in budgets.items()}
         self.trusted_proxies = trusted_proxies
         storage = strategy.storage
         self.outages = (StorageError, *_as_tuple(storage.base_exceptions))
 
     @classmethod
-    def from_settings(cls, settings):
+    def from_settings(cls, settings, refusals=None):
         storage = storage_from_string(
             settings.RATE_LIMIT_STORAGE, key_prefix=settings.RATE_LIMIT_KEY_PREFIX,
             wrap_exceptions=True, socket_timeout=settings.RATE_LIMIT_TIMEOUT,
             socket_connect_timeout=settings.RATE_LIMIT_TIMEOUT)
         budgets = {name: getattr(settings, key) for name, (key, _) in BUDGETS.items()}
-        return cls(MovingWindowRateLimiter(storage), budgets, settings.TRUSTED_PROXIES)
+        return cls(MovingWindowRateLimiter(storage), budgets, settings.TRUSTED_PROXIES, refusals)
 
     def sign_in(self, request, email):
         self._hit("sign_in_address", self.address(request))
@@ -94,6 +96,8 @@ class Limiter:
                 return
             raise RateLimitsUnavailable("the rate limits cannot be counted just now") from None
         wait = max(1, math.ceil(reset - time.time()))
+        if self.refusals is not None:
+            self.refusals.labels(name).inc()
         raise RateLimited(f"{BUDGETS[name][1]}: try again in {wait} s", limit.amount, wait)
 
 
@@ -102,7 +106,8 @@ class RateLimits(DependencyProvider):
     a limited route counts."""
 
     def setup(self):
-        self.limiter = Limiter.from_settings(settings_of(self.container, GatewaySettings))
+        self.limiter = Limiter.from_settings(settings_of(self.container, GatewaySettings),
+                                             metrics_of(self.container).rate_limited)
 
     def get_dependency(self, worker_ctx):
         return self.limiter

@@ -18,6 +18,7 @@ from functools import cache
 
 from eventlet.greenpool import GreenPool
 
+from contracts.asyncapi import document as asyncapi_document
 from contracts.events.rpc import EventsRpc
 from contracts.events.schemas import CHILDREN as CHILD_SCHEMAS
 from contracts.events.schemas import (
@@ -51,6 +52,9 @@ from contracts.roles.schemas import (
     User,
 )
 from contracts.vocabulary import IMAGE_MEDIA_TYPES, Permission
+from contracts.webhooks import errors as webhook_errors  # noqa: F401 (they cross RPC as themselves)
+from contracts.webhooks.rpc import WebhooksRpc
+from contracts.webhooks.schemas import Delivery, NewWebhook, Webhook, WebhookIn, WebhookUpdate
 from services.gateway import access
 from services.gateway.exceptions import InvalidRequest, Unauthenticated
 from services.gateway.grants import Grants
@@ -71,11 +75,13 @@ from services.gateway.schemas import EventsQuery, Health, MyEvent, Token, team_o
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import Tokens
 from shared.context import RequestContext
+from shared.metrics import Metrics
 from shared.rpc import Rpc
 from shared.settings import Settings
+from shared.tracing import Tracing
 from shared.validation import Page, page_of
 
-SERVICES = ("events", "roles", "media", "notifications")
+SERVICES = ("events", "roles", "media", "notifications", "webhooks")
 CREATE = {kind: spec.create for kind, spec in CHILD_SCHEMAS.items()}
 UPDATE = {kind: spec.update for kind, spec in CHILD_SCHEMAS.items()}
 
@@ -106,11 +112,14 @@ class GatewayService:
     roles: RolesRpc = Rpc("roles")
     media: MediaRpc = Rpc("media")
     notifications: NotificationsRpc = Rpc("notifications")
+    webhooks: WebhooksRpc = Rpc("webhooks")
     tokens = Tokens()
     grants = Grants()
     rate_limits = RateLimits()
     settings: GatewaySettings = Settings(GatewaySettings)
     request_context = RequestContext()
+    tracing = Tracing()
+    metrics = Metrics()
 
     # users and tokens
 
@@ -437,6 +446,69 @@ class GatewayService:
         start, end = window["offset"], window["offset"] + window["limit"]
         return json_response({"items": team[start:end], "total": len(team), **window})
 
+    # webhooks
+
+    @route("POST", "/v1/events/{event}/webhooks", summary="Post the event's messages to a URL "
+           "(organizer+)", body=WebhookIn, responses={201: NewWebhook}, tag="webhooks")
+    def create_webhook(self, request, actor, event):
+        """The answer holds the signing secret (`whsec_…`), shown this once.
+        422 `unsafe_url` for a URL not `https://` or whose host resolves to
+        a non-public address (docs/integrations.md)."""
+        data = self._json(request, WebhookIn)
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
+        return json_response(self.webhooks.create_webhook(found["id"], data), 201,
+                             headers=NO_STORE)
+
+    @route("GET", "/v1/events/{event}/webhooks", summary="The event's webhooks (organizer+)",
+           query=Page, responses={200: page_of(Webhook)}, tag="webhooks")
+    def list_webhooks(self, request, actor, event):
+        window = query(request, Page)
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
+        return json_response(self.webhooks.list_webhooks(found["id"], **window))
+
+    @route("GET", "/v1/events/{event}/webhooks/{webhook_id}", summary="A webhook "
+           "(organizer+)", responses={200: Webhook}, tag="webhooks")
+    def get_webhook(self, request, actor, event, webhook_id):
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
+        return json_response(self.webhooks.get_webhook(found["id"], webhook_id))
+
+    @route("PATCH", "/v1/events/{event}/webhooks/{webhook_id}", summary="Change a webhook's "
+           "URL, events, description, or enable it again (organizer+)", body=WebhookUpdate,
+           responses={200: Webhook}, tag="webhooks")
+    def update_webhook(self, request, actor, event, webhook_id):
+        data = self._json(request, WebhookUpdate)
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
+        return json_response(self.webhooks.update_webhook(found["id"], webhook_id, data))
+
+    @route("DELETE", "/v1/events/{event}/webhooks/{webhook_id}", summary="Delete a webhook "
+           "and its delivery log (organizer+)", responses={204: None}, tag="webhooks")
+    def delete_webhook(self, request, actor, event, webhook_id):
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
+        self.webhooks.delete_webhook(found["id"], webhook_id)
+        return no_content()
+
+    @route("POST", "/v1/events/{event}/webhooks/{webhook_id}/test", summary="Send the "
+           "webhook a `webhook.ping` (organizer+)", responses={202: Delivery}, tag="webhooks")
+    def test_webhook(self, request, actor, event, webhook_id):
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
+        return json_response(self.webhooks.test_webhook(found["id"], webhook_id), 202)
+
+    @route("GET", "/v1/events/{event}/webhooks/{webhook_id}/deliveries", summary="The "
+           "webhook's deliveries, newest first, each with its attempts (organizer+)",
+           query=Page, responses={200: page_of(Delivery)}, tag="webhooks")
+    def list_deliveries(self, request, actor, event, webhook_id):
+        window = query(request, Page)
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
+        return json_response(self.webhooks.list_deliveries(found["id"], webhook_id, **window))
+
+    @route("POST", "/v1/events/{event}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+           summary="Send a delivery again now, with the same `webhook-id` (organizer+)",
+           responses={202: Delivery}, tag="webhooks")
+    def retry_delivery(self, request, actor, event, webhook_id, delivery_id):
+        found = self._event(actor, event, Permission.IS_ORGANIZER)
+        return json_response(
+            self.webhooks.retry_delivery(found["id"], webhook_id, delivery_id), 202)
+
     # operations
 
     @Route.decorator("GET", "/v1/health", summary="Whether every service, its database and "
@@ -459,6 +531,11 @@ class GatewayService:
            responses={200: None}, tag="operations")
     def openapi(self, request, actor):
         return json_response(_document())
+
+    @route("GET", "/v1/asyncapi.json", summary="The AsyncAPI document of the messages on the "
+           "broker (docs/integrations.md)", auth="none", responses={200: None}, tag="operations")
+    def asyncapi(self, request, actor):
+        return json_response(_asyncapi())
 
     # helpers
 
@@ -521,3 +598,8 @@ class GatewayService:
 @cache
 def _document():
     return document(GatewayService)
+
+
+@cache
+def _asyncapi():
+    return asyncapi_document()

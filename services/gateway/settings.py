@@ -6,13 +6,14 @@ import limits
 from pydantic import IPvAnyNetwork, field_validator
 
 from shared import actors
-from shared.settings import ServiceSettings, setting
+from shared.settings import ServiceSettings, metrics_address, setting
 
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
 
 
 class GatewaySettings(ServiceSettings):
     service: ClassVar[str] = "gateway"
+    METRICS_ADDRESS: str = metrics_address("gateway")
 
     max_workers: int = setting(50, "concurrent HTTP requests in progress",
                                env="{SERVICE}_MAX_WORKERS", gt=0)

@@ -14,6 +14,9 @@ After the grace period (`GC_GRACE_SECONDS` unless `--grace` says):
 Steps 2 and 3 take each blob's lock (`media.lock_blob`), which a new record
 holds while it writes the blob's row and bytes, and check again under it;
 the blob row's foreign keys stop a delete of a blob a record points at.
+They go `BATCH` blobs a transaction, whose bytes are deleted in one call
+(one `DeleteObjects` on S3), and the store is listed page by page: the
+same on either backend (`storage.store_from`).
 """
 import argparse
 import time
@@ -27,12 +30,13 @@ from sqlalchemy.orm import sessionmaker
 from services.media.media import try_lock_blob
 from services.media.models import Blob, Media
 from services.media.settings import MediaSettings
-from services.media.storage import LocalBlobStore
+from services.media.storage import store_from
 from shared.config import load_config
 from shared.db import make_engine
 from shared.settings import validated
 
 CONFIG = Path(__file__).with_name("config.yml")
+BATCH = 1000  # blobs a transaction (as many locks) and a delete: DeleteObjects takes 1000
 
 
 @dataclass(frozen=True)
@@ -53,30 +57,39 @@ def collect(engine, store, grace_seconds):
             ~exists().where(Media.blob_key == Blob.key), Blob.created_at < before_grace
         )).all()
         known = set(session.scalars(select(Blob.key)))
-    blobs = sum(_remove(Session, store, key, before_grace) for key in unreferenced)
+    blobs = _remove(Session, store, unreferenced, before_grace)
     cutoff = time.time() - grace_seconds
     stray = [key for key in store.keys() if key not in known and store.modified_at(key) < cutoff]
-    stray_files = sum(_remove(Session, store, key, before_grace) for key in stray)
+    stray_files = _remove(Session, store, stray, before_grace)
     return Collected(records, blobs, stray_files + store.sweep_incomplete(cutoff))
 
 
-def _remove(Session, store, key, before_grace):
-    """Remove the blob's row (if any) and bytes if, under its lock, no
-    record references it and its row is older than the grace period;
-    whether it did."""
-    try:
-        with Session.begin() as session:
-            if not try_lock_blob(session, key):
-                return False  # a record is being written with it
-            in_use = exists().where(Media.blob_key == key)
-            young = exists().where(Blob.key == key, Blob.created_at >= before_grace)
-            if session.scalar(select(in_use | young)):
-                return False
-            session.execute(delete(Blob).where(Blob.key == key))
-            store.delete(key)
-            return True
-    except IntegrityError:  # a copy's record took it meanwhile: kept
-        return False
+def _remove(Session, store, keys, before_grace):
+    """Remove, `BATCH` at a time, the row (if any) and bytes of each blob
+    of `keys` that, under its lock, no record references and whose row is
+    older than the grace period; how many it removed."""
+    removed = 0
+    for start in range(0, len(keys), BATCH):
+        try:
+            with Session.begin() as session:
+                unused = [key for key in keys[start:start + BATCH]
+                          if _unused(session, key, before_grace)]
+                session.execute(delete(Blob).where(Blob.key.in_(unused)))
+                store.delete(*unused)  # under the locks: no record takes them meanwhile
+            removed += len(unused)
+        except IntegrityError:  # a copy's record took one meanwhile: kept, for the next run
+            continue
+    return removed
+
+
+def _unused(session, key, before_grace):
+    """Lock the blob (until the transaction ends); whether no record
+    references it and its row, if any, is older than the grace period."""
+    if not try_lock_blob(session, key):
+        return False  # a record is being written with it
+    in_use = exists().where(Media.blob_key == key)
+    young = exists().where(Blob.key == key, Blob.created_at >= before_grace)
+    return not session.scalar(select(in_use | young))
 
 
 def main(argv=None):
@@ -87,7 +100,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     engine = make_engine(settings.DATABASE_URL, pool_size=1)
     try:
-        collected = collect(engine, LocalBlobStore(settings.MEDIA_ROOT), args.grace)
+        collected = collect(engine, store_from(settings), args.grace)
     finally:
         engine.dispose()
     print(f"removed {collected.records} retired record(s), {collected.blobs} blob(s), "

@@ -84,7 +84,10 @@ def _record(session, store, owner, slot, image):
     key = blob_key(image.data)
     lock_blob(session, key)
     session.execute(insert(Blob).values(key=key, size=len(image.data)).on_conflict_do_nothing())
-    tpool.execute(store.put, image.data)  # file I/O and fsync: off the event loop
+    if store.blocking:  # file I/O and fsync: off the event loop
+        tpool.execute(store.put, image.data)
+    else:
+        store.put(image.data)
     record = Media(event_id=owner.event_id, owner_kind=owner.kind, owner_id=owner.id, slot=slot,
                    blob_key=key, content_type=image.content_type, size=len(image.data),
                    width=image.width, height=image.height, public_key=new_public_key())

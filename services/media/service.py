@@ -41,7 +41,7 @@ from contracts.events.messages import (
     EventVisibilityChanged,
     SponsorDeleted,
 )
-from contracts.media.errors import InvalidMediaData, SponsorNotFound, UnknownSlot
+from contracts.media.errors import ImagesBusy, InvalidMediaData, SponsorNotFound, UnknownSlot
 from contracts.vocabulary import RENDITION_SLOTS, UPLOAD_SLOTS, Permission
 from services.media import copies, lifecycle, media, uploads
 from services.media.media import Owner
@@ -55,10 +55,12 @@ from shared.errors import Unavailable
 from shared.handlers import consume
 from shared.ids import as_id
 from shared.inbox import apply_once
+from shared.metrics import Metrics
 from shared.permissions import Permissions
 from shared.relay import OutboxRelay
 from shared.rpc import Rpc, rpc
 from shared.settings import Settings
+from shared.tracing import Tracing
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +75,18 @@ class MediaService:
     events = Rpc("events")
     permissions = Permissions(denied=AccessDenied)
     request_context = RequestContext()
+    tracing = Tracing()
+    metrics = Metrics()
     actor = Actor()
     settings: MediaSettings = Settings(MediaSettings)
 
-    @rpc
+    @rpc(expected_exceptions=ImagesBusy)  # a refusal in a flood: a warning
     def upload_event_image(self, event_ref, slot, content):
         actor_id = self.actor.id
         owner = self._authorized(actor_id, self._event_owner(event_ref))
         return self._change(owner, uploads.event_images(slot, content, self.decoder))
 
-    @rpc
+    @rpc(expected_exceptions=ImagesBusy)
     def upload_sponsor_logo(self, sponsor_id, content):
         actor_id = self.actor.id
         owner = self._authorized(actor_id, self._sponsor_owner(sponsor_id))

@@ -1,12 +1,10 @@
 """Blob storage, content-addressed: a blob's key is the SHA-256 (hex) of its
 bytes, so equal bytes are stored once and a stored blob never changes.
 
-`BlobStore` is the interface the service uses; `LocalBlobStore` keeps blobs
-as files under a root directory (the default backend). Another backend
-implements the same six methods; an S3-compatible one would `put` with
-`PutObject` (If-None-Match: * makes it write-once), `open` with `GetObject`,
-`delete` with `DeleteObject`, `keys` with `ListObjectsV2`, and leave
-`sweep_incomplete` to a lifecycle rule that aborts stale multipart uploads. Media records
+`BlobStore` is the interface the service uses, on two backends, chosen by
+`MEDIA_BACKEND` (`store_from`): `LocalBlobStore` keeps blobs as files under
+a root directory (the default); `s3.S3BlobStore` keeps them on any
+S3-compatible store, written once (`If-None-Match: *`). Media records
 share blobs by key, so duplicating media never copies bytes on any backend;
 a backend that needed one object per record would use its server-side copy
 (`CopyObject`) there, never a download and upload.
@@ -20,8 +18,12 @@ from pathlib import Path
 from typing import Protocol
 
 from nameko.extensions import DependencyProvider
+from sqlalchemy import func, select
 
+from services.media.models import Blob
 from services.media.settings import MediaSettings
+from shared.db import make_engine
+from shared.metrics import metrics_of
 from shared.settings import settings_of
 
 BLOB_KEY = re.compile(r"[0-9a-f]{64}")
@@ -33,17 +35,20 @@ def blob_key(data):
 
 
 class BlobStore(Protocol):
+    blocking: bool  # `put` blocks the process (disk I/O): the service runs it in a thread
+
     def put(self, data: bytes) -> str:
-        """Store `data` (if it is not stored yet) durably; its key."""
+        """Store `data` (if it is not stored yet) durably; its key. Safe
+        when several processes put the same bytes at once."""
 
     def open(self, key: str) -> bytes:
         """The blob's bytes; FileNotFoundError if there is none."""
 
-    def delete(self, key: str) -> None:
-        """Remove the blob; no error if it is gone already."""
+    def delete(self, *keys: str) -> None:
+        """Remove the blobs; no error for one that is gone already."""
 
     def keys(self) -> Iterator[str]:
-        """Every stored blob's key."""
+        """Every stored blob's key (listed page by page)."""
 
     def modified_at(self, key: str) -> float:
         """When the blob was last written (seconds since the epoch)."""
@@ -57,6 +62,8 @@ class LocalBlobStore:
     """Blobs as files `root/ab/cd/abcd…`, written atomically: a temporary
     file in the same directory, fsynced, renamed into place, the directory
     fsynced. A reader sees the whole blob or none."""
+
+    blocking = True
 
     def __init__(self, root):
         self.root = Path(root)
@@ -84,8 +91,9 @@ class LocalBlobStore:
     def open(self, key):
         return self._path(key).read_bytes()
 
-    def delete(self, key):
-        self._path(key).unlink(missing_ok=True)
+    def delete(self, *keys):
+        for key in keys:
+            self._path(key).unlink(missing_ok=True)
 
     def keys(self):
         for path in self.root.glob("??/??/*"):
@@ -116,11 +124,32 @@ def fsync_directory(directory):
         os.close(descriptor)
 
 
+def store_from(settings):
+    """The `BlobStore` that `settings` (MediaSettings) choose."""
+    if settings.MEDIA_BACKEND == "s3":
+        from services.media.s3 import S3BlobStore, s3_client  # boto3 only when used
+        return S3BlobStore(s3_client(settings), settings.MEDIA_S3_BUCKET)
+    return LocalBlobStore(settings.MEDIA_ROOT)
+
+
 class Storage(DependencyProvider):
-    """The service's `BlobStore`: a `LocalBlobStore` under `MEDIA_ROOT`."""
+    """The service's `BlobStore` (`store_from` its settings); its
+    blobs and their bytes are metrics (read from the database when scraped)."""
 
     def setup(self):
-        self.store = LocalBlobStore(settings_of(self.container, MediaSettings).MEDIA_ROOT)
+        settings = settings_of(self.container, MediaSettings)
+        self.store = store_from(settings)
+        self.engine = make_engine(settings.DATABASE_URL, pool_size=1)
+        metrics = metrics_of(self.container)
+        metrics.probe("media_blobs", "blobs stored", lambda: self._totals()[0])
+        metrics.probe("media_stored_bytes", "bytes of the blobs stored", lambda: self._totals()[1])
+
+    def stop(self):
+        self.engine.dispose()
+
+    def _totals(self):
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count(), func.coalesce(func.sum(Blob.size), 0))).one()
 
     def get_dependency(self, worker_ctx):
         return self.store

@@ -3,6 +3,7 @@ carry raw bytes) and the slot they go to, as the images to store, decoded
 by the process's `Decoder`."""
 import base64
 import binascii
+import ctypes
 
 from nameko.extensions import DependencyProvider
 
@@ -12,6 +13,8 @@ from services.media import images
 from services.media.settings import MediaSettings
 from shared.bounded import BoundedPool
 from shared.settings import settings_of
+
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 
 
 class Decoder:
@@ -40,9 +43,22 @@ class Decoding(DependencyProvider):
         pool = BoundedPool(settings.MEDIA_DECODES_AT_ONCE, settings.MEDIA_DECODES_WAITING,
                            busy=ImagesBusy)
         self.decoder = Decoder(settings.MEDIA_MAX_BYTES, settings.MEDIA_MAX_PIXELS, pool)
+        give_back_large_buffers()
 
     def get_dependency(self, worker_ctx):
         return self.decoder
+
+
+def give_back_large_buffers():
+    """Have glibc map every buffer of 1 MiB or more (decoded pixels, image
+    bytes, base64 bodies) on its own, and unmap it when it is freed. By
+    default it raises that threshold to the largest buffer freed so far (up
+    to 32 MiB) and keeps freed memory below it for reuse, so the process
+    would keep its peak for good. Nothing to do where the C library is
+    another."""
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, 2**20)
 
 
 def decoded(content):

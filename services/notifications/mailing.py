@@ -1,8 +1,9 @@
 """One message, at most one mail: ask the roles service for the mail's
-data and a link token minted for this mail alone, compose, send, and
-record the outcome in `sent_mails`, inside the handler's transaction with
-the message's inbox row (`shared.inbox.apply_once`): a redelivered message
-finds it and sends nothing.
+data (with a link token minted for this mail alone, if its link has one),
+compose, send, and record the outcome in `sent_mails`, inside the
+handler's transaction with the message's inbox row
+(`shared.inbox.apply_once`): a redelivered message finds it and sends
+nothing.
 
 The token travels only in the roles service's RPC answer, which only this
 service can read, and in the mail; it is never stored, logged or put into
@@ -17,16 +18,19 @@ again (with a fresh link: the first one is dead by then).
 """
 import logging
 
+from contracts.errors import EventNotFound
 from contracts.roles.errors import InviteNotFound, MailNotDue, UserNotFound
 from services.notifications.exceptions import MailRefused
 from services.notifications.mails import compose
 from services.notifications.models import SentMail
+from shared.metrics import current
 
 log = logging.getLogger(__name__)
 
 # the roles service's ways of saying there is nothing to mail: the link is
-# no longer due, or what it was for is gone (an invite withdrawn meanwhile)
-NOTHING_DUE = (MailNotDue, InviteNotFound, UserNotFound)
+# no longer due, or what it was for is gone (an invite withdrawn meanwhile,
+# an event deleted)
+NOTHING_DUE = (MailNotDue, InviteNotFound, UserNotFound, EventNotFound)
 
 
 def mail_once(session, message, kind, lookup, recipient, mailer, settings):
@@ -54,4 +58,5 @@ def _record(session, message, kind, outcome, recipient, subject=None, error=None
     session.add(row)
     session.flush()
     log.info("%s mail %s for message %s: %s", kind.name, row.id, message.message_id, outcome)
+    current().mails.labels(kind.name, outcome).inc()
     return row.id

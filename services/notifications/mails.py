@@ -2,7 +2,8 @@
 kind a subject, a text body and an HTML body (multipart/alternative),
 rendered from `templates/{kind}.subject.txt`, `{kind}.txt` and
 `{kind}.html` (Jinja2; HTML autoescaped, so an event named `<script>`
-reads as text). The link is `{PUBLIC_BASE_URL}{kind.link_path}?token=…`."""
+reads as text). The link is `{PUBLIC_BASE_URL}{kind.link_path}?token=…`,
+or without `?token=…` for a kind whose answer has none."""
 from datetime import UTC, datetime
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -46,16 +47,21 @@ def compose(kind, answer, settings):
 
 def _context(kind, data, settings):
     context = {**data.model_dump(), "name": _one_line(data.name or ""),
-               "link": link(settings.PUBLIC_BASE_URL, kind, data.token),
-               "expires": readable_time(data.expires_at)}
+               "link": link(settings.PUBLIC_BASE_URL, kind, data)}
+    if expires_at := context.get("expires_at"):
+        context["expires"] = readable_time(expires_at)
     if role := context.get("role"):
         context["role_title"] = ROLE_TITLES[role]
     return context
 
 
-def link(base_url, kind, token):
-    """The mailed link: `{base_url}{kind.link_path}?token=…`."""
-    return f"{base_url.rstrip('/')}{kind.link_path}?token={quote(token, safe='')}"
+def link(base_url, kind, data):
+    """The mailed link: `{base_url}{kind.link_path}`, its `{fields}` from
+    `data`, then `?token=…` if `data` has a token."""
+    fields = {key: quote(str(value), safe="") for key, value in data.model_dump().items()}
+    path = f"{base_url.rstrip('/')}{kind.link_path.format_map(fields)}"
+    token = fields.get("token")
+    return f"{path}?token={token}" if token else path
 
 
 def readable_time(moment):
@@ -75,7 +81,9 @@ def _domain(address):
 
 @cache
 def _templates():
-    return Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
-                       autoescape=select_autoescape(enabled_extensions=("html",),
-                                                    default_for_string=False),
-                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    templates = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined,
+                            autoescape=select_autoescape(enabled_extensions=("html",),
+                                                         default_for_string=False),
+                            trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    templates.filters["readable_time"] = readable_time
+    return templates

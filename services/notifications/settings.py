@@ -4,11 +4,18 @@ from typing import ClassVar, Literal
 from pydantic import field_validator
 
 from contracts.media.urls import PUBLIC_BASE_URL
-from shared.settings import ConsumerSettings, DatabaseSettings, database_url, setting
+from shared.settings import (
+    ConsumerSettings,
+    DatabaseSettings,
+    database_url,
+    metrics_address,
+    setting,
+)
 
 
 class NotificationsSettings(ConsumerSettings, DatabaseSettings):
     service: ClassVar[str] = "notifications"
+    METRICS_ADDRESS: str = metrics_address("notifications")
 
     DATABASE_URL: str = database_url("notifications")
     PUBLIC_BASE_URL: str = PUBLIC_BASE_URL  # the mailed links are on this base too

@@ -8,10 +8,16 @@ assertion, never an argument) and authorizes that user here; so do the
 reads that reveal emails. Each change runs in one transaction; the
 messages it announces go out through the outbox.
 
+Password hashing (sign-up, sign-in, password change and reset) runs in a
+bounded pool (`passwords`): a flood of sign-ins holds a few workers and is
+refused beyond them (`PasswordsBusy`), never the workers that answer
+`has_access` and `check_session`.
+
 Mailed links: the messages announce what is due (an invite, a
 verification, a reset) and carry no token; the notifications service asks
 `invite_mail`, `verification_mail` or `password_reset_mail` for the link
 when it sends the mail, and that answer alone carries the token (`links`).
+`owner_mail` answers whom to tell of an event's webhook disabled (no link).
 
 Team management (`members`): an organizer+ changes or removes a member,
 a member leaves; each takes effect at the member's next request, since
@@ -28,8 +34,15 @@ from datetime import timedelta
 
 from sqlalchemy import text
 
+from contracts.errors import EventNotFound
 from contracts.events.messages import EventCopied, EventCreated, EventDeleted
-from contracts.roles.errors import EventNotReady, InviteNotFound, MailNotDue, UserNotFound
+from contracts.roles.errors import (
+    EventNotReady,
+    InviteNotFound,
+    MailNotDue,
+    PasswordsBusy,
+    UserNotFound,
+)
 from contracts.roles.messages import InviteAccepted
 from contracts.vocabulary import Permission
 from services.roles import access, invites, members, resets, sessions, team, users, verification
@@ -41,15 +54,17 @@ from shared.db import Database
 from shared.errors import ServiceError
 from shared.handlers import consume
 from shared.inbox import apply_once
+from shared.metrics import Metrics
 from shared.relay import OutboxRelay
 from shared.rpc import Rpc, rpc
 from shared.settings import Settings
+from shared.tracing import Tracing
 from shared.waiting import wait_for
 
 log = logging.getLogger(__name__)
 
 # a mail lookup's ordinary "no": logged as a warning, not an error
-NOTHING_DUE = (MailNotDue, InviteNotFound, UserNotFound)
+NOTHING_DUE = (MailNotDue, InviteNotFound, UserNotFound, EventNotFound)
 
 
 class RolesService:
@@ -58,6 +73,8 @@ class RolesService:
     db = Database()
     relay = OutboxRelay()
     request_context = RequestContext()
+    tracing = Tracing()
+    metrics = Metrics()
     actor = Actor()
     passwords = Passwords()
     events = Rpc("events")
@@ -65,12 +82,12 @@ class RolesService:
 
     # users
 
-    @rpc(callers=("gateway",))
+    @rpc(callers=("gateway",), expected_exceptions=PasswordsBusy)
     def sign_up(self, data):
         with self.db.transaction() as session:
             return users.sign_up(session, self.passwords, data)
 
-    @rpc(callers=("gateway",))
+    @rpc(callers=("gateway",), expected_exceptions=PasswordsBusy)
     def sign_in(self, email, password, lifetime_seconds):
         with self.db.transaction() as session:
             return users.sign_in(session, self.passwords, email, password, lifetime_seconds)
@@ -98,7 +115,7 @@ class RolesService:
         with self.db.transaction() as session:
             return users.set_admin(session, actor_id, user_id, is_admin)
 
-    @rpc(callers=("gateway",))
+    @rpc(callers=("gateway",), expected_exceptions=PasswordsBusy)
     def update_me(self, data, session_id):
         actor_id = self.actor.id
         with self.db.transaction() as session:
@@ -120,14 +137,14 @@ class RolesService:
         with self.db.transaction() as session:
             return resets.request_password_reset(session, email, self._mail_interval)
 
-    @rpc(callers=("gateway",))
+    @rpc(callers=("gateway",), expected_exceptions=PasswordsBusy)
     def reset_password(self, token, password):
         with self.db.transaction() as session:
             return resets.reset_password(session, self.passwords, token, password)
 
     # permissions and teams
 
-    @rpc(callers=("events", "media", "gateway"))
+    @rpc(callers=("events", "media", "webhooks", "gateway"))
     def has_access(self, user_id, permission, event_id):
         with self.db.transaction() as session:
             return access.has_access(session, user_id, permission, event_id)
@@ -241,6 +258,13 @@ class RolesService:
         lifetime = timedelta(minutes=self.settings.RESET_LINK_TTL_MINUTES)
         with self.db.transaction() as session:
             return resets.password_reset_mail(session, user_id, lifetime)
+
+    @rpc(callers=("notifications",), expected_exceptions=NOTHING_DUE)
+    def owner_mail(self, event_id):
+        event_id = team.event_ref(event_id)
+        with self.db.transaction() as session:
+            owner = team.owner(session, event_id)
+        return {**owner, "event_name": self.events.get_event(event_id)["name"]}
 
     # what other services announce, and our own acceptances: each handler
     # checks the message against this service's data first (`team`)

@@ -5,11 +5,12 @@ import argon2
 from pydantic import model_validator
 
 from shared.bounded import leaves_workers
-from shared.settings import ConsumerSettings, OutboxSettings, database_url, setting
+from shared.settings import ConsumerSettings, OutboxSettings, database_url, metrics_address, setting
 
 
 class RolesSettings(ConsumerSettings, OutboxSettings):
     service: ClassVar[str] = "roles"
+    METRICS_ADDRESS: str = metrics_address("roles")
 
     DATABASE_URL: str = database_url("roles")
     INVITE_TTL_DAYS: float = setting(7, "how long a role invite stays valid, in days", gt=0)

@@ -182,6 +182,16 @@ def list_event_roles(session, event_id):
     return [row._asdict() for row in rows]
 
 
+def owner(session, event_id):
+    """`{to, name}` of the live event's one owner."""
+    event = live_event(session, event_id)
+    to, name = session.execute(
+        select(User.email, User.name).join(EventRole, EventRole.user_id == User.id)
+        .where(EventRole.event_id == event.id, EventRole.role == Role.OWNER)
+    ).one()
+    return {"to": to, "name": name}
+
+
 def live_event(session, event_id, lock=False):
     """The known, not deleted event, else EventNotFound. `lock`: its row
     locked for changes of its team to take turns (with each other, with

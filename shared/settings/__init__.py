@@ -21,6 +21,7 @@ from shared.settings.models import (
     ServiceSettings,
     config_key,
     database_url,
+    metrics_address,
     setting,
     variable,
 )
@@ -36,6 +37,6 @@ from shared.settings.provider import (
 __all__ = [
     "BrokerLoginRefused", "ConsumerSettings", "DatabaseSettings", "InvalidSettings",
     "OutboxSettings", "ServiceSettings", "Settings", "broker_uri", "config_key", "config_yml",
-    "database_url", "service_models", "setting", "settings_of", "settings_table", "validated",
-    "variable",
+    "database_url", "metrics_address", "service_models", "setting", "settings_of",
+    "settings_table", "validated", "variable",
 ]

@@ -26,7 +26,8 @@ LOGGING:
   version: 1
   disable_existing_loggers: false
   formatters:
-    # one JSON object per line: time, level, logger, message, service, request_id
+    # one JSON object per line: time, level, logger, message, service, request_id,
+    # trace_id, span_id
     json:
       "()": shared.logs.JsonFormatter
       service: {service}

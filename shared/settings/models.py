@@ -3,12 +3,15 @@ declare what the shared machinery reads."""
 
 from typing import ClassVar, Literal
 
-from pydantic import AliasPath, BaseModel, ConfigDict, Field, NonNegativeFloat
+from pydantic import AliasPath, BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator
 
 from shared import actors
 from shared.amqp import DEVELOPMENT_BROKER_PASSWORD
 
 LOCAL_DATABASE = "postgresql+psycopg2://root@127.0.0.1:5432/{}"
+# where each service serves `/metrics` by default (deploy/prometheus scrapes these)
+METRICS_PORTS = {"gateway": 9180, "events": 9181, "roles": 9182, "media": 9183,
+                 "notifications": 9184, "webhooks": 9185}
 
 
 def setting(default=..., description="", *, env=None, **constraints):
@@ -27,6 +30,14 @@ def database_url(database=None):
         "the service's database (`postgresql+psycopg2://` is required: plain `postgresql://`"
         " means psycopg 3 to SQLAlchemy 2)",
         env="{SERVICE}_DATABASE_URL")
+
+
+def metrics_address(service=None):
+    """`METRICS_ADDRESS`, defaulting to `service`'s port of `METRICS_PORTS` on 127.0.0.1."""
+    return setting(
+        f"127.0.0.1:{METRICS_PORTS[service]}" if service else "",
+        "host:port where the service serves its Prometheus metrics at `/metrics` "
+        "(`shared.metrics`); empty: not served", env="{SERVICE}_METRICS_ADDRESS")
 
 
 class ServiceSettings(BaseModel):
@@ -57,9 +68,22 @@ class ServiceSettings(BaseModel):
     max_workers: int = setting(10, "concurrent workers, and the size of the database pool",
                                env="{SERVICE}_MAX_WORKERS", gt=0)
     RPC_TIMEOUT: float = setting(10, "seconds a call to another service may take", gt=0)
+    OTEL_EXPORTER_OTLP_ENDPOINT: str = setting(
+        "", "an OpenTelemetry collector's OTLP/HTTP base URL (`http://127.0.0.1:4318`), which "
+        "the service sends its traces to (`shared.tracing`); empty: none recorded or sent")
+    METRICS_ADDRESS: str = metrics_address()
+    STOP_GRACE_SECONDS: float = setting(
+        25, "seconds a stop may take: work under way finishes, then the process ends "
+        "regardless (`shared.serve`; below Kubernetes' terminationGracePeriodSeconds)", gt=0)
     LOG_LEVEL: str = setting("INFO", "the root logger's level",
                              validation_alias=AliasPath("LOGGING", "root", "level"))
 
+
+    @field_validator("OTEL_EXPORTER_OTLP_ENDPOINT", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value):
+        """`${OTEL_EXPORTER_OTLP_ENDPOINT:}` reads as YAML's null."""
+        return "" if value is None else value
 
     @property
     def is_production(self):

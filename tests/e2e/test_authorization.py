@@ -26,6 +26,7 @@ and a published private event, each with the team and one child of every
 kind); every case of a route that changes something gets things of its
 own to change (an event of its own when the change is the event's).
 """
+import json
 import uuid
 from dataclasses import dataclass
 from functools import cached_property
@@ -82,6 +83,10 @@ def signed_in(status):
 
 
 P = Permission
+WEBHOOKS = "/v1/events/{event}/webhooks"
+WEBHOOK = WEBHOOKS + "/{webhook_id}"
+# a webhook no message reaches (it asks for event.deleted), at a loopback port
+HOOK = {"url": "http://127.0.0.1:9/matrix", "events": ["event.deleted"], "description": "m"}
 STATE_ALONE, CHECK_IN = {"state": "accepted"}, {"checked_in": True}
 # route → the status each caller gets (a function of the kind for a route
 # asked for every kind). A route with {slot} is asked for every image slot.
@@ -116,6 +121,15 @@ MATRIX = {
     "GET /v1/events/{event}/roles":                       needs(P.IS_COORGANIZER, 200),
     "GET /v1/health":                                     anyone(200),
     "GET /v1/openapi.json":                               anyone(200),
+    "GET /v1/asyncapi.json":                              anyone(200),
+    f"POST {WEBHOOKS}":                                   needs(P.IS_ORGANIZER, 201),
+    f"GET {WEBHOOKS}":                                    needs(P.IS_ORGANIZER, 200),
+    f"GET {WEBHOOK}":                                     needs(P.IS_ORGANIZER, 200),
+    f"PATCH {WEBHOOK}":                                   needs(P.IS_ORGANIZER, 200),
+    f"DELETE {WEBHOOK}":                                  needs(P.IS_ORGANIZER, 204),
+    f"POST {WEBHOOK}/test":                               needs(P.IS_ORGANIZER, 202),
+    f"GET {WEBHOOK}/deliveries":                          needs(P.IS_ORGANIZER, 200),
+    f"POST {WEBHOOK}/deliveries/{{delivery_id}}/retry":   needs(P.IS_ORGANIZER, 202),
 }
 # the partial updates that lesser roles may make, asked beside the full one
 PARTIAL_UPDATES = {
@@ -659,6 +673,77 @@ def _openapi(stage, route, caller, expected, variant):
     response = stage.api(caller).get("/v1/openapi.json")
     judge(response, expected)
     assert response.json()["openapi"].startswith("3.1")
+
+
+@scenario("GET /v1/asyncapi.json")
+def _asyncapi(stage, route, caller, expected, variant):
+    response = stage.api(caller).get("/v1/asyncapi.json")
+    judge(response, expected)
+    assert response.json()["asyncapi"].startswith("3.")
+
+
+def _webhook(stage):
+    """The workbench's path, and a new webhook of the owner's on it."""
+    path = f"/v1/events/{stage.workbench['id']}/webhooks"
+    return path, ok(stage.owner.post(path, HOOK), 201)
+
+
+@scenario(f"POST {WEBHOOKS}")
+def _create_webhook(stage, route, caller, expected, variant):
+    path = f"/v1/events/{stage.workbench['id']}/webhooks"
+    listing = f"{path}?limit=200"
+    before = stage.seen(listing)
+    response = stage.api(caller).post(path, HOOK)
+    judge(response, expected, shows={"url": HOOK["url"], "enabled": True},
+          state=lambda: stage.seen(listing), before=before,
+          then=lambda: _status(stage.seen(f"{path}/{response.json()['id']}"), 200))
+
+
+@scenario(f"GET {WEBHOOKS}", f"GET {WEBHOOK}", f"GET {WEBHOOK}/deliveries")
+def _read_webhooks(stage, route, caller, expected, variant):
+    path, webhook = _webhook(stage)
+    tail = route.split(WEBHOOKS)[1].replace("/{webhook_id}", f"/{webhook['id']}")
+    response = stage.api(caller).get(path + tail)
+    judge(response, expected, then=lambda: _never_the_secret(response.json()))
+
+
+@scenario(f"PATCH {WEBHOOK}")
+def _update_webhook(stage, route, caller, expected, variant):
+    path, webhook = _webhook(stage)
+    one = f"{path}/{webhook['id']}"
+    before = stage.seen(one)
+    response = stage.api(caller).patch(one, {"description": "changed"})
+    judge(response, expected, shows={"description": "changed"},
+          state=lambda: stage.seen(one), before=before,
+          then=lambda: _holds(stage.seen(one), {"description": "changed"}))
+
+
+@scenario(f"DELETE {WEBHOOK}")
+def _delete_webhook(stage, route, caller, expected, variant):
+    path, webhook = _webhook(stage)
+    one = f"{path}/{webhook['id']}"
+    before = stage.seen(one)
+    judge(stage.api(caller).delete(one), expected, state=lambda: stage.seen(one),
+          before=before, then=lambda: _status(stage.seen(one), 404))
+
+
+@scenario(f"POST {WEBHOOK}/test", f"POST {WEBHOOK}/deliveries/{{delivery_id}}/retry")
+def _send_webhook(stage, route, caller, expected, variant):
+    path, webhook = _webhook(stage)
+    one = f"{path}/{webhook['id']}"
+    target = f"{one}/test"
+    if route.endswith("/retry"):
+        delivery = ok(stage.owner.post(f"{one}/test"), 202)
+        target = f"{one}/deliveries/{delivery['id']}/retry"
+    listing = f"{one}/deliveries"
+    before = stage.seen(listing)[1]["total"]
+    response = stage.api(caller).post(target)
+    judge(response, expected, shows={"webhook_id": webhook["id"], "status": "pending"},
+          state=lambda: stage.seen(listing)[1]["total"], before=before)
+
+
+def _never_the_secret(answer):
+    assert "secret" not in json.dumps(answer), answer
 
 
 def _holds(seen, change):

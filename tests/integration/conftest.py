@@ -20,6 +20,7 @@ from tests.conftest import _database_fixtures
 from tests.support.broker import service_uri
 from tests.support.mailbox import Mailbox
 from tests.support.roles_stub import Policy, RolesStub
+from tests.support.s3 import MotoServer
 from tests.support.services import start_service
 from tests.support.tap import EventTap
 
@@ -149,6 +150,20 @@ def media(container_factory, media_config, events):
 def media_root(media_config):
     """Where the media service under test keeps its blobs."""
     return media_config["MEDIA_ROOT"]
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3 API server, once per run (`s3` hands it to a test)."""
+    with MotoServer() as server:
+        yield server
+
+
+@pytest.fixture
+def s3(s3_server):
+    """The S3 API server with one empty bucket, `tests.support.s3.BUCKET`."""
+    s3_server.reset()
+    return s3_server
 
 
 notifications_db_url, notifications_engine, notifications_db, notifications_session = (

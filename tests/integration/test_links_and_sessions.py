@@ -423,6 +423,20 @@ def test_an_invite_mail_names_the_invitee_event_inviter_and_role(roles, sign_up,
         roles.invite_mail("seven")
 
 
+def test_an_owner_mail_names_the_event_s_owner_and_the_event_until_it_is_deleted(
+        roles, db, events_beside_roles, event, owner):
+    assert roles.owner_mail(event["id"]) == {
+        "to": owner["email"], "name": "Owner", "event_name": "Open Tech Summit"}
+    with pytest.raises(InvalidRoleData):
+        roles.owner_mail("seven")
+
+    events_beside_roles.acting(owner).delete_event(event["id"])
+    wait_until(lambda: roles_knows_deleted(db, event))
+
+    with pytest.raises(EventNotFound):
+        roles.owner_mail(event["id"])
+
+
 # sessions
 
 

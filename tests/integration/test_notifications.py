@@ -1,11 +1,12 @@
-"""The notifications service turns the roles service's messages into mails,
-at most one per message, against the real RabbitMQ, PostgreSQL and a real
-maildev; the stand-in roles service (`roles_stub`) mints the tokens. And
-its connection to a mail server: TLS verified, STARTTLS never falling back
-to the clear.
+"""The notifications service turns the roles and webhooks services'
+messages into mails, at most one per message, against the real RabbitMQ,
+PostgreSQL and a real maildev; the stand-in roles service (`roles_stub`)
+mints the tokens and names event owners. And its connection to a mail
+server: TLS verified, STARTTLS never falling back to the clear.
 
-Messages are published as the roles service's outbox relay publishes them:
-on `roles.events`, logged in as roles, with the AMQP `message_id` set."""
+Messages are published as their source's outbox relay publishes them: on
+`roles.events` (or `webhooks.events`), logged in as it, with the AMQP
+`message_id` set."""
 import datetime
 import ipaddress
 import logging
@@ -26,6 +27,7 @@ from contracts.roles.messages import (
     UserRegistered,
     VerificationRequested,
 )
+from contracts.webhooks.messages import WebhookDisabled
 from services.notifications.kinds import VERIFY_EMAIL
 from services.notifications.mailer import SmtpServer
 from services.notifications.mails import compose
@@ -41,7 +43,7 @@ EXPIRES_AT = "2030-03-14T09:00:00+00:00"
 
 
 def publish(amqp_uri, message):
-    publish_event(amqp_uri, message.to_payload(), message.message_id, source="roles",
+    publish_event(amqp_uri, message.to_payload(), message.message_id, source=message.source,
                   event_type=message.event_type)
 
 
@@ -149,6 +151,48 @@ def test_no_mail_when_the_roles_service_says_none_is_due(
     assert (row.kind, row.outcome, row.recipient, row.subject) == (
         "password_reset", "not_due", None, None)
     assert "no mail is due" in row.error
+    wait_until(lambda: handled(caplog, message) == 1)
+    assert mailbox.mails() == []
+
+
+def webhook_disabled(event_id):
+    return WebhookDisabled(webhook_id=40 + event_id, event_id=event_id,
+                           origin="https://crm.example.org",
+                           failing_since=datetime.datetime(2030, 3, 14, 9, tzinfo=datetime.UTC))
+
+
+def test_a_webhook_disabled_is_mailed_to_the_event_s_owner_once(
+        notifications, roles_stub, mailbox, amqp_uri, notifications_session, caplog):
+    message = webhook_disabled(7)
+
+    publish(amqp_uri, message)
+    mail = mailbox.wait_for(to="owner7@example.org")
+    publish(amqp_uri, message)  # the same message id, as a redelivery
+
+    assert mail["subject"] == "Your webhook to https://crm.example.org for Event 7 was disabled"
+    link = f"{BASE_URL}/events/7/webhooks/47"
+    for body in (mail["text"], mail["html"]):
+        assert "Owner 7" in body and "14 March 2030, 09:00 UTC" in body
+        assert "PATCH /v1/events/7/webhooks/47" in body and link in body
+    assert "token" not in mail["text"] + mail["html"]
+    wait_until(lambda: handled(caplog, message) == 2)
+    assert len(mailbox.mails(to="owner7@example.org")) == 1
+    assert roles_stub.owners_asked == [7]  # not even asked again
+    [row] = sent_mails(notifications_session)
+    assert (row.message_id, row.kind, row.recipient, row.outcome) == (
+        message.message_id, "webhook_disabled", "owner7@example.org", "sent")
+
+
+def test_no_mail_for_a_webhook_disabled_of_an_event_deleted_since(
+        notifications, roles_stub, mailbox, amqp_uri, notifications_session, caplog):
+    roles_stub.gone.add(8)
+    message = webhook_disabled(8)
+
+    publish(amqp_uri, message)
+
+    [row] = wait_until(lambda: sent_mails(notifications_session))
+    assert (row.kind, row.outcome, row.recipient) == ("webhook_disabled", "not_due", None)
+    assert "no event 8" in row.error
     wait_until(lambda: handled(caplog, message) == 1)
     assert mailbox.mails() == []
 

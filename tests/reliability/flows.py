@@ -97,6 +97,19 @@ def send(request, timeout=DEADLINE):
         eventlet.sleep(RETRY_PAUSE)
 
 
+def send_patiently(request, timeout=120):
+    """`request()` sent again after each 503 once its `Retry-After` has
+    passed, as a client of a busy system does, until the deadline; (the
+    last answer, the 503s by their code)."""
+    deadline, refused = time.monotonic() + timeout, Counter()
+    while True:
+        response = request()
+        if response.status_code != 503 or time.monotonic() >= deadline:
+            return response, refused
+        refused[response.json().get("code")] += 1
+        eventlet.sleep(float(response.headers["Retry-After"]))
+
+
 def sign_up(system, name="user", verified=True):
     """A `User` of the system, signed up and in as a careful client does;
     `verified`: the email verified by the link mailed to it."""

@@ -7,6 +7,7 @@ due. It logs in as the roles service's broker user and answers through
 `shared.rpc`, as the real one does."""
 import secrets
 
+from contracts.errors import EventNotFound
 from contracts.roles.errors import MailNotDue, UserNotFound
 from shared.rpc import rpc
 
@@ -20,13 +21,17 @@ class Policy:
     (`invite_mail`, …) of `(lookup, id)` in `not_due` raises `MailNotDue`,
     any other mints a fresh token, which `minted` records in order as
     `(lookup, id, token)`. Users are `user{id}@example.org`, invitees
-    `invitee{id}@example.org` (`address`)."""
+    `invitee{id}@example.org` (`address`). `owner_mail` answers the owner
+    `owner{id}@example.org` of the event "Event {id}" (records the ask in
+    `owners_asked`; an event in `gone` is deleted: `EventNotFound`)."""
 
     def __init__(self):
         self.refused = set()
         self.unknown = set()
         self.not_due = set()
+        self.gone = set()
         self.minted = []
+        self.owners_asked = []
 
     def has_access(self, user_id, permission, event_id):
         return user_id not in self.refused | self.unknown
@@ -52,6 +57,13 @@ class Policy:
         if lookup == "invite_mail":
             return {**answer, "name": None, **INVITE}
         return {**answer, "name": f"User {about}"}
+
+    def owner_mail(self, event_id):
+        self.owners_asked.append(event_id)
+        if event_id in self.gone:
+            raise EventNotFound(f"no event {event_id!r}")
+        return {"to": f"owner{event_id}@example.org", "name": f"Owner {event_id}",
+                "event_name": f"Event {event_id}"}
 
 
 class RolesStub:
@@ -80,3 +92,7 @@ class RolesStub:
     @rpc(callers=("notifications",))
     def password_reset_mail(self, user_id):
         return self.policy.mail("password_reset_mail", user_id)
+
+    @rpc(callers=("notifications",))
+    def owner_mail(self, event_id):
+        return self.policy.owner_mail(event_id)

@@ -1,5 +1,5 @@
-"""The whole system as real `nameko run` processes, one per service (the
-command `make run` runs), the one way the end-to-end and reliability tests
+"""The whole system as real service processes, one per service (`python -m
+shared.serve`, the command `make run` runs), the one way the end-to-end and reliability tests
 and the benchmarks start it. Stop, kill or restart any service, or start a
 further process of one.
 
@@ -39,8 +39,8 @@ from tests.support.http import Api
 from tests.support.mailbox import Mailbox
 from tests.support.proxy import TcpProxy
 
-SERVICES = ("events", "roles", "media", "notifications", "gateway")
-DATABASES = ("events", "roles", "media", "notifications")
+SERVICES = ("events", "roles", "media", "notifications", "webhooks", "gateway")
+DATABASES = ("events", "roles", "media", "notifications", "webhooks")
 MANAGEMENT = "http://127.0.0.1:15672/api"
 BROKER_AUTH = ("guest", "guest")
 BROKER_PORT = 5672
@@ -61,6 +61,7 @@ class System:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.api = Api(self.base_url)
+        self.metrics_ports = {service: free_port() for service in SERVICES}
         self.urls = {service: TEST_DATABASE_URL.format(service=f"{service}_{name}")
                      for service in DATABASES}
         self.extra_env = env or {}
@@ -124,10 +125,13 @@ class System:
         its own key in `processes` and its own log, on the same queues)."""
         log = open(self.log_path(service), "a")
         module = service.partition("#")[0]
+        if service not in self.metrics_ports:  # a further process: metrics on a port of its own
+            self.metrics_ports[service] = free_port()
+        env = {**self.env,
+               f"{module.upper()}_METRICS_ADDRESS": f"127.0.0.1:{self.metrics_ports[service]}"}
         self.processes[service] = subprocess.Popen(
-            [str(ROOT / ".venv/bin/nameko"), "run", "--config", f"services/{module}/config.yml",
-             f"services.{module}.service"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            [str(ROOT / ".venv/bin/python"), "-m", "shared.serve", module],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 
     def stop_service(self, service, sig=signal.SIGTERM, timeout=60):
@@ -166,6 +170,10 @@ class System:
     def pid(self, service):
         return self.processes[service].pid
 
+    def metrics_url(self, service):
+        """Where `service` serves its Prometheus metrics (`shared.metrics`)."""
+        return f"http://127.0.0.1:{self.metrics_ports[service]}/metrics"
+
     def log_path(self, service):
         return self.workdir / f"{service}.log"
 
@@ -192,6 +200,9 @@ class System:
                 "PASSWORD_TIME_COST": "1", "PASSWORD_MEMORY_KIB": "1024",
                 "HANDLER_RETRY_DELAYS": "[0.2, 0.5, 1]", "OUTBOX_POLL_INTERVAL": "0.2",
                 "RPC_TIMEOUT": "5", "HEALTH_TIMEOUT": "1", "ENVIRONMENT": "test",
+                "WEBHOOK_ALLOW_HTTP": "true", "WEBHOOK_ALLOW_LOOPBACK": "true",
+                "WEBHOOK_TIMEOUT": "2", "WEBHOOK_RETRY_DELAYS": "[0.2, 0.2, 0.2, 0.2]",
+                "WEBHOOK_POLL_INTERVAL": "0.1",
                 "RATE_LIMIT_KEY_PREFIX": f"test-{self.vhost}",
                 **{f"RATE_LIMIT_{name}": ROOMY_BUDGET for name in RATE_LIMITS},
                 **self.extra_env}

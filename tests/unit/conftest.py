@@ -19,7 +19,14 @@ from nameko.utils.concurrency import SpawningSet
 from services.gateway.problems import CONTENT_TYPE
 from services.gateway.service import GatewayService
 from services.gateway.tokens import TokenCodec
-from tests.unit.fakes import Acting, FakeEvents, FakeMedia, FakeNotifications, FakeRoles
+from tests.unit.fakes import (
+    Acting,
+    FakeEvents,
+    FakeMedia,
+    FakeNotifications,
+    FakeRoles,
+    FakeWebhooks,
+)
 
 SECRET = "unit-test-secret-" + "x" * 32
 CONFIG = {
@@ -31,6 +38,7 @@ CONFIG = {
     "MAX_IMAGE_BYTES": 4096,
     "AMQP_URI": "pyamqp://127.0.0.1:9//",  # never dialled
     "RATE_LIMIT_STORAGE": "memory://",  # each test's gateway counts alone, no Redis
+    "METRICS_ADDRESS": "",  # not served (tests/integration/test_metrics.py serves them)
 }
 EVENT = {"name": "FOSSASIA Summit", "starts_at": "2030-03-14T09:00:00+08:00",
          "ends_at": "2030-03-16T18:00:00+08:00", "timezone": "Asia/Singapore"}
@@ -54,6 +62,7 @@ class Gateway:
     roles: FakeRoles
     media: FakeMedia
     notifications: FakeNotifications
+    webhooks: FakeWebhooks
     codec: TokenCodec
     container: ServiceContainer
 
@@ -69,7 +78,7 @@ def gateway(container_factory, web_config, request):
     with (`@pytest.mark.parametrize("gateway", [{...}], indirect=True)`)."""
     roles = FakeRoles()
     fakes = {"roles": roles, "events": FakeEvents(roles), "media": FakeMedia(),
-             "notifications": FakeNotifications()}
+             "notifications": FakeNotifications(), "webhooks": FakeWebhooks(roles)}
     settings = getattr(request, "param", {})
     container = container_factory(GatewayService, {**web_config, **CONFIG, **settings})
     without_broker(container, **fakes)

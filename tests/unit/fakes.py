@@ -10,7 +10,8 @@ import base64
 import hashlib
 import itertools
 import secrets
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime
 
 from contracts.errors import AccessDenied, EventNotFound
 from contracts.events.errors import ChildNotFound, IdempotencyKeyReused, InvalidEventData
@@ -38,6 +39,8 @@ from contracts.roles.errors import (
 )
 from contracts.roles.rpc import RolesRpc
 from contracts.vocabulary import ROLES, Permission, Role
+from contracts.webhooks.errors import DeliveryNotFound, WebhookNotFound
+from contracts.webhooks.rpc import WebhooksRpc
 from services.roles.invites import manager_permission
 from shared.actors import ACTOR_KEY, DEVELOPMENT_PUBLIC_KEY, ActorVerifier
 from shared.context import REQUEST_ID_KEY
@@ -210,6 +213,14 @@ class FakeRoles(Fake, RolesRpc):
         return {"to": invite["email"], "name": None, "token": invite["token"],
                 "expires_at": invite["expires_at"], "event_name": invite["event_name"],
                 "inviter_name": invite["inviter_name"], "role": invite["role"]}
+
+    def owner_mail(self, event_id):
+        owner = next((user_id for (event, user_id), role in self.team.items()
+                      if event == event_id and role == Role.OWNER), None)
+        if owner is None:
+            raise EventNotFound(f"no event {event_id}")
+        user = self.users[owner]
+        return {"to": user["email"], "name": user.get("name"), "event_name": f"Event {event_id}"}
 
     def get_user(self, user_id):
         if user_id not in self.users:
@@ -581,3 +592,75 @@ class FakeNotifications(Fake, NotificationsRpc):
     """The mailer's only method is its health."""
 
     name = "notifications"
+
+
+class FakeWebhooks(Fake, WebhooksRpc):
+    """Webhooks kept in memory; nothing is delivered: a ping or a retry is
+    a pending delivery without attempts."""
+
+    name = "webhooks"
+
+    def __init__(self, roles):
+        self.roles, self.hooks, self.deliveries = roles, {}, {}
+
+    def create_webhook(self, event_id, data):
+        self._require(event_id)
+        hook_id = len(self.hooks) + 1
+        self.hooks[hook_id] = {
+            "id": hook_id, "event_id": event_id, "url": data["url"], "events": data["events"],
+            "description": data.get("description", ""), "enabled": True,
+            "failing_since": None, "disabled_reason": None, "created_at": _now()}
+        return {**self.hooks[hook_id], "secret": "whsec_" + base64.b64encode(
+            secrets.token_bytes(24)).decode()}
+
+    def list_webhooks(self, event_id, limit=None, offset=None):
+        self._require(event_id)
+        hooks = [hook for hook in self.hooks.values() if hook["event_id"] == event_id]
+        return page(hooks, limit or 50, offset or 0)
+
+    def get_webhook(self, event_id, webhook_id):
+        self._require(event_id)
+        hook = self.hooks.get(webhook_id)
+        if hook is None or hook["event_id"] != event_id:
+            raise WebhookNotFound(f"no webhook {webhook_id} of event {event_id}")
+        return hook
+
+    def update_webhook(self, event_id, webhook_id, data):
+        self.get_webhook(event_id, webhook_id).update(data)
+        return self.hooks[webhook_id]
+
+    def delete_webhook(self, event_id, webhook_id):
+        self.get_webhook(event_id, webhook_id)
+        del self.hooks[webhook_id]
+
+    def test_webhook(self, event_id, webhook_id):
+        self.get_webhook(event_id, webhook_id)
+        delivery_id = len(self.deliveries) + 1
+        self.deliveries[delivery_id] = {
+            "id": delivery_id, "webhook_id": webhook_id, "message_id": str(uuid.uuid4()),
+            "type": "webhook.ping", "status": "pending", "next_attempt_at": _now(),
+            "created_at": _now(), "attempts": []}
+        return self.deliveries[delivery_id]
+
+    def list_deliveries(self, event_id, webhook_id, limit=None, offset=None):
+        self.get_webhook(event_id, webhook_id)
+        mine = [delivery for delivery in reversed(self.deliveries.values())
+                if delivery["webhook_id"] == webhook_id]
+        return page(mine, limit or 50, offset or 0)
+
+    def retry_delivery(self, event_id, webhook_id, delivery_id):
+        self.get_webhook(event_id, webhook_id)
+        delivery = self.deliveries.get(delivery_id)
+        if delivery is None or delivery["webhook_id"] != webhook_id:
+            raise DeliveryNotFound(f"no delivery {delivery_id} of webhook {webhook_id}")
+        delivery.update(status="pending", next_attempt_at=_now())
+        return delivery
+
+    def _require(self, event_id):
+        if not self.roles.has_access(self.actor_id, Permission.IS_ORGANIZER, event_id):
+            raise AccessDenied(f"you need to be {holders(Permission.IS_ORGANIZER)} of event "
+                               f"{event_id}")
+
+
+def _now():
+    return datetime.now(UTC).isoformat()

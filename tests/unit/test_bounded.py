@@ -1,6 +1,9 @@
 """Heavy work in a bounded pool (`shared.bounded`): a few at once in native
-threads, a few more waiting, the next refused at once; and the settings of
-each pool leave workers for the rest."""
+threads at a low CPU priority, a few more waiting, the next refused at
+once; and the settings of each pool leave workers for the rest."""
+import os
+import sys
+
 import eventlet
 import pytest
 
@@ -8,7 +11,7 @@ from contracts.media.errors import ImagesBusy
 from contracts.roles.errors import PasswordsBusy
 from services.media.settings import MediaSettings
 from services.roles.settings import RolesSettings
-from shared.bounded import BoundedPool
+from shared.bounded import NICENESS, BoundedPool
 from shared.settings import InvalidSettings, validated
 
 threading = eventlet.patcher.original("threading")  # the jobs run in native threads
@@ -63,3 +66,11 @@ def test_a_pool_must_leave_workers_for_everything_else(model, at_once, waiting):
     assert validated(model, {"max_workers": 4, at_once: 1, waiting: 2})
     with pytest.raises(InvalidSettings, match=f"{at_once} \\+ {waiting} \\(4\\) must be below"):
         validated(model, {"max_workers": 4, at_once: 2, waiting: 2})
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a per-thread nice value is Linux's")
+def test_a_job_runs_at_a_lower_cpu_priority_the_caller_keeps_its_own():
+    own = os.getpriority(os.PRIO_PROCESS, 0)
+    pool = BoundedPool(at_once=1, waiting=0, busy=ImagesBusy)
+    assert pool.run(os.getpriority, os.PRIO_PROCESS, 0) == max(own, NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, 0) == own

@@ -203,7 +203,7 @@ def test_each_method_s_callers_are_the_ones_its_contract_names(name):
 def test_the_issue_s_callers_hold():
     roles, events = SERVICES["roles"].answers, SERVICES["events"].answers
     assert events["apply_media_urls"] == ("media",)
-    assert set(roles["has_access"]) == {"events", "media", "gateway"}
+    assert set(roles["has_access"]) == {"events", "media", "webhooks", "gateway"}
     for method in ("sign_in", "check_session", "end_session", "sign_up", "update_me",
                    "verify_email", "request_verification", "request_password_reset",
                    "reset_password", "create_invite", "list_invites", "list_my_invites",
@@ -213,6 +213,7 @@ def test_the_issue_s_callers_hold():
         assert roles[method] == ("gateway",), method
     for method in ("invite_mail", "verification_mail", "password_reset_mail"):
         assert roles[method] == ("notifications",), method  # they answer a link's token
+    assert roles["owner_mail"] == ("notifications",)  # it answers an email
 
 
 # logging in

@@ -16,7 +16,7 @@ from tests.conftest import ROOT
 SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_ADMIN_PASSWORD", "EVENTS_BROKER_PASSWORD",
            "ROLES_BROKER_PASSWORD", "MEDIA_BROKER_PASSWORD", "NOTIFICATIONS_BROKER_PASSWORD",
            "GATEWAY_BROKER_PASSWORD", "JWT_SECRET", "ACTOR_SIGNING_KEY", "ACTOR_PUBLIC_KEY",
-           "REDIS_PASSWORD")
+           "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "MEDIA_S3_SECRET_ACCESS_KEY")
 OURS = {path.parent.name for path in ROOT.glob("services/*/service.py")}
 
 
@@ -49,16 +49,19 @@ def services():
 
 
 def test_compose_accepts_the_file_and_runs_every_service(services):
-    assert OURS | {"rabbitmq", "postgres", "redis", "broker-setup", "maildev"} == set(services)
+    assert OURS | {"rabbitmq", "postgres", "redis", "broker-setup", "maildev", "minio",
+                   "minio-setup"} == set(services)
 
 
 def test_only_the_gateway_publishes_a_port_and_the_mail_catcher_to_this_machine(services):
     published = {name for name, service in services.items() if service.get("ports")}
 
-    assert published == {"gateway", "maildev"}
+    assert published == {"gateway", "maildev", "prometheus"}
     assert "8000" in str(services["gateway"]["ports"])  # its HTTP port
     [inbox] = services["maildev"]["ports"]  # its inbox shows the mailed links
     assert short_port(inbox) == "127.0.0.1:1080:1080"
+    [console] = services["prometheus"]["ports"]  # and Prometheus, to this machine alone
+    assert short_port(console) == "127.0.0.1:9090:9090"
 
 
 def short_port(port):
@@ -73,6 +76,15 @@ def test_the_notifications_service_mails_through_the_mail_catcher(services):
     environment = services["notifications"]["environment"]
 
     assert (environment["SMTP_HOST"], str(environment["SMTP_PORT"])) == ("maildev", "1025")
+
+
+def test_the_media_service_keeps_its_blobs_on_minio_in_a_bucket_of_its_own(services):
+    environment = services["media"]["environment"]
+
+    assert environment["MEDIA_BACKEND"] == "s3"
+    assert environment["MEDIA_S3_ENDPOINT"] == "http://minio:9000"
+    assert "minio-setup" in services["media"]["depends_on"]
+    assert f"store/{environment['MEDIA_S3_BUCKET']}" in str(services["minio-setup"]["command"])
 
 
 def test_every_service_runs_in_production(services):
@@ -116,5 +128,7 @@ def test_the_secrets_reach_the_services_that_need_them_and_no_others(services):
                                             "notifications"}
     assert holders("RABBITMQ_ADMIN_PASSWORD") == {"rabbitmq", "broker-setup"}
     assert holders("REDIS_PASSWORD") == {"redis", "gateway"}
+    assert holders("MINIO_ROOT_PASSWORD") == {"minio", "minio-setup"}
+    assert holders("MEDIA_S3_SECRET_ACCESS_KEY") == {"minio-setup", "media"}
     for service in OURS:
         assert holders(f"{service.upper()}_BROKER_PASSWORD") == {service, "broker-setup"}

@@ -9,10 +9,17 @@ from contracts.events.rpc import EventsRpc
 from contracts.media.rpc import MediaRpc
 from contracts.notifications.rpc import NotificationsRpc
 from contracts.roles.rpc import RolesRpc
-from tests.unit.fakes import FakeEvents, FakeMedia, FakeNotifications, FakeRoles
+from contracts.webhooks.rpc import WebhooksRpc
+from tests.unit.fakes import (
+    FakeEvents,
+    FakeMedia,
+    FakeNotifications,
+    FakeRoles,
+    FakeWebhooks,
+)
 
 PAIRS = [(FakeEvents, EventsRpc), (FakeRoles, RolesRpc), (FakeMedia, MediaRpc),
-         (FakeNotifications, NotificationsRpc)]
+         (FakeNotifications, NotificationsRpc), (FakeWebhooks, WebhooksRpc)]
 METHODS = [(fake, protocol, name) for fake, protocol in PAIRS
            for name, _ in inspect.getmembers(protocol, inspect.isfunction)
            if not name.startswith("_")]

@@ -2,9 +2,13 @@
 and to `OPTIONS`, `Cache-Control: no-store` on a token, and the CORS
 policy of `CORS_ORIGINS` (none by default)."""
 import logging
+import re
 
 import pytest
 
+from services.gateway.http import PARAMETERS
+from services.gateway.openapi import document
+from services.gateway.service import GatewayService
 from tests.unit.conftest import EVENT, assert_problem
 
 APP = "https://app.example.org"
@@ -27,9 +31,12 @@ def answers(gateway, event, headers=None):
             gateway.http.options("/v1/users/me", headers=headers)]
 
 
-def test_every_answer_says_nosniff(gateway, event):
+def test_every_answer_says_nosniff_and_has_a_request_id(gateway, event):
+    responses = answers(gateway, event)
+
     assert [response.headers.get("X-Content-Type-Options")
-            for response in answers(gateway, event)] == ["nosniff"] * 5
+            for response in responses] == ["nosniff"] * 5
+    assert all(response.headers.get("X-Request-Id") for response in responses)
 
 
 def test_a_405_names_the_methods_of_the_route_in_allow(gateway):
@@ -37,6 +44,20 @@ def test_a_405_names_the_methods_of_the_route_in_allow(gateway):
 
     assert_problem(response, 405, "method_not_allowed")
     assert _methods(response.headers["Allow"]) == {"GET", "HEAD", "PATCH", "OPTIONS"}
+
+
+def test_every_documented_path_names_its_methods_on_a_405(gateway):
+    """schemathesis' undeclared-method check, over the gateway's own document."""
+    for path, operations in document(GatewayService)["paths"].items():
+        declared = {method.upper() for method in operations}
+        undeclared = sorted({"GET", "POST", "PUT", "PATCH", "DELETE"} - declared)[0]
+        url = re.sub(r"\{(\w+)\}", lambda m: _example(m[1]), path)
+
+        response = gateway.http.request(undeclared, url)
+
+        assert_problem(response, 405, "method_not_allowed")
+        assert _methods(response.headers["Allow"]) == declared | {"OPTIONS"} | (
+            {"HEAD"} if "GET" in declared else set()), path
 
 
 def test_options_answers_any_route_with_its_methods(gateway):
@@ -111,6 +132,11 @@ def test_the_access_log_names_a_forwarded_client_only_behind_a_trusted_proxy(
     [line] = [record.getMessage() for record in caplog.records
               if "/v1/openapi.json" in record.getMessage()]
     assert line.split(" ")[0] == logged
+
+
+def _example(parameter):
+    schema = PARAMETERS[parameter][1]
+    return str(schema["enum"][0] if "enum" in schema else 1)
 
 
 def _methods(header):

@@ -16,7 +16,13 @@ from contracts.roles.errors import InviteNotFound, MailNotDue
 from contracts.vocabulary import Role
 from services.notifications import mailing
 from services.notifications.exceptions import MailRefused, MailServerAway
-from services.notifications.kinds import KINDS, PASSWORD_RESET, ROLE_INVITE, VERIFY_EMAIL
+from services.notifications.kinds import (
+    KINDS,
+    PASSWORD_RESET,
+    ROLE_INVITE,
+    VERIFY_EMAIL,
+    WEBHOOK_DISABLED,
+)
 from services.notifications.mailer import SmtpServer, failure
 from services.notifications.mails import ROLE_TITLES, compose
 from services.notifications.models import KIND_NAMES
@@ -34,6 +40,10 @@ ANSWERS = {VERIFY_EMAIL: MAIL, ROLE_INVITE: INVITE_MAIL, PASSWORD_RESET: MAIL}
 LINKS = {VERIFY_EMAIL: "https://events.example.org/verify-email?token=",
          ROLE_INVITE: "https://events.example.org/role-invites/accept?token=",
          PASSWORD_RESET: "https://events.example.org/reset-password?token="}
+# roles.owner_mail's answer with the webhook.disabled message's fields
+WEBHOOK_MAIL = {"to": "ana@example.org", "name": "Ana Lima", "event_name": "Open Tech Summit",
+                "event_id": 12, "webhook_id": 7, "origin": "https://crm.example.org",
+                "failing_since": "2030-03-14T09:00:00+08:00"}
 
 
 def bodies(mail):
@@ -43,8 +53,9 @@ def bodies(mail):
 # composing
 
 
-@pytest.mark.parametrize("kind", KINDS, ids=lambda kind: kind.name)
-def test_each_kind_is_text_and_html_with_its_link_on_the_public_base_url(kind):
+@pytest.mark.parametrize("kind", [kind for kind in KINDS if kind in ANSWERS],
+                         ids=lambda kind: kind.name)
+def test_each_kind_with_a_token_is_text_and_html_with_its_link_on_the_public_base_url(kind):
     mail = compose(kind, ANSWERS[kind], SETTINGS)
     text, html = bodies(mail)
 
@@ -68,6 +79,31 @@ def test_the_invitation_names_the_event_the_inviter_and_the_role_by_its_title():
     for body in bodies(mail):
         assert "Open Tech Summit" in body and "Olga Owner" in body
         assert "as track organizer" in " ".join(body.split())
+
+
+def test_a_webhook_disabled_tells_the_owner_where_it_failed_since_when_and_how_to_re_enable_it():
+    mail = compose(WEBHOOK_DISABLED, WEBHOOK_MAIL, SETTINGS)
+    text, html = bodies(mail)
+
+    assert mail["To"] == "Ana Lima <ana@example.org>"
+    assert mail["Subject"] == (
+        "Your webhook to https://crm.example.org for Open Tech Summit was disabled")
+    link = "https://events.example.org/events/12/webhooks/7"
+    assert f"{link}\n" in text and f'href="{link}"' in html  # a plain link: no token
+    for body in (text, html):
+        assert "https://crm.example.org" in body and "Open Tech Summit" in body
+        assert "14 March 2030, 01:00 UTC" in body
+        assert "PATCH /v1/events/12/webhooks/7" in body and '{"enabled": true}' in body
+        assert "token" not in body
+
+
+def test_a_webhook_disabled_escapes_the_event_name_in_html():
+    answer = {**WEBHOOK_MAIL, "event_name": "<script>alert(1)</script>"}
+
+    text, html = bodies(compose(WEBHOOK_DISABLED, answer, SETTINGS))
+
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<script>alert(1)</script>" in text
 
 
 def test_every_role_has_a_title():

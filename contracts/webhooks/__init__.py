@@ -1,0 +1,1 @@
+"""The webhooks service's public face: `rpc`, `schemas`, `errors`, `messages`."""
