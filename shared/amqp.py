@@ -6,6 +6,10 @@ service's `AMQP_URI` without a user in it gets the service's user and its
 `BROKER_PASSWORD` (`ServiceSettings.broker_uri`). Every message a service
 publishes carries its user as the AMQP `user_id` property, which RabbitMQ
 checks against the connection's login: a consumer knows who sent it.
+
+`AMQP_URI` may list several addresses of one RabbitMQ cluster separated by
+`;` (`amqp://h1:5672/v;amqp://h2:5672/v`): kombu connects to the first that
+answers and fails over along the list. Each address carries the same login.
 """
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
@@ -15,35 +19,48 @@ AMQP_SCHEMES = frozenset({"amqp", "amqps", "pyamqp", "librabbitmq"})
 DEFAULT_USER = "guest"  # whom kombu logs in as when a URI names no user
 
 
+def addresses(uri):
+    """The broker addresses `uri` lists (`;`-separated), in order."""
+    return [address.strip() for address in uri.split(";") if address.strip()]
+
+
+def _first(uri):
+    return urlsplit(addresses(uri)[0] if addresses(uri) else uri)
+
+
 def is_amqp(uri):
     """Whether `uri` dials RabbitMQ (not, say, kombu's `memory://`)."""
-    return urlsplit(uri).scheme in AMQP_SCHEMES
+    return _first(uri).scheme in AMQP_SCHEMES
 
 
 def user_of(uri):
     """The user a connection to `uri` logs in as."""
-    username = urlsplit(uri).username
+    username = _first(uri).username
     return unquote(username) if username else DEFAULT_USER
 
 
 def password_of(uri):
-    password = urlsplit(uri).password
+    password = _first(uri).password
     return unquote(password) if password is not None else None
 
 
 def names_user(uri):
-    return urlsplit(uri).username is not None
+    return _first(uri).username is not None
 
 
 def with_login(uri, user, password):
-    """`uri` logging in as `user` with `password` (any login in it replaced)."""
-    parts = urlsplit(uri)
-    address = parts.netloc.rpartition("@")[2]
-    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{address}"
-    return urlunsplit(parts._replace(netloc=netloc))
+    """`uri` logging in as `user` with `password` (any login in it replaced),
+    at each of its addresses."""
+    login = f"{quote(user, safe='')}:{quote(password, safe='')}@"
+    return ";".join(_with_netloc(address, lambda host: login + host)
+                    for address in addresses(uri))
 
 
 def without_login(uri):
     """`uri` with no user or password in it."""
-    parts = urlsplit(uri)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return ";".join(_with_netloc(address, lambda host: host) for address in addresses(uri))
+
+
+def _with_netloc(address, netloc):
+    parts = urlsplit(address)
+    return urlunsplit(parts._replace(netloc=netloc(parts.netloc.rpartition("@")[2])))

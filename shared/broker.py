@@ -54,7 +54,7 @@ from urllib.parse import quote, unquote, urlsplit
 import requests
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
-from shared.amqp import password_of
+from shared.amqp import addresses, password_of
 from shared.config import load_config
 from shared.handlers import MessageConsumer
 from shared.rpc import RpcEntrypoint
@@ -351,8 +351,8 @@ def passwords():
 
 
 def default_vhost():
-    uri = urlsplit(os.environ.get("AMQP_URI") or load_config(
-        ROOT / "services" / "events" / "config.yml")["AMQP_URI"])
+    uri = urlsplit(addresses(os.environ.get("AMQP_URI") or load_config(
+        ROOT / "services" / "events" / "config.yml")["AMQP_URI"])[0])
     return unquote(uri.path[1:]) or "/"
 
 

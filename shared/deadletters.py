@@ -19,6 +19,7 @@ import sys
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from amqp.exceptions import NotFound
 from kombu import Connection
 
 from shared.amqp import names_user, user_of
@@ -47,13 +48,25 @@ class DeadLetter:
 
 def _describe(message):
     headers = message.headers or {}
+    death = _broker_death(headers)
     return DeadLetter(
         message_id=message.properties.get("message_id") or "",
-        queue=headers.get(ORIGINAL_QUEUE_HEADER, ""),
-        error=headers.get(ERROR_HEADER, ""),
-        dead_lettered_at=headers.get(DEAD_LETTERED_AT_HEADER, ""),
+        queue=original_queue(headers),
+        error=headers.get(ERROR_HEADER) or f"dead-lettered by the broker: {death.get('reason')}",
+        dead_lettered_at=headers.get(DEAD_LETTERED_AT_HEADER) or str(death.get("time", "")),
         body=message.payload,
     )
+
+
+def _broker_death(headers):
+    """The latest of the broker's own dead-letterings (`x-death`), if any."""
+    return (headers.get("x-death") or [{}])[0]
+
+
+def original_queue(headers):
+    """The queue a dead letter failed from: the handler's header, or, for one
+    the broker dead-lettered (a quorum queue's delivery limit), its `x-death`."""
+    return headers.get(ORIGINAL_QUEUE_HEADER) or _broker_death(headers).get("queue", "")
 
 
 @contextmanager
@@ -63,7 +76,11 @@ def _fetched(connection, service):
     channel = connection.channel()
     try:
         queue = dead_letter_queue(service)(channel)
-        queue.declare()
+        try:  # passive: as it is, classic or quorum (shared.queues)
+            queue.queue_declare(passive=True)
+        except NotFound:
+            yield []
+            return
         messages = []
         while (message := queue.get(no_ack=False)) is not None:
             messages.append(message)
@@ -88,7 +105,8 @@ def replay(amqp_uri, service, message_id):
                 if message.properties.get("message_id") != message_id:
                     continue
                 headers = dict(message.headers)
-                queue = headers.pop(ORIGINAL_QUEUE_HEADER)
+                queue = original_queue(headers)
+                headers.pop(ORIGINAL_QUEUE_HEADER, None)
                 for parked in (ATTEMPT_HEADER, ERROR_HEADER, DEAD_LETTERED_AT_HEADER):
                     headers.pop(parked, None)
                 connection.Producer().publish(

@@ -29,7 +29,10 @@ service write to any queue of the vhost (`shared.broker`).
 
 The original delivery is acked only once its retry or dead-letter copy is
 confirmed by the broker; if that publish fails the message is requeued.
+On quorum queues (`QUORUM_QUEUES`, `shared.queues`) the same holds, and a
+message redelivered past the broker's delivery limit is dead-lettered too.
 Handlers must be idempotent (see `shared.inbox`): delivery is at least once.
+`shared.batches` applies several messages per transaction under this policy.
 """
 import logging
 import traceback
@@ -41,6 +44,7 @@ from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY
 from nameko.events import EventHandler
 
+from shared import queues
 from shared.amqp import user_of
 from shared.context import HEADER, bound_request_id, valid_request_id
 from shared.errors import Outage
@@ -69,22 +73,22 @@ def handlers_exchange(service_name):
     return Exchange(f"{service_name}.handlers", type="direct", durable=True)
 
 
-def own_queue(service_name, name, **options):
+def own_queue(service_name, name, queue_arguments=None):
     """A queue of the service's, reached through its `handlers_exchange`."""
     return Queue(name, exchange=handlers_exchange(service_name), routing_key=name,
-                 durable=True, **options)
+                 durable=True, queue_arguments=queue_arguments or {})
 
 
-def dead_letter_queue(service_name):
-    return own_queue(service_name, f"{service_name}.dead-letters")
+def dead_letter_queue(service_name, quorum=False):
+    return own_queue(service_name, f"{service_name}.dead-letters", queues.arguments(quorum))
 
 
-def retry_queue(service_name, queue_name, attempt, delay_seconds):
-    return own_queue(service_name, f"{queue_name}.retry.{attempt}", queue_arguments={
+def retry_queue(service_name, queue_name, attempt, delay_seconds, quorum=False):
+    return own_queue(service_name, f"{queue_name}.retry.{attempt}", queues.arguments(quorum, **{
         "x-message-ttl": int(delay_seconds * 1000),
         "x-dead-letter-exchange": handlers_exchange(service_name).name,
         "x-dead-letter-routing-key": queue_name,
-    })
+    }))
 
 
 def queue_depth(amqp_uri, queue, ssl=None):
@@ -118,15 +122,18 @@ class MessageConsumer(EventHandler):
         # nameko's queue, bound also to the service's own exchange; the
         # source's exchange is the broker setup's to declare, not ours
         source = Exchange(self.queue.exchange.name, type="topic", durable=True, no_declare=True)
+        self.quorum = settings.QUORUM_QUEUES
+        self.dead_letters = dead_letter_queue(service, self.quorum)
         self.queue = Queue(self.queue.name, durable=True, bindings=[
             binding(source, routing_key=self.event_type),
-            binding(handlers_exchange(service), routing_key=self.queue.name)])
+            binding(handlers_exchange(service), routing_key=self.queue.name)],
+            queue_arguments=queues.delivery_limited(
+                self.quorum, handlers_exchange(service).name, self.dead_letters.name))
         self.retry_delays = settings.HANDLER_RETRY_DELAYS
         amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
         self.user = user_of(amqp_uri)
         self.publisher = Publisher(amqp_uri, user_id=self.user,
                                    ssl=self.container.config.get(AMQP_SSL_CONFIG_KEY))
-        self.dead_letters = dead_letter_queue(service)
         self.metrics = metrics_of(self.container)
         ssl = self.container.config.get(AMQP_SSL_CONFIG_KEY)
         self.metrics.probe(
@@ -149,6 +156,10 @@ class MessageConsumer(EventHandler):
             with bound_request_id(valid_request_id(message.headers.get(HEADER))):
                 self._dead_letter(message, exc)
             return
+        self.handle_parsed(parsed, message)
+
+    def handle_parsed(self, parsed, message):
+        """A worker for the message (`shared.batches` gathers them first)."""
         super().handle_message(parsed, message)
 
     def handle_message_processed(self, message, result=None, exc_info=None):
@@ -194,7 +205,8 @@ class MessageConsumer(EventHandler):
         })
 
     def _retry_queue(self, attempt, delay):
-        return retry_queue(self.container.service_name, self.queue.name, attempt, delay)
+        return retry_queue(self.container.service_name, self.queue.name, attempt, delay,
+                           self.quorum)
 
     def _park(self, message, queue, extra_headers):
         """Publish a copy of the message to `queue` (confirmed), then ack the

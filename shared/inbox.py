@@ -35,6 +35,33 @@ def apply_once(unit_of_work, service, message, effect):
             current().inbox_duplicates.labels(consumer).inc()
 
 
+def apply_each_once(unit_of_work, service, messages, effect):
+    """`apply_once` for a batch of one handler's messages (in delivery order):
+    one transaction records every delivery and runs `effect(session, firsts)`
+    with those `service` has not handled before, in that order."""
+    consumer = _consumer(service, messages[0])
+    with unit_of_work.transaction() as session:
+        new = first_deliveries(session, messages, consumer)
+        firsts = []
+        for message in messages:
+            if message.message_id in new:  # twice in the batch: the first copy only
+                new.remove(message.message_id)
+                firsts.append(message)
+        if firsts:
+            effect(session, firsts)
+    if len(firsts) < len(messages):
+        current().inbox_duplicates.labels(consumer).inc(len(messages) - len(firsts))
+
+
+def first_deliveries(session, messages, consumer):
+    """The ids of `messages` that `consumer` sees for the first time (and
+    records). The rows go in in id order: two batches that share messages
+    lock them in one order, never in a deadlock."""
+    ids = sorted({message.message_id for message in messages})
+    return set(session.scalars(
+        RECORD_DELIVERY, [{"message_id": id_, "consumer": consumer} for id_ in ids]))
+
+
 def handled(session, service, message):
     """Whether `service` has handled (and committed) `message`."""
     return session.scalar(select(exists().where(

@@ -53,6 +53,7 @@ from nameko.constants import (
 from nameko.exceptions import UnknownService
 from nameko.rpc import RPC_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TEMPLATE, RPC_REPLY_QUEUE_TTL, RpcProxy
 
+from shared import queues
 from shared.amqp import user_of
 from shared.errors import CallerNotAllowed, Outage, Unavailable
 from shared.metrics import metrics_of, outcome
@@ -94,9 +95,11 @@ class RpcConsumer(nameko_rpc.RpcConsumer):
     def setup(self):
         if self.queue is None:
             service = self.container.service_name
+            quorum = settings_of(self.container, ServiceSettings).QUORUM_QUEUES
             self.queue = Queue(RPC_QUEUE_TEMPLATE.format(service),
                                exchange=rpc_exchange(self.container.config),
-                               routing_key=f"{service}.*", durable=True)
+                               routing_key=f"{service}.*", durable=True,
+                               queue_arguments=queues.arguments(quorum))
             self.queue_consumer.register_provider(self)
             self._registered = True
 
@@ -145,7 +148,9 @@ rpc = RpcEntrypoint.decorator
 
 class ReplyListener(nameko_rpc.ReplyListener):
     """nameko's, bound by `reply.{service}.{uuid}` to a `nameko-rpc` it
-    does not declare."""
+    does not declare; its queue is not durable (a classic queue, deleted
+    when unused): on a cluster, a durable queue whose node went down could
+    not be declared again on another."""
 
     def setup(self):
         reply_id = uuid.uuid4()
@@ -154,7 +159,7 @@ class ReplyListener(nameko_rpc.ReplyListener):
         self.queue = Queue(
             RPC_REPLY_QUEUE_TEMPLATE.format(service, reply_id),
             exchange=rpc_exchange(self.container.config), routing_key=self.routing_key,
-            queue_arguments={"x-expires": RPC_REPLY_QUEUE_TTL})
+            durable=False, auto_delete=True, queue_arguments={"x-expires": RPC_REPLY_QUEUE_TTL})
         self.queue_consumer.register_provider(self)
 
 

@@ -110,6 +110,8 @@ def _default(model, name):
 
 
 def _yaml(value):
+    if value is None:  # `${VARIABLE:}`: YAML's null
+        return ""
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_yaml(item) for item in value) + "]"
     if isinstance(value, bool):

@@ -52,7 +52,8 @@ class ServiceSettings(BaseModel):
         "production", "`development` and `test` admit the development keys and secrets; "
         "`production` (the default) refuses them")
     AMQP_URI: str = setting(
-        "pyamqp://127.0.0.1:5672//", "RabbitMQ and the vhost; the service logs in as its own "
+        "pyamqp://127.0.0.1:5672//", "RabbitMQ and the vhost (a cluster's nodes `;`-separated: "
+        "failed over in turn); the service logs in as its own "
         "broker user (its name) with `BROKER_PASSWORD`, unless the URI names that user and a "
         "password itself (`shared.amqp`)")
     BROKER_PASSWORD: str = setting(
@@ -62,6 +63,9 @@ class ServiceSettings(BaseModel):
     AMQP_SSL: bool | dict[str, str | int | bool] = setting(
         False, "TLS to RabbitMQ (nameko's own key): `true`, or ssl options such as `{ca_certs: "
         "/etc/ssl/ca.pem, cert_reqs: 2}`; an `amqps://` AMQP_URI turns TLS on by itself")
+    QUORUM_QUEUES: bool | None = setting(
+        None, "declare the service's queues as quorum queues, replicated across a RabbitMQ "
+        "cluster (`shared.queues`); empty: yes in production, no in development and test")
     ACTOR_PUBLIC_KEY: str = setting(
         actors.DEVELOPMENT_PUBLIC_KEY, "the gateway's public key (base64 Ed25519), which proves "
         "who acts on a call (`shared.actors`)")
@@ -78,6 +82,13 @@ class ServiceSettings(BaseModel):
     LOG_LEVEL: str = setting("INFO", "the root logger's level",
                              validation_alias=AliasPath("LOGGING", "root", "level"))
 
+
+    @field_validator("QUORUM_QUEUES")
+    @classmethod
+    def _quorum_in_production(cls, value, info):
+        if value is None:
+            return info.data.get("ENVIRONMENT", "production") == "production"
+        return value
 
     @field_validator("OTEL_EXPORTER_OTLP_ENDPOINT", mode="before")
     @classmethod
@@ -110,6 +121,12 @@ class ConsumerSettings(ServiceSettings):
     HANDLER_RETRY_DELAYS: tuple[NonNegativeFloat, ...] = setting(
         (1, 5, 25), "seconds before each retry of a failing handler; then the dead-letter queue",
         min_length=1)
+    MESSAGE_BATCH_SIZE: int = setting(
+        50, "messages a batch handler (`shared.batches`) applies in one transaction",
+        gt=0)
+    MESSAGE_PREFETCH: int = setting(
+        100, "unacknowledged messages RabbitMQ hands a batch handler at once (at least "
+        "`MESSAGE_BATCH_SIZE`; other handlers' prefetch is `max_workers`)", gt=0)
 
 
 def config_key(model, name):

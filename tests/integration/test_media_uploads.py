@@ -153,11 +153,13 @@ def test_the_event_read_right_after_an_upload_shows_its_urls(media, events, even
     assert all(url.startswith(BASE_URL) for url in urls_of(answer).values())
 
 
-def test_uploads_as_many_at_once_as_the_service_has_workers_each_read_their_writes(
+def test_uploads_as_many_at_once_as_may_be_decoded_or_wait_each_read_their_writes(
         container_factory, media_config, events, new_event, amqp_uri):
-    # no upload may wait for a media worker that another upload holds
+    # no upload may wait for a media worker that another upload holds; uploads
+    # may hold all the workers but one (MEDIA_DECODES_AT_ONCE + _WAITING)
     start_service(container_factory, MediaService, {
-        **media_config, "max_workers": 2, "RPC_TIMEOUT": 2})
+        **media_config, "max_workers": 3, "MEDIA_DECODES_AT_ONCE": 1,
+        "MEDIA_DECODES_WAITING": 1, "RPC_TIMEOUT": 2})
     targets = [new_event(), new_event()]
 
     with CallerProxy("media", {AMQP_URI_CONFIG_KEY: amqp_uri},  # concurrent calls

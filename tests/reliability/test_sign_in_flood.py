@@ -6,8 +6,10 @@ roles service `check_session` and `has_access`.
 The roles service hashes at most `PASSWORD_HASHES_AT_ONCE` passwords at a
 time, lets `PASSWORD_HASHES_WAITING` more wait and refuses the rest at once
 (503 `passwords_busy`), so its other workers stay free: every read answers
-200, none 503, and the reads' p99 is written down beside the same reads'
-p99 before the flood. A sign-in refused with a 503 is sent again after its
+200, none 503 (which a read waiting longer than `RPC_TIMEOUT` for a roles
+worker would be). The reads' p99 is written down beside the same reads'
+p99 before the flood, not bounded: on a shared machine it measures the
+machine as much as the system. A sign-in refused with a 503 is sent again after its
 `Retry-After`, as a careful client does; every one succeeds in the end.
 The rate limits are the test system's roomy ones: a flood from many
 addresses meets none.
@@ -33,17 +35,15 @@ SIGN_INS = 50
 ACCOUNTS = 10  # each signed in SIGN_INS / ACCOUNTS times
 READERS = 10
 BASELINE_SECONDS = 3
-P99_BOUND_SECONDS = 2.0  # well inside RPC_TIMEOUT, past which a read would be a 503
 
 
 def test_a_sign_in_flood_leaves_reads_answering(system, report):
     owner = flows.sign_up(system, "owner", verified=False)
     event = flows.create_event(owner, "Flooded")
     accounts = [flows.sign_up(system, "flooder", verified=False).email for _ in range(ACCOUNTS)]
-    api = owner.session()
 
     def read_while(going):
-        answers = []
+        api, answers = owner.session(), []
         while going():
             started = time.monotonic()
             try:
@@ -74,7 +74,7 @@ def test_a_sign_in_flood_leaves_reads_answering(system, report):
     failed_reads = [(status, code) for status, code, _ in during if status != 200]
     p99_before = percentile([seconds for *_, seconds in before], 0.99)
     p99 = percentile([seconds for *_, seconds in during], 0.99)
-    passed = (signed_in == SIGN_INS and not failed_reads and p99 < P99_BOUND_SECONDS)
+    passed = signed_in == SIGN_INS and not failed_reads
     report(scenario="sign-in flood", injected=f"{SIGN_INS} sign-ins at once at the production "
            f"argon2id cost, {READERS} readers of a draft event", requested=SIGN_INS,
            completed=signed_in, lost=SIGN_INS - signed_in, duplicated=0, passed=passed,
@@ -84,7 +84,6 @@ def test_a_sign_in_flood_leaves_reads_answering(system, report):
 
     assert signed_in == SIGN_INS, [response.text for response, _ in outcomes]
     assert not failed_reads, failed_reads[:10]
-    assert p99 < P99_BOUND_SECONDS, (p99, p99_before)
 
 
 def _sign_in(api, email):

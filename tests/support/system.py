@@ -52,9 +52,11 @@ ROOMY_BUDGET = "100000 per minute"  # the e2e, fuzz and load runs sign in from o
 
 class System:
     """`System(name, workdir).start()` … `close()`, or `with System(…) as system:`.
-    `env`: settings over the quick ones `_env` gives every system."""
+    `env`: settings over the quick ones `_env` gives every system;
+    `cluster`: a started `tests.support.cluster.Cluster` to run on instead
+    of the local broker (reached directly, no proxy)."""
 
-    def __init__(self, name, workdir, env=None, proxies=True):
+    def __init__(self, name, workdir, env=None, proxies=True, cluster=None):
         self.name = name
         self.workdir = Path(workdir)
         self.vhost = f"{name}-{uuid.uuid4().hex[:8]}"
@@ -65,7 +67,8 @@ class System:
         self.urls = {service: TEST_DATABASE_URL.format(service=f"{service}_{name}")
                      for service in DATABASES}
         self.extra_env = env or {}
-        self.proxies = proxies
+        self.cluster = cluster
+        self.proxies = proxies and cluster is None
         self.broker = self.database = None  # the TCP proxies, once started
         self.mailbox = None
         self.env = None
@@ -78,7 +81,7 @@ class System:
         """Fresh databases and vhost, the services started and healthy; on
         any failure everything started so far is stopped again."""
         try:
-            create_vhost(self.vhost)
+            (self.cluster.create_vhost if self.cluster else create_vhost)(self.vhost)
             for service, url in self.urls.items():
                 migrate(ROOT / "services" / service, url)
                 empty(self.engine(service))
@@ -109,7 +112,7 @@ class System:
         for engine in self._engines.values():
             engine.dispose()
         self._engines.clear()
-        delete_vhost(self.vhost)
+        (self.cluster.delete_vhost if self.cluster else delete_vhost)(self.vhost)
         if self.env is not None:
             clear_rate_limits(self.env.get("RATE_LIMIT_STORAGE", LOCAL_REDIS),
                               self.env["RATE_LIMIT_KEY_PREFIX"])
@@ -191,7 +194,8 @@ class System:
                      for service, url in self.urls.items()}
         broker_port = self.broker.port if self.broker else BROKER_PORT
         return {**os.environ, **databases,
-                "AMQP_URI": f"pyamqp://127.0.0.1:{broker_port}/{self.vhost}",
+                "AMQP_URI": (self.cluster.amqp_uri(self.vhost) if self.cluster
+                             else f"pyamqp://127.0.0.1:{broker_port}/{self.vhost}"),
                 "GATEWAY_ADDRESS": f"127.0.0.1:{self.port}",
                 "PUBLIC_BASE_URL": self.base_url,
                 "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(self.mailbox.smtp_port),

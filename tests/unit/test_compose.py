@@ -15,6 +15,7 @@ from tests.conftest import ROOT
 # every secret the file takes, each from a variable of its own (no default)
 SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_ADMIN_PASSWORD", "EVENTS_BROKER_PASSWORD",
            "ROLES_BROKER_PASSWORD", "MEDIA_BROKER_PASSWORD", "NOTIFICATIONS_BROKER_PASSWORD",
+           "WEBHOOKS_BROKER_PASSWORD",
            "GATEWAY_BROKER_PASSWORD", "JWT_SECRET", "ACTOR_SIGNING_KEY", "ACTOR_PUBLIC_KEY",
            "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "MEDIA_S3_SECRET_ACCESS_KEY")
 OURS = {path.parent.name for path in ROOT.glob("services/*/service.py")}
@@ -114,7 +115,7 @@ def test_no_password_secret_or_key_has_a_default_or_a_value_in_the_file():
         if secret.search(key) and value.strip():
             assert value.strip().startswith("${"), line
     in_urls = re.findall(r"//[\w.-]+:(.+?)@[\w.-]+:\d+", text)
-    assert len(in_urls) == 6  # the four databases', the broker administrator's and Redis's
+    assert len(in_urls) == 7  # the five databases', the broker administrator's and Redis's
     assert all(password.startswith("${") for password in in_urls)
 
 
@@ -125,7 +126,7 @@ def test_the_secrets_reach_the_services_that_need_them_and_no_others(services):
 
     assert holders("JWT_SECRET") == holders("ACTOR_SIGNING_KEY") == {"gateway"}
     assert holders("POSTGRES_PASSWORD") == {"postgres", "events", "roles", "media",
-                                            "notifications"}
+                                            "notifications", "webhooks"}
     assert holders("RABBITMQ_ADMIN_PASSWORD") == {"rabbitmq", "broker-setup"}
     assert holders("REDIS_PASSWORD") == {"redis", "gateway"}
     assert holders("MINIO_ROOT_PASSWORD") == {"minio", "minio-setup"}
