@@ -50,6 +50,7 @@ from shared.context import HEADER, bound_request_id, valid_request_id
 from shared.errors import Outage
 from shared.messages import InvalidMessage
 from shared.metrics import metrics_of
+from shared.rpc import BROKER_ERRORS
 from shared.settings import ConsumerSettings, settings_of
 
 log = logging.getLogger(__name__)
@@ -166,7 +167,7 @@ class MessageConsumer(EventHandler):
         if exc_info is None:
             log.info("%s handled %s %s", self.method_name, self.event_type,
                      message.properties.get("message_id"))
-            self.queue_consumer.ack_message(message)
+            self._settle(self.queue_consumer.ack_message, message)
             return
         if isinstance(exc_info[1], Outage):
             self._wait_out(message, exc_info[1])
@@ -224,9 +225,19 @@ class MessageConsumer(EventHandler):
             )
         except Exception:
             log.exception("could not park the message; it goes back to its queue")
-            self.queue_consumer.requeue_message(message)
+            self._settle(self.queue_consumer.requeue_message, message)
         else:
-            self.queue_consumer.ack_message(message)
+            self._settle(self.queue_consumer.ack_message, message)
+
+    def _settle(self, ack_or_requeue, message):
+        """Ack or requeue; on a connection already lost (its node stopped)
+        the broker delivers the message again, which the inbox makes
+        harmless: logged, not raised (raised, it would kill the service)."""
+        try:
+            ack_or_requeue(message)
+        except BROKER_ERRORS as exc:
+            log.warning("%s could not settle %s (%r): it is delivered again", self.method_name,
+                        message.properties.get("message_id"), exc)
 
 
 consume = MessageConsumer.decorator

@@ -116,7 +116,10 @@ class RpcConsumer(nameko_rpc.RpcConsumer):
             log.warning("could not answer %s (%r): the caller's call times out",
                         message.delivery_info.get("routing_key"), exc)
             return result, exc_info
-        self.queue_consumer.ack_message(message)
+        try:
+            self.queue_consumer.ack_message(message)
+        except BROKER_ERRORS as exc:  # redelivered on the next connection, and dropped
+            log.warning("could not ack %s (%r)", message.delivery_info.get("routing_key"), exc)
         return result, exc_info
 
 

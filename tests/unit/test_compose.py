@@ -51,7 +51,7 @@ def services():
 
 def test_compose_accepts_the_file_and_runs_every_service(services):
     assert OURS | {"rabbitmq", "postgres", "redis", "broker-setup", "maildev", "minio",
-                   "minio-setup"} == set(services)
+                   "minio-setup", "prometheus"} == set(services)
 
 
 def test_only_the_gateway_publishes_a_port_and_the_mail_catcher_to_this_machine(services):

@@ -216,7 +216,8 @@ def test_health_is_200_when_every_service_answers(gateway):
     response = gateway.http.get("/v1/health", headers=gateway.auth(admin))
 
     assert response.status_code == 200 and response.json()["status"] == "ok"
-    assert set(response.json()["services"]) == {"events", "roles", "media", "notifications", "webhooks"}
+    assert set(response.json()["services"]) == {"events", "roles", "media", "notifications",
+                                                "webhooks"}
 
 
 def test_health_is_503_naming_the_service_that_does_not_answer_to_an_admin(gateway):
