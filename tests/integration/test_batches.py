@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from contracts.events.messages import EventCreated
 from shared import deadletters
-from shared.batches import consume_batches
+from shared.batches import BatchQueueConsumer, consume_batches
 from shared.db import Database
 from shared.inbox import apply_each_once
 from tests.support.broker import publish_event, queue_depth
@@ -127,6 +127,24 @@ def test_a_batch_applies_each_message_once_however_often_it_is_delivered(
     assert max(map(len, journal.batches)) <= 4  # MESSAGE_BATCH_SIZE
     assert queue_depth(amqp_uri, HANDLER_QUEUE) == 0  # every delivery acked
     assert deadletters.list_dead_letters(amqp_uri, SERVICE) == []
+
+
+def test_a_batch_the_broker_delivers_again_after_its_commit_changes_nothing(
+        start, journal, effects, amqp_uri, monkeypatch):
+    messages = [send(amqp_uri, event_id) for event_id in range(1, 7)]
+    with monkeypatch.context() as acks_lost:
+        acks_lost.setattr(BatchQueueConsumer, "ack_message", lambda self, message: None)
+        consumer = start()
+        wait_for_effects(effects, len(messages))
+        consumer.stop()  # its connection closes with every delivery unacked
+    wait_until(lambda: queue_depth(amqp_uri, HANDLER_QUEUE) == len(messages))
+
+    consumer = start()
+    wait_until(lambda: sum(map(len, journal.batches)) == 2 * len(messages), timeout=10)
+
+    consumer.stop()
+    assert effects() == [(m.message_id, m.event_id) for m in messages]
+    assert queue_depth(amqp_uri, HANDLER_QUEUE) == 0
 
 
 def test_a_poison_message_is_retried_and_dead_lettered_alone_and_its_batch_applied_once(

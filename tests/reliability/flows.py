@@ -24,6 +24,7 @@ from services.events.service import EventsService
 from services.media.service import MediaService
 from services.notifications.service import NotificationsService
 from services.roles.service import RolesService
+from services.webhooks.service import WebhooksService
 from shared.handlers import MessageConsumer
 from tests.support.broker import queue_depth, service_uri
 from tests.support.http import ACCEPT_PATH, ok
@@ -67,7 +68,8 @@ class Handler:
 def handlers():
     """Every `@consume` handler of the system, read from the services."""
     found = []
-    for service in (EventsService, RolesService, MediaService, NotificationsService):
+    for service in (EventsService, RolesService, MediaService, NotificationsService,
+                    WebhooksService):
         for method, function in inspect.getmembers(service):
             for entrypoint in getattr(function, "nameko_entrypoints", ()):
                 if isinstance(entrypoint, MessageConsumer):

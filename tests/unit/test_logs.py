@@ -68,6 +68,20 @@ def test_an_exception_comes_with_its_traceback():
     assert line["exception"].endswith("RuntimeError: the database is gone")
 
 
+def test_no_password_of_a_url_reaches_a_line():
+    failover = "amqp://events:first-secret@h1:5672//;amqp://events:second-secret@h2:5672//"
+    try:
+        raise ConnectionError(f"cannot reach {failover}")
+    except ConnectionError:
+        entry = record("Error connecting to broker at %s", (failover,), logging.WARNING,
+                       sys.exc_info())
+    line = json.dumps(formatted(entry))
+    assert "secret" not in line
+    assert "amqp://events:***@h1:5672//;amqp://events:***@h2:5672//" in line
+    assert formatted(record("at %s", ("https://example.org/a?b=c@d",)))["message"] == (
+        "at https://example.org/a?b=c@d")  # no password there: left as it is
+
+
 def test_a_message_of_several_lines_stays_on_one_line():
     assert formatted(record("first\nsecond", ()))["message"] == "first\nsecond"
 
