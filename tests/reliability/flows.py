@@ -34,7 +34,7 @@ from tests.support.media import image
 EVENT = {"name": "PyCon", "starts_at": "2030-05-01T09:00:00+02:00",
          "ends_at": "2030-05-03T18:00:00+02:00"}
 SOURCES = ("events", "roles", "media")  # the services that publish messages
-CONSUMERS = ("events", "roles", "media", "notifications")  # those that consume them
+CONSUMERS = ("events", "roles", "media", "notifications", "webhooks")  # who consume them
 SERVICES = (*CONSUMERS, "gateway")
 INVITATION = "invites you to the team of"  # the invitation mail's subject
 EVENT_URL_FIELDS = ("logo_url", "original_image_url", "large_image_url",

@@ -41,6 +41,8 @@ LISTED = re.compile(r"^  (\S+)  from (\S+)  at (\S+)\n    (.*)$", re.MULTILINE)
 COUNTED = re.compile(r"^(\w+): (\d+) dead letter\(s\)$", re.MULTILINE)
 ROLES_COPIED = "evt-events-event.copied--roles.on_event_copied"
 MEDIA_COPIED = "evt-events-event.copied--media.on_event_copied"
+WEBHOOKS_COPIED = "evt-events-event.copied--webhooks.on_event_copied"
+COPY_CONSUMERS = {"roles": ROLES_COPIED, "media": MEDIA_COPIED, "webhooks": WEBHOOKS_COPIED}
 ROLES_ACCEPTED = "evt-roles-invite.accepted--roles.on_invite_accepted"
 
 
@@ -73,10 +75,10 @@ def _blocks(output):
 def test_poison_is_dead_lettered_while_others_flow_and_a_fixed_one_replays(system, report):
     unknown = scaled(12, 40)  # more than a service's workers
     row = {"scenario": "poison",
-           "injected": f"2 malformed event.copied (x2 consumers), {unknown} event.copied of"
+           "injected": f"2 malformed event.copied (x3 consumers), {unknown} event.copied of"
                        " unknown sources, 1 invite.accepted of an unknown user",
            # each poison message to each consumer's dead letters, the copy, the replay
-           "requested": 2 * 2 + unknown + 1 + 1 + 1, "completed": 0, "lost": None,
+           "requested": 2 * 3 + unknown + 1 + 1 + 1, "completed": 0, "lost": None,
            "duplicated": 0, "passed": False}
     started = time.monotonic()
     try:
@@ -130,24 +132,24 @@ def poison_and_replay(system, unknown, row):
 
     # every poison message reaches the dead letters of each service consuming it
     roles_letters = len(malformed) + len(failing)
-    dead_letters = {"roles": roles_letters, "media": len(malformed)}
-    flows.await_value(lambda: queue_depth(uri, "roles.dead-letters") == roles_letters
-                      and queue_depth(uri, "media.dead-letters") == len(malformed),
+    dead_letters = {"roles": roles_letters, "media": len(malformed),
+                    "webhooks": len(malformed)}
+    flows.await_value(lambda: all(queue_depth(uri, f"{service}.dead-letters") == count
+                                  for service, count in dead_letters.items()),
                       what=lambda: f"waiting: {flows.busy(system)}, expected {dead_letters}")
     flows.await_quiet(system, dead_letters=dead_letters)
     letters = listed(system)
     row["dead_lettered"] = sum(len(found) for found in letters.values())
-    row["lost"] = len(malformed) * 2 + len(failing) - len(
-        set(letters["roles"]) & set(malformed + failing)) - len(
-        set(letters["media"]) & set(malformed))
+    row["lost"] = len(malformed) * 3 + len(failing) - len(
+        set(letters["roles"]) & set(malformed + failing)) - sum(
+        len(set(letters[service]) & set(malformed)) for service in ("media", "webhooks"))
 
     assert set(letters["roles"]) == set(malformed + failing), letters
-    assert set(letters["media"]) == set(malformed), letters
+    assert set(letters["media"]) == set(letters["webhooks"]) == set(malformed), letters
     assert letters["events"] == {}, letters
     for message_id in malformed:
-        assert letters["roles"][message_id][0] == ROLES_COPIED
-        assert letters["media"][message_id][0] == MEDIA_COPIED
-        for service in ("roles", "media"):
+        for service, queue in COPY_CONSUMERS.items():
+            assert letters[service][message_id][0] == queue
             assert "InvalidMessage" in letters[service][message_id][2]
     for message_id in unknown_sources:
         assert letters["roles"][message_id][0] == ROLES_COPIED
@@ -166,7 +168,7 @@ def poison_and_replay(system, unknown, row):
     assert {message_id: tried[message_id] for message_id in unknown_sources} \
         == dict.fromkeys(unknown_sources, len(delays))
     assert [tried[message_id] for message_id in (*malformed, unknown_user)] == [None] * 3
-    row["completed"] += len(malformed) * 2 + len(failing)
+    row["completed"] += len(malformed) * 3 + len(failing)
     # the ordinary copy did not wait for them
     row["copy_done_after"] = round((copy_done_at - poisoned_at).total_seconds(), 2)
     row["first_dead_letter_after"] = round(
