@@ -210,7 +210,7 @@ def test_health_reports_every_service_to_an_admin(api, new_user, make_admin):
     health = ok(make_admin(new_user("admin")).api.get("/v1/health"))
 
     assert health["status"] == "ok"
-    assert set(health["services"]) == {"events", "roles", "media", "notifications"}
+    assert set(health["services"]) == {"events", "roles", "media", "notifications", "webhooks"}
     assert all(check == {"status": "ok", "database": "ok", "broker": "ok"}
                for check in health["services"].values())
 

@@ -31,9 +31,10 @@ def test_a_copy_request_is_followed_through_every_service(system, new_user):
                             headers={"X-Request-Id": request_id})
 
     assert answer.status_code == 201 and answer.headers["X-Request-Id"] == request_id
-    # gateway: the request; roles and media: their handlers of event.copied;
-    # events: its handler of the media.copied that media's handler announced
-    everyone = {"gateway", "events", "roles", "media"}
+    # gateway: the request; roles, media and webhooks: their handlers of
+    # event.copied; events (and webhooks): their handlers of the media.copied
+    # that media's handler announced
+    everyone = {"gateway", "events", "roles", "media", "webhooks"}
     assert wait_until(lambda: services_that_logged(system, request_id) == everyone,
                       timeout=15), services_that_logged(system, request_id)
 

@@ -124,7 +124,7 @@ def media_stored(system):
 def table_counts(system):
     """service -> {table: rows}, for every table of every service's database."""
     counts = {}
-    for service in ("events", "roles", "media", "notifications"):
+    for service in ("events", "roles", "media", "notifications", "webhooks"):
         engine = system.engine(service)
         with engine.connect() as connection:
             counts[service] = {table: connection.scalar(text(f'SELECT count(*) FROM "{table}"'))
