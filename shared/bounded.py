@@ -23,6 +23,7 @@ from eventlet import tpool
 from eventlet.semaphore import Semaphore
 
 NICENESS = 5
+BUSY = "too many requests of this kind at once; try again shortly"  # the refusal's detail
 
 
 class BoundedPool:
@@ -35,7 +36,7 @@ class BoundedPool:
         """`function(*args, **kwargs)` in a native thread, once it has a
         turn; `busy` at once if too many callers wait already."""
         if not self._admitted.acquire(blocking=False):
-            raise self._busy("too many requests of this kind at once; try again shortly")
+            raise self._busy(BUSY)
         try:
             with self._running:
                 return tpool.execute(_yielding, function, *args, **kwargs)

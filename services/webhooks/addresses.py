@@ -17,7 +17,10 @@ from contracts.webhooks.errors import UnsafeUrl
 
 def checked_url(url, settings):
     """`(scheme, host, port)` of `url`, once its scheme is allowed; else UnsafeUrl."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # an unclosed `[` of an IPv6 address, say
+        raise UnsafeUrl("the URL is not well-formed") from None
     allowed = ("https", "http") if settings.WEBHOOK_ALLOW_HTTP else ("https",)
     if parts.scheme not in allowed:
         raise UnsafeUrl(f"the URL must start with {' or '.join(f'{s}://' for s in allowed)}")
@@ -54,7 +57,7 @@ def allowed(address, allow_loopback=False):
 def _resolve(host, port):
     try:
         found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+    except (socket.gaierror, UnicodeError, ValueError):  # ValueError: a NUL in the name
         return []
     return list(dict.fromkeys(info[4][0] for info in found))
 

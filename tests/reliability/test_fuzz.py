@@ -63,6 +63,8 @@ from tests.support.http import (
 EXAMPLES = scaled(25, 300)
 CONCURRENCY = 8
 SHOWN = 3  # failing requests shown per operation and kind of failure
+# a receiver on loopback (allowed in tests) that is not there: deliveries fail, retried
+WEBHOOK = {"url": "http://127.0.0.1:9/hook", "events": ["event.copied"]}
 EVENT = {"name": "FuzzConf", "starts_at": "2030-05-01T09:00:00+02:00",
          "ends_at": "2030-05-03T18:00:00+02:00", "state": "published"}
 CONFORMANCE = [status_code_conformance, content_type_conformance,
@@ -89,6 +91,8 @@ class World:
     media_key: str  # of a live image
     links: dict  # path -> the token of a live link mailed for it
     member_id: int  # a coorganizer of the event, by an invite accepted
+    webhook_id: int  # of the event, to a receiver on loopback that is not there
+    delivery_id: int  # its ping
 
 
 @dataclass
@@ -160,8 +164,10 @@ def world(system):
              for path, email, subject in ((ACCEPT_PATH, owner.email, "invites you"),
                                           (VERIFY_PATH, newcomer.email, "Verify"),
                                           (RESET_PATH, forgetful.email, "Reset"))}
+    webhook = ok(as_owner.post(f"/v1/events/{event['id']}/webhooks", WEBHOOK), 201)
+    ping = ok(as_owner.post(f"/v1/events/{event['id']}/webhooks/{webhook['id']}/test"), 202)
     return World(owner, stranger, event, children, invites[0]["id"], invites[1], key, links,
-                 member.id)
+                 member.id, webhook["id"], ping["id"])
 
 
 def allow_another_verification_mail(system, person):
@@ -210,7 +216,8 @@ def real_parameters(operation, world):
     way to name the event (its id, its identifier)."""
     values = {"child_id": world.children.get(kind_of(operation)),
               "sponsor_id": world.children["sponsors"], "invite_id": world.invite_id,
-              "key": world.media_key, "user_id": world.member_id}
+              "key": world.media_key, "user_id": world.member_id,
+              "webhook_id": world.webhook_id, "delivery_id": world.delivery_id}
     names = [parameter.name for parameter in operation.path_parameters]
     fixed = {name: values[name] for name in names if name in values}
     if "event" not in names:
@@ -243,6 +250,8 @@ def valid_bodies(operation, world):
         ("PUT", "/v1/sponsors/{sponsor_id}/logo"): [png()],
         ("PATCH", "/v1/users/me"): [{"name": "Fuzzed"}],
         ("PATCH", "/v1/events/{event}/roles/{user_id}"): [{"role": "organizer"}],
+        ("POST", "/v1/events/{event}/webhooks"): [WEBHOOK],
+        ("PATCH", "/v1/events/{event}/webhooks/{webhook_id}"): [{"description": "fuzzed"}],
         ("POST", "/v1/role-invites/accept"): [{"token": world.links[ACCEPT_PATH]}],
         ("POST", "/v1/users/verify-email"): [{"token": world.links[VERIFY_PATH]}],
         # not the forgetful's email: a link asked for anew would kill theirs
@@ -338,7 +347,7 @@ def changes_owned_row(case, world):
     owned = {"event": {str(world.event["id"]), world.event["identifier"]},
              "child_id": {world.children.get(kind_of(case.operation))},
              "sponsor_id": {world.children["sponsors"]}, "invite_id": {world.invite_id},
-             "user_id": {world.member_id}}
+             "user_id": {world.member_id}, "webhook_id": {world.webhook_id}}
     return any(value in owned.get(name, ()) for name, value in case.path_parameters.items())
 
 

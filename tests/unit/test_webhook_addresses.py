@@ -53,3 +53,10 @@ def test_a_host_with_any_private_address_or_none_is_refused():
 def test_production_refuses_the_allowances():
     with pytest.raises(ValueError, match="refused in production"):
         WebhooksSettings(ENVIRONMENT="production", WEBHOOK_ALLOW_LOOPBACK=True)
+
+
+@pytest.mark.parametrize("url", ["http://[::1/in", "http://hooks\x00.example.org/",
+                                 "http://" + "a" * 70 + ".example.org/"])
+def test_a_url_no_resolver_can_read_is_refused_not_an_error(url):
+    with pytest.raises(UnsafeUrl):
+        check(url, TESTS)  # the real resolver
