@@ -27,9 +27,10 @@ def main(folder):
     print(f"Reproduce with `make reliability` (it takes minutes). Written "
           f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node() and 'this machine'}: "
           f"{platform.system()} {platform.machine()}, Python {platform.python_version()}.")
-    print("Every scenario runs against the real system: the five services as `nameko run` "
-          "processes, with TCP proxies the tests control between them and RabbitMQ and "
-          "PostgreSQL. `make test` runs the same scenarios at a smaller scale.\n")
+    print("Every scenario runs against the real system: the six services as processes of "
+          "`python -m shared.serve` (nameko's runner), with TCP proxies the tests control "
+          "between them and RabbitMQ and PostgreSQL. `make test` runs the same scenarios at a "
+          "smaller scale.\n")
     print("## Faults\n")
     print("| scenario | injected | requested | completed | lost | duplicated | result | more |")
     print("|---|---|--:|--:|--:|--:|:-:|---|")
