@@ -64,7 +64,7 @@ from PIL import Image, ImageDraw
 from sqlalchemy import text
 
 from bench.common import mailbox_at, percentile
-from tests.support.http import Api, ok, sign_up
+from tests.support.http import Api, ok, patiently, sign_up
 from tests.support.system import BROKER_AUTH, DATABASES, MANAGEMENT, ROOT, SERVICES, System
 
 LUA_SCRIPT = ROOT / "bench" / "load.lua"
@@ -143,12 +143,13 @@ def build_event(owner, index, *, published, source):
         order = child("orders", {"status": "completed", "amount": "10.00"})
         child("attendees", {"firstname": "Ada", "ticket_id": tickets[0]["id"],
                             "order_id": order["id"]})
-    image = ok(owner.put(f"/v1/events/{ref}/images/original", headers=PNG,
-                         data=png(1600, 600, (20, 90, 140), (240, 200, 40))))
+    image = ok(patiently(lambda: owner.put(f"/v1/events/{ref}/images/original", headers=PNG,
+                                           data=png(1600, 600, (20, 90, 140), (240, 200, 40)))))
     paths = [media_path(record["url"]) for record in image["media"]] if source else []
     for sponsor in sponsors[: scale - 1]:
-        logo = ok(owner.put(f"/v1/sponsors/{sponsor['id']}/logo", headers=PNG,
-                            data=png(300, 150, (200, 30, 30), (255, 255, 255))))
+        logo = ok(patiently(lambda sponsor=sponsor: owner.put(
+            f"/v1/sponsors/{sponsor['id']}/logo", headers=PNG,
+            data=png(300, 150, (200, 30, 30), (255, 255, 255)))))
         paths += [media_path(record["url"]) for record in logo["media"]]
     if published:
         event = ok(owner.patch(f"/v1/events/{ref}", {"state": "published"}))

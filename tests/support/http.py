@@ -5,9 +5,11 @@ as expected. `sign_up(api, name)` makes a user: signed up, signed in; with
 a `mailbox`, also verified by the link mailed to them.
 """
 import itertools
+import time
 import uuid
 from dataclasses import dataclass
 
+import eventlet
 import requests
 
 PASSWORD = "correct horse battery"  # every user `sign_up` makes has it
@@ -64,6 +66,18 @@ def expect(response, status=200):
     return response
 
 
+def patiently(request, timeout=120):
+    """`request()` as a careful client sends it to a busy system: again
+    after a 503 once its `Retry-After` has passed (heavy work's bounded
+    pools turn the excess away), until the deadline; the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = request()
+        if response.status_code != 503 or time.monotonic() >= deadline:
+            return response
+        eventlet.sleep(float(response.headers.get("Retry-After", 1)))
+
+
 def ok(response, status=200):
     """The JSON answer (None when empty), once the status is as expected."""
     expect(response, status)
@@ -85,12 +99,11 @@ class User:
         return self.api.as_user(self.token)
 
 
-def sign_up(api, name="user", send=lambda request: request(), mailbox=None):
+def sign_up(api, name="user", send=patiently, mailbox=None):
     """Sign `name` up (`POST /v1/users`, with `PASSWORD` and an email of its
     own) and in (`POST /v1/auth/token`) over the anonymous `api`; with a
     `mailbox` (`tests.support.mailbox`), verify the email by the mailed
-    link. `send` sends each request: `flows.send`, say, sends it again
-    after a 503."""
+    link. `send` sends each request (by default `patiently`)."""
     email = f"{name.lower()}.{_run}.{next(_numbers)}@example.org"
     user = ok(send(lambda: api.post("/v1/users", {"email": email, "password": PASSWORD,
                                                   "name": name.title()})), 201)
