@@ -23,7 +23,6 @@ import logging
 import time
 
 import eventlet
-from eventlet.hubs import trampoline
 from eventlet.semaphore import Semaphore
 from kombu import Connection
 from kombu.serialization import dumps
@@ -35,6 +34,7 @@ from sqlalchemy import delete, func, select, text
 from shared.amqp import user_of
 from shared.db import make_engine
 from shared.metrics import metrics_of
+from shared.notifications import Listener
 from shared.outbox import CHANNEL
 from shared.settings import OutboxSettings, settings_of
 from shared.tables import outbox
@@ -61,7 +61,7 @@ class OutboxRelay(DependencyProvider):
         self.exchange = get_event_exchange(self.container.service_name, self.container.config)
         self.publisher = BatchPublisher(self.container.config[AMQP_URI_CONFIG_KEY], self.exchange,
                                         ssl=self.container.config.get(AMQP_SSL_CONFIG_KEY))
-        self._listener = None
+        self.listener = Listener(self.engine, CHANNEL, self.poll_interval)
         self._running = False
         self._in_batch = Semaphore()
 
@@ -75,14 +75,14 @@ class OutboxRelay(DependencyProvider):
         self._running = False
         with self._in_batch:
             self._thread.kill()
-        self._close_listener()
+        self.listener.close()
         self.publisher.close()
         self.engine.dispose()
 
     def kill(self):
         self._running = False
         self._thread.kill()
-        self._close_listener()
+        self.listener.close()
         self.publisher.close()
 
     def relay_batch(self):
@@ -110,43 +110,18 @@ class OutboxRelay(DependencyProvider):
     def _run(self):
         while self._running:
             try:
-                self._ensure_listening()
+                self.listener.listen()
                 while self._running and self._relay_batch_guarded() == self.batch_size:
                     pass
-                self._wait_for_notify()
+                self.listener.wait()
             except Exception:
                 log.warning("outbox relay: will retry", exc_info=True)
-                self._close_listener()
+                self.listener.close()
                 eventlet.sleep(self.poll_interval)
 
     def _relay_batch_guarded(self):
         with self._in_batch:
             return self.relay_batch()
-
-    def _ensure_listening(self):
-        if self._listener is None:
-            connection = self.engine.raw_connection()
-            connection.driver_connection.autocommit = True
-            connection.cursor().execute(f"LISTEN {CHANNEL}")
-            self._listener = connection
-
-    def _wait_for_notify(self):
-        raw = self._listener.driver_connection
-        if not raw.notifies:
-            try:
-                trampoline(raw.fileno(), read=True, timeout=self.poll_interval)
-            except eventlet.timeout.Timeout:
-                return
-            raw.poll()
-        raw.notifies.clear()
-
-    def _close_listener(self):
-        if self._listener is not None:
-            try:
-                self._listener.invalidate()
-            except Exception:
-                pass
-            self._listener = None
 
 
 class BatchPublisher:

@@ -1,11 +1,18 @@
 """The media service's settings; its `config.yml` is written from them."""
 from typing import ClassVar, Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import model_validator
 
 from contracts.media.urls import PUBLIC_BASE_URL
 from shared.bounded import leaves_workers
-from shared.settings import ConsumerSettings, OutboxSettings, database_url, metrics_address, setting
+from shared.settings import (
+    Blank,
+    ConsumerSettings,
+    OutboxSettings,
+    database_url,
+    metrics_address,
+    setting,
+)
 
 # for development and tests only (a local MinIO or moto): production refuses the secret
 DEVELOPMENT_S3_ACCESS_KEY_ID = "media-development"
@@ -21,7 +28,7 @@ class MediaSettings(ConsumerSettings, OutboxSettings):
         "local", "where blobs live: `local` (files under MEDIA_ROOT) or `s3` (a bucket on any"
         " S3-compatible store: AWS S3, MinIO, Ceph)")
     MEDIA_ROOT: str = setting("var/media", "where the local backend keeps blobs")
-    MEDIA_S3_ENDPOINT: str = setting(
+    MEDIA_S3_ENDPOINT: Blank = setting(
         "", "the S3 backend's endpoint URL (`http://127.0.0.1:9000` for a MinIO); empty: AWS's,"
         " by region")
     MEDIA_S3_BUCKET: str = setting("media", "the S3 backend's bucket (it must exist)")
@@ -29,10 +36,10 @@ class MediaSettings(ConsumerSettings, OutboxSettings):
     MEDIA_S3_PATH_STYLE: bool = setting(
         False, "path-style addressing (`endpoint/bucket/key`, as MinIO is usually reached)"
         " instead of virtual-hosted (`bucket.endpoint/key`)")
-    MEDIA_S3_ACCESS_KEY_ID: str = setting(
+    MEDIA_S3_ACCESS_KEY_ID: Blank = setting(
         DEVELOPMENT_S3_ACCESS_KEY_ID, "the S3 backend's access key; empty, with an empty secret:"
         " boto3 finds credentials itself (AWS_* variables, an instance or pod role)")
-    MEDIA_S3_SECRET_ACCESS_KEY: str = setting(
+    MEDIA_S3_SECRET_ACCESS_KEY: Blank = setting(
         DEVELOPMENT_S3_SECRET, "the S3 backend's secret key; production refuses the development"
         " one")
     PUBLIC_BASE_URL: str = PUBLIC_BASE_URL
@@ -49,12 +56,6 @@ class MediaSettings(ConsumerSettings, OutboxSettings):
     GC_GRACE_SECONDS: float = setting(
         3600, "seconds before `make media-gc` collects retired records and unreferenced blobs",
         ge=0)
-
-    @field_validator("MEDIA_S3_ENDPOINT", "MEDIA_S3_ACCESS_KEY_ID", "MEDIA_S3_SECRET_ACCESS_KEY",
-                     mode="before")
-    @classmethod
-    def _empty(cls, value):  # `${VAR:}` and an empty VAR read as null
-        return "" if value is None else value
 
     @model_validator(mode="after")
     def _own_s3_secret(self):

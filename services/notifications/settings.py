@@ -5,6 +5,7 @@ from pydantic import field_validator
 
 from contracts.media.urls import PUBLIC_BASE_URL
 from shared.settings import (
+    Blank,
     ConsumerSettings,
     DatabaseSettings,
     database_url,
@@ -25,18 +26,12 @@ class NotificationsSettings(ConsumerSettings, DatabaseSettings):
     SMTP_TLS: Literal["none", "starttls", "tls"] = setting(
         "none", "`none`, `starttls` (upgrade the connection) or `tls` (TLS from the start);"
         " the server's certificate is verified")
-    SMTP_USER: str = setting("", "the login at the mail server; empty: none")
-    SMTP_PASSWORD: str = setting(
+    SMTP_USER: Blank = setting("", "the login at the mail server; empty: none")
+    SMTP_PASSWORD: Blank = setting(
         "", "its password, from the environment; production refuses a login over `SMTP_TLS`"
         " `none`", repr=False)
     SMTP_TIMEOUT: float = setting(10, "seconds a mail server may take to answer", gt=0)
     MAIL_FROM: str = setting("Open Event <no-reply@localhost>", "the mails' sender (`From`)")
-
-    @field_validator("SMTP_USER", "SMTP_PASSWORD", mode="before")
-    @classmethod
-    def _unset_is_empty(cls, value):
-        """`${SMTP_USER:}` reads as YAML's null."""
-        return "" if value is None else value
 
     @field_validator("SMTP_PASSWORD")
     @classmethod

@@ -13,7 +13,6 @@ import logging
 
 import eventlet
 from eventlet.greenpool import GreenPool
-from eventlet.hubs import trampoline
 from nameko.extensions import DependencyProvider
 from sqlalchemy.orm import sessionmaker
 
@@ -21,6 +20,7 @@ from services.webhooks import deliveries, sending
 from services.webhooks.settings import WebhooksSettings
 from shared.db import UnitOfWork, make_engine
 from shared.metrics import metrics_of
+from shared.notifications import Listener
 from shared.settings import settings_of
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ class Dispatcher(DependencyProvider):
         self.session = sessionmaker(bind=self.engine)
         self.senders = GreenPool(self.settings.WEBHOOK_SENDERS)
         self.delivered = metrics_of(self.container).webhook_deliveries
-        self._listener = None
+        self.listener = Listener(self.engine, deliveries.CHANNEL,
+                                 self.settings.WEBHOOK_POLL_INTERVAL)
         self._running = False
 
     def start(self):
@@ -47,13 +48,13 @@ class Dispatcher(DependencyProvider):
         self._running = False
         self._thread.kill()
         self.senders.waitall()
-        self._close_listener()
+        self.listener.close()
         self.engine.dispose()
 
     def kill(self):
         self._running = False
         self._thread.kill()
-        self._close_listener()
+        self.listener.close()
 
     def dispatch(self):
         """Claim what is due, as many as there are free senders, and post
@@ -84,36 +85,11 @@ class Dispatcher(DependencyProvider):
     def _run(self):
         while self._running:
             try:
-                self._ensure_listening()
+                self.listener.listen()
                 while self._running and self.dispatch():
                     pass
-                self._wait_for_notify()
+                self.listener.wait()
             except Exception:
                 log.warning("webhook delivery loop: will retry", exc_info=True)
-                self._close_listener()
+                self.listener.close()
                 eventlet.sleep(self.settings.WEBHOOK_POLL_INTERVAL)
-
-    def _ensure_listening(self):
-        if self._listener is None:
-            connection = self.engine.raw_connection()
-            connection.driver_connection.autocommit = True
-            connection.cursor().execute(f"LISTEN {deliveries.CHANNEL}")
-            self._listener = connection
-
-    def _wait_for_notify(self):
-        raw = self._listener.driver_connection
-        if not raw.notifies:
-            try:
-                trampoline(raw.fileno(), read=True, timeout=self.settings.WEBHOOK_POLL_INTERVAL)
-            except eventlet.timeout.Timeout:
-                return
-            raw.poll()
-        raw.notifies.clear()
-
-    def _close_listener(self):
-        if self._listener is not None:
-            try:
-                self._listener.invalidate()
-            except Exception:
-                pass
-            self._listener = None

@@ -15,6 +15,7 @@ naming the setting and its variable. Extensions read theirs with
 """
 from shared.settings.files import config_yml, service_models, settings_table
 from shared.settings.models import (
+    Blank,
     ConsumerSettings,
     DatabaseSettings,
     OutboxSettings,
@@ -35,7 +36,7 @@ from shared.settings.provider import (
 )
 
 __all__ = [
-    "BrokerLoginRefused", "ConsumerSettings", "DatabaseSettings", "InvalidSettings",
+    "Blank", "BrokerLoginRefused", "ConsumerSettings", "DatabaseSettings", "InvalidSettings",
     "OutboxSettings", "ServiceSettings", "Settings", "broker_uri", "config_key", "config_yml",
     "database_url", "metrics_address", "service_models", "setting", "settings_of",
     "settings_table", "validated", "variable",

@@ -1,9 +1,17 @@
 """The settings a service declares: `setting(...)`, and the bases that
 declare what the shared machinery reads."""
 
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AliasPath, BaseModel, ConfigDict, Field, NonNegativeFloat, field_validator
+from pydantic import (
+    AliasPath,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    field_validator,
+)
 
 from shared import actors
 from shared.amqp import DEVELOPMENT_BROKER_PASSWORD
@@ -12,6 +20,10 @@ LOCAL_DATABASE = "postgresql+psycopg2://root@127.0.0.1:5432/{}"
 # where each service serves `/metrics` by default (deploy/prometheus scrapes these)
 METRICS_PORTS = {"gateway": 9180, "events": 9181, "roles": 9182, "media": 9183,
                  "notifications": 9184, "webhooks": 9185}
+
+
+# a text setting that may be left empty: `${VAR:}` reads as YAML's null
+Blank = Annotated[str, BeforeValidator(lambda value: "" if value is None else value)]
 
 
 def setting(default=..., description="", *, env=None, **constraints):
@@ -72,7 +84,7 @@ class ServiceSettings(BaseModel):
     max_workers: int = setting(10, "concurrent workers, and the size of the database pool",
                                env="{SERVICE}_MAX_WORKERS", gt=0)
     RPC_TIMEOUT: float = setting(10, "seconds a call to another service may take", gt=0)
-    OTEL_EXPORTER_OTLP_ENDPOINT: str = setting(
+    OTEL_EXPORTER_OTLP_ENDPOINT: Blank = setting(
         "", "an OpenTelemetry collector's OTLP/HTTP base URL (`http://127.0.0.1:4318`), which "
         "the service sends its traces to (`shared.tracing`); empty: none recorded or sent")
     METRICS_ADDRESS: str = metrics_address()
@@ -90,11 +102,6 @@ class ServiceSettings(BaseModel):
             return info.data.get("ENVIRONMENT", "production") == "production"
         return value
 
-    @field_validator("OTEL_EXPORTER_OTLP_ENDPOINT", mode="before")
-    @classmethod
-    def _none_is_empty(cls, value):
-        """`${OTEL_EXPORTER_OTLP_ENDPOINT:}` reads as YAML's null."""
-        return "" if value is None else value
 
     @property
     def is_production(self):
