@@ -11,13 +11,22 @@ worker, one transaction and one commit each.
   (the successes acked, the failing one retried and dead-lettered as
   `shared.handlers` says, its request id and attempts its own). An
   `Outage` fails every message alike: all wait it out, none counted.
+- A message that kills its consumer alone: one the broker delivers again
+  (`redelivered`: a consumer died or lost its connection holding it) may be
+  what killed it, so it is applied as `@consume` applies one, in a batch
+  of its own and a worker of its own at once, the batches going on beside
+  it. In a batch, it would die again with its batch-mates, and the messages
+  waiting behind it; the broker counts each death against every one of
+  them (a quorum queue's delivery limit, `shared.queues`), so all would
+  reach the dead letters with it.
 - Order: a handler applies one batch at a time, its messages in delivery
   order (the handler gets them so), and the one-at-a-time rerun keeps that
   order; so on one consumer, messages commit in delivery order. A message
   parked for its retry is overtaken by those behind it, those of its event
-  included – as with `@consume`, whose concurrent workers give no order
-  at all. Consumers side by side (replicas) share the queue: between them
-  there is no order.
+  included, and messages delivered again are applied side by side – as
+  with `@consume`, whose concurrent workers give no order at all.
+  Consumers side by side (replicas) share the queue: between them there is
+  no order.
 
 A batch is what has arrived by the time the previous one is done (at most
 `MESSAGE_BATCH_SIZE`), so a lone message waits for no other; RabbitMQ hands
@@ -61,6 +70,9 @@ class BatchConsumer(MessageConsumer):
             self.drained.wait()
 
     def handle_parsed(self, parsed, message):
+        if message.delivery_info.get("redelivered"):
+            super().handle_parsed([parsed], message)  # alone, at once: a suspect
+            return
         self.waiting.append((parsed, message))
         if not self.draining:
             self.draining, self.drained = True, Event()
@@ -81,32 +93,42 @@ class BatchConsumer(MessageConsumer):
     def _apply(self, batch):
         exc_info = self._run(batch)
         if exc_info is None:
-            for _, message in batch:
-                self.queue_consumer.ack_message(message)
-            log.info("%s handled %d %s: %s", self.method_name, len(batch), self.event_type,
-                     " ".join(str(m.properties.get("message_id")) for _, m in batch))
-        elif len(batch) == 1 or isinstance(exc_info[1], Outage):
+            return
+        if len(batch) == 1 or isinstance(exc_info[1], Outage):
             for _, message in batch:
                 self.handle_message_processed(message, exc_info=exc_info)
-        else:
-            log.warning("%s failed on a batch of %d (%r): one at a time", self.method_name,
-                        len(batch), exc_info[1])
-            for delivery in batch:
-                self.handle_message_processed(delivery[1], exc_info=self._run([delivery]))
+            return
+        log.warning("%s failed on a batch of %d (%r): one at a time", self.method_name,
+                    len(batch), exc_info[1])
+        for delivery in batch:
+            if (exc_info := self._run([delivery])) is not None:
+                self.handle_message_processed(delivery[1], exc_info=exc_info)
 
     def _run(self, batch):
         """The handler on `batch`'s messages in a worker (with the first one's
-        context); its exc_info, or None."""
+        context); its exc_info, or None. If it succeeds, the messages are
+        acked in the worker, as `@consume` acks: the `handled` line carries
+        the worker's request id."""
         done = Event()
 
         def handle_result(worker_ctx, result, exc_info):
-            done.send(exc_info)
+            try:
+                if exc_info is None:
+                    self._handled(batch)
+            finally:
+                done.send(exc_info)
             return result, exc_info
 
         self.container.spawn_worker(
             self, ([parsed for parsed, _ in batch],), {},
             context_data=self.unpack_message_headers(batch[0][1]), handle_result=handle_result)
         return done.wait()
+
+    def _handled(self, batch):
+        for _, message in batch:
+            self._settle(self.queue_consumer.ack_message, message)
+        log.info("%s handled %d %s: %s", self.method_name, len(batch), self.event_type,
+                 " ".join(str(m.properties.get("message_id")) for _, m in batch))
 
 
 consume_batches = BatchConsumer.decorator

@@ -101,6 +101,14 @@ def queue_depth(amqp_uri, queue, ssl=None):
             return 0
 
 
+def declare(amqp_uri, queue, ssl=None):
+    """Declare `queue`, waiting for the broker as nameko's consumers do."""
+    with Connection(amqp_uri, ssl=ssl, connect_timeout=2) as connection:
+        connection.ensure_connection(errback=lambda exc, interval: log.warning(
+            "could not declare %s (%r); retrying in %ss", queue.name, exc, interval))
+        queue(connection.channel()).declare()
+
+
 def sender_of(message, own_user):
     """Who sent `message`, as RabbitMQ checked it (`user_id`); on a copy
     `own_user` parked (its `user_id`), who sent the original."""
@@ -131,16 +139,22 @@ class MessageConsumer(EventHandler):
             queue_arguments=queues.delivery_limited(
                 self.quorum, handlers_exchange(service).name, self.dead_letters.name))
         self.retry_delays = settings.HANDLER_RETRY_DELAYS
-        amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
+        self.amqp_uri = amqp_uri = self.container.config[AMQP_URI_CONFIG_KEY]
+        self.ssl = ssl = self.container.config.get(AMQP_SSL_CONFIG_KEY)
         self.user = user_of(amqp_uri)
-        self.publisher = Publisher(amqp_uri, user_id=self.user,
-                                   ssl=self.container.config.get(AMQP_SSL_CONFIG_KEY))
+        self.publisher = Publisher(amqp_uri, user_id=self.user, ssl=ssl)
         self.metrics = metrics_of(self.container)
-        ssl = self.container.config.get(AMQP_SSL_CONFIG_KEY)
         self.metrics.probe(
             "dead_letter_queue_messages", "messages waiting in the service's dead-letter queue",
             lambda: {(self.dead_letters.name,): queue_depth(amqp_uri, self.dead_letters, ssl)},
             labels=("queue",))
+
+    def start(self):
+        if self.quorum:
+            # the broker dead-letters there too (past the delivery limit): before the
+            # queue exists, such a letter waits unseen in the handler's queue for minutes
+            declare(self.amqp_uri, self.dead_letters, self.ssl)
+        super().start()
 
     def handle_message(self, body, message):
         sender = sender_of(message, self.user)

@@ -1,9 +1,9 @@
 """Deliveries: what each endpoint is to receive, and the record of each try.
 
-- `record`: a message becomes one delivery per enabled webhook of each
-  event it concerns that asked for its type (`webhook-id` = the message's
-  id; a message seen again adds nothing), and wakes the delivery loops
-  (`NOTIFY`, sent on commit).
+- `record`: each message of a batch becomes one delivery per enabled
+  webhook of each event it concerns that asked for its type (`webhook-id`
+  = the message's id; a message seen again adds nothing), in the batch's
+  order, and wakes the delivery loops (`NOTIFY`, sent on commit).
 - `claim`: the due deliveries, leased for one sender each. Only the
   oldest pending delivery of a webhook is ever due, so one webhook's
   deliveries go out one at a time, in order, and a later one waits while
@@ -73,19 +73,22 @@ def event_ids(message):
     return ids
 
 
-def record(session, message):
-    """A delivery of `message` to each webhook that asked for it."""
-    webhooks = select(Webhook.id).where(Webhook.event_id.in_(event_ids(message)),
-                                        Webhook.enabled,
-                                        Webhook.events.any(message.event_type))
-    ids = session.scalars(webhooks).all()
-    if ids:
-        session.execute(insert(Delivery), [
-            {"webhook_id": webhook_id, "message_id": message.message_id,
+def record(session, messages):
+    """A delivery of each of `messages` to each webhook that asked for it,
+    in the order of `messages` (so each webhook's deliveries go out so)."""
+    concerned = {message.message_id: event_ids(message) for message in messages}
+    webhooks = session.execute(select(Webhook.id, Webhook.event_id, Webhook.events).where(
+        Webhook.event_id.in_(set().union(*concerned.values())), Webhook.enabled,
+        Webhook.events.overlap(list({message.event_type for message in messages})))).all()
+    rows = [{"webhook_id": webhook.id, "message_id": message.message_id,
              "type": message.event_type, "occurred_at": message.occurred_at,
-             "data": message.to_payload(), "status": "pending"} for webhook_id in ids])
+             "data": message.to_payload(), "status": "pending"}
+            for message in messages for webhook in webhooks
+            if webhook.event_id in concerned[message.message_id]
+            and message.event_type in webhook.events]
+    if rows:
+        session.execute(insert(Delivery), rows)
         _wake(session)
-    return ids
 
 
 def ping(session, webhook):

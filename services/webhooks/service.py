@@ -6,9 +6,10 @@ day; and keeps the log of every delivery and its attempts.
 Its RPC methods, their answers and errors are `contracts.webhooks.rpc`;
 each acts for the proven actor (`shared.actors`), who must be organizer+
 of the event (asked of the roles service between transactions, as the
-events service does). Each message below it consumes once
-(`shared.inbox.apply_once`) and turns into a delivery per webhook that
-asked for its type (`deliveries.record`); the delivery loop
+events service does). Each message below it consumes once, in batches
+(`shared.batches`, `shared.inbox.apply_each_once`), and turns into a
+delivery per webhook that asked for its type (`deliveries.record`), in
+the order it was delivered; the delivery loop
 (`dispatcher`) posts them. It publishes `webhook.disabled`
 (`contracts.webhooks.messages`) through its outbox.
 """
@@ -37,11 +38,11 @@ from services.webhooks import addresses, deliveries, hooks
 from services.webhooks.dispatcher import Dispatcher
 from services.webhooks.settings import WebhooksSettings
 from shared.actors import Actor
+from shared.batches import consume_batches
 from shared.context import RequestContext
 from shared.db import Database
-from shared.handlers import consume
 from shared.ids import as_id
-from shared.inbox import apply_once
+from shared.inbox import apply_each_once
 from shared.metrics import Metrics
 from shared.permissions import Permissions
 from shared.relay import OutboxRelay
@@ -121,54 +122,56 @@ class WebhooksService:
             session.execute(text("SELECT 1"))
         return {"service": self.name, "database": "ok"}
 
-    # the messages an endpoint may ask for (contracts.webhooks.schemas.EVENT_TYPES)
+    # the messages an endpoint may ask for (contracts.webhooks.schemas.EVENT_TYPES),
+    # in batches: each is a few rows, so one transaction for many costs far less
+    # than one for each (docs/architecture.md#batches)
 
-    @consume(EventCopied)
-    def on_event_copied(self, message):
-        self._record(message)
+    @consume_batches(EventCopied)
+    def on_event_copied(self, messages):
+        self._record(messages)
 
-    @consume(EventDeleted)
-    def on_event_deleted(self, message):
-        self._record(message)
+    @consume_batches(EventDeleted)
+    def on_event_deleted(self, messages):
+        self._record(messages)
 
-    @consume(EventVisibilityChanged)
-    def on_event_visibility_changed(self, message):
-        self._record(message)
+    @consume_batches(EventVisibilityChanged)
+    def on_event_visibility_changed(self, messages):
+        self._record(messages)
 
-    @consume(SponsorDeleted)
-    def on_sponsor_deleted(self, message):
-        self._record(message)
+    @consume_batches(SponsorDeleted)
+    def on_sponsor_deleted(self, messages):
+        self._record(messages)
 
-    @consume(InviteCreated)
-    def on_invite_created(self, message):
-        self._record(message)
+    @consume_batches(InviteCreated)
+    def on_invite_created(self, messages):
+        self._record(messages)
 
-    @consume(InviteResent)
-    def on_invite_resent(self, message):
-        self._record(message)
+    @consume_batches(InviteResent)
+    def on_invite_resent(self, messages):
+        self._record(messages)
 
-    @consume(InviteAccepted)
-    def on_invite_accepted(self, message):
-        self._record(message)
+    @consume_batches(InviteAccepted)
+    def on_invite_accepted(self, messages):
+        self._record(messages)
 
-    @consume(RoleChanged)
-    def on_role_changed(self, message):
-        self._record(message)
+    @consume_batches(RoleChanged)
+    def on_role_changed(self, messages):
+        self._record(messages)
 
-    @consume(RoleRevoked)
-    def on_role_revoked(self, message):
-        self._record(message)
+    @consume_batches(RoleRevoked)
+    def on_role_revoked(self, messages):
+        self._record(messages)
 
-    @consume(MediaCopied)
-    def on_media_copied(self, message):
-        self._record(message)
+    @consume_batches(MediaCopied)
+    def on_media_copied(self, messages):
+        self._record(messages)
 
-    @consume(MediaChanged)
-    def on_media_changed(self, message):
-        self._record(message)
+    @consume_batches(MediaChanged)
+    def on_media_changed(self, messages):
+        self._record(messages)
 
-    def _record(self, message):
-        apply_once(self.db, self.name, message, deliveries.record)
+    def _record(self, messages):
+        apply_each_once(self.db, self.name, messages, deliveries.record)
 
     def _authorize(self, event_id):
         """The event's id, once the proven actor is organizer+ of it."""

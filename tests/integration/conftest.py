@@ -201,3 +201,12 @@ def notifications(container_factory, notifications_config, roles_stub):
     `Policy` mints the mailed tokens), sending to `mailbox`."""
     return start_service(container_factory, NotificationsService, notifications_config)
 
+
+webhooks_db_url, webhooks_engine, webhooks_db, webhooks_session = _database_fixtures("webhooks")
+
+
+@pytest.fixture
+def webhooks_config(service_config, webhooks_db_url, webhooks_db):
+    """Posts to http:// and loopback receivers allowed (`tests.support.receiver`)."""
+    return {**service_config, "DATABASE_URL": webhooks_db_url, "WEBHOOK_ALLOW_HTTP": True,
+            "WEBHOOK_ALLOW_LOOPBACK": True}

@@ -43,6 +43,7 @@ EVENT_URL_FIELDS = ("logo_url", "original_image_url", "large_image_url",
 RENDITION_FIELDS = ("original_image_url", "large_image_url", "thumbnail_image_url",
                     "icon_image_url")
 HANDLED = re.compile(r"^(\w+) handled ([\w.]+) ([0-9a-f-]{36})$")
+HANDLED_BATCH = re.compile(r"^(\w+) handled \d+ ([\w.]+): ([0-9a-f -]+)$")  # shared.batches
 DEADLINE = 30.0
 RETRY_PAUSE = 0.2  # a careful client's pause before it sends a refused request again
 TOO_MANY_CLIENTS = "too many clients already"
@@ -331,7 +332,8 @@ def message_payload(**fields):
 
 def handled(system):
     """How many times each (service, event type, message id) was handled
-    successfully, from the one `handled` log line each delivery writes."""
+    successfully, from the `handled` log line each delivery writes (a
+    batch's: one for all its deliveries)."""
     counts = Counter()
     for service in CONSUMERS:
         if not system.log_path(service).exists():
@@ -341,9 +343,10 @@ def handled(system):
                 record = json.loads(line)
             except ValueError:
                 continue
-            match = HANDLED.match(str(record.get("message", "")))
-            if match:
-                counts[(service, match[2], match[3])] += 1
+            text = str(record.get("message", ""))
+            if match := HANDLED.match(text) or HANDLED_BATCH.match(text):
+                for message_id in match[3].split():
+                    counts[(service, match[2], message_id)] += 1
     return counts
 
 

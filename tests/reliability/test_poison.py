@@ -28,12 +28,10 @@ import time
 import uuid
 from datetime import UTC, datetime
 
-from kombu import Connection, Queue
-
 from shared.handlers import ATTEMPT_HEADER
 from tests.reliability import flows
 from tests.reliability.conftest import scaled
-from tests.support.broker import queue_depth
+from tests.support.broker import peek, queue_depth
 from tests.support.http import ok
 from tests.support.system import ROOT
 
@@ -218,15 +216,6 @@ def poison_and_replay(system, unknown, row):
 
 def attempts(uri, queue_name):
     """The `x-attempt` header of each message waiting in the queue, by
-    message id; the messages stay (unacked, they return when the channel
-    closes)."""
-    with Connection(uri) as connection:
-        channel = connection.channel()
-        try:
-            bound = Queue(queue_name, durable=True)(channel)
-            found = {}
-            while (message := bound.get(no_ack=False)) is not None:
-                found[message.properties.get("message_id")] = message.headers.get(ATTEMPT_HEADER)
-            return found
-        finally:
-            channel.close()
+    message id; the messages stay."""
+    return {message.properties.get("message_id"): message.headers.get(ATTEMPT_HEADER)
+            for message in peek(uri, queue_name)}

@@ -1,11 +1,12 @@
 """Talk to RabbitMQ from a test the way the system does: as one of its
 services (its broker user, its `user_id`), to publish an event message as
 the outbox relay would or to call a service as another service does; set
-up a vhost's broker users; look at how many messages wait in a queue."""
+up a vhost's broker users; look at how many messages wait in a queue, and
+at them."""
 from urllib.parse import quote
 
 from amqp.exceptions import NotFound
-from kombu import Connection, Exchange
+from kombu import Connection, Exchange, Queue
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.rpc import ServiceProxy
 from nameko.standalone.rpc import (
@@ -98,3 +99,17 @@ def queue_depth(amqp_uri, queue_name):
         finally:
             if channel.is_open:
                 channel.close()
+
+
+def peek(amqp_uri, queue_name):
+    """The messages waiting in `queue_name`, in order, left there (taken
+    unacked, they go back when the channel closes)."""
+    with Connection(amqp_uri) as connection:
+        channel = connection.channel()
+        try:
+            queue, messages = Queue(queue_name, durable=True)(channel), []
+            while (message := queue.get(no_ack=False)) is not None:
+                messages.append(message)
+            return messages
+        finally:
+            channel.close()
