@@ -4,7 +4,7 @@ against the raw nameko path with no guarantees.
 
     PYTHONPATH=. .venv/bin/python -m bench.message_bench [--events 5000] [--rounds 3]
         [--paced 500] [--paced-interval-ms 5] [--profile DIR] [--patch FILE]
-        [--ours batch|single]
+        [--ours batch|single] [--observability on|off|both]
 
 Small bench services, each a nameko `ServiceContainer` in a process of its
 own (as `nameko run` would run it; this module re-runs itself with
@@ -30,13 +30,20 @@ their source: `@consume` believes a message only from its source's user.
   row and its INSERT in one transaction), with the services'
   `RequestContext` and their JSON logging at INFO (one `handled` line a
   batch, or a message);
+- ours, the producer and our consumer, with the services' `Metrics` and
+  `Tracing`: `--observability on` (the default) each worker counted and in
+  a span, and the spans sent by OTLP/HTTP to a stand-in collector
+  (`bench.collector`) as to Jaeger's; `off`: `METRICS_ENABLED` and
+  `TRACING_ENABLED` false; `both`: ours twice, off and on taking turns (the
+  two processes restarted with the other settings, then warmed up), and
+  what on costs against off;
 - `benchraw`, the raw consumer: a plain `@event_handler` making the same
   INSERT into `effects` in its own transaction (no inbox, nothing else).
 
 Both consumers: the services' `Database` unit of work, `max_workers` 10 (so
 prefetch 10, a batch handler's `MESSAGE_PREFETCH`; `--max-workers`), the same
 machine. Each consumer notes the time after its transaction has committed.
-Per round, with the two paths taking turns:
+Per round, with the paths taking turns:
 
 - burst: `--events` events; throughput = events / (last effect committed −
   first outbox row committed, or first event dispatched); latency per event
@@ -92,6 +99,7 @@ from sqlalchemy import (
     text,
 )
 
+from bench.collector import Collector
 from bench.common import machine, markdown_table, percentile, plain_table, write_section
 from shared import outbox as outbox_rows
 from shared.amqp import DEVELOPMENT_BROKER_PASSWORD
@@ -102,9 +110,11 @@ from shared.db import Database
 from shared.handlers import consume
 from shared.inbox import apply_each_once, apply_once
 from shared.messages import Message
+from shared.metrics import Metrics
 from shared.relay import OutboxRelay
 from shared.tables import metadata as shared_metadata
 from shared.tables import outbox
+from shared.tracing import Tracing
 from tests.support.system import create_vhost, delete_vhost
 
 DOCS = Path("docs/benchmarks.md")
@@ -157,6 +167,8 @@ class Producer:
     db = Database()
     relay = TimedRelay()
     dispatch = EventDispatcher()
+    metrics = Metrics()
+    tracing = Tracing()
 
     @rpc
     def outbox_burst(self, first, count):
@@ -240,6 +252,8 @@ class OursConsumer:
 
     db = Database()
     request_context = RequestContext()
+    metrics = Metrics()
+    tracing = Tracing()
 
     @consume_batches(BenchPing)
     def handle(self, messages):
@@ -310,7 +324,9 @@ def serve(role):
 
 # --- the driver's side: broker, databases, processes ----------------------------
 
-def service_config(role, vhost, level, max_workers, ours="batch"):
+def service_config(role, vhost, level, max_workers, ours="batch", collector=None):
+    """A bench service's config; ours with metrics and traces on when given
+    the `collector` to send spans to."""
     service = SERVICES[role].name
     database = DATABASES["producer" if role == "producer" else "consumer"]
     login = f"{PRODUCER}:{DEVELOPMENT_BROKER_PASSWORD}" if role == "producer" else "guest:guest"
@@ -321,6 +337,10 @@ def service_config(role, vhost, level, max_workers, ours="batch"):
         "OUTBOX_POLL_INTERVAL": 1.0,
         "HANDLER_RETRY_DELAYS": [1, 5, 25],
         "OURS": ours,
+        "METRICS_ENABLED": collector is not None,
+        "TRACING_ENABLED": collector is not None,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector or "",
+        "METRICS_ADDRESS": "",  # counted, not served: nothing scrapes the bench
         "LOGGING": {
             "version": 1, "disable_existing_loggers": False,
             "formatters": {"json": {"()": "shared.logs.JsonFormatter", "service": service}},
@@ -372,36 +392,70 @@ def empty(engines):
 
 
 class Services:
-    """The three bench services, each in a process of its own."""
+    """The three bench services, each in a process of its own; ours (the
+    producer and our consumer) with metrics and traces on, their spans sent
+    to `collector` (a URL), or off."""
 
-    def __init__(self, workdir, vhost, patch=None, level="INFO", max_workers=MAX_WORKERS,
-                 ours="batch"):
+    def __init__(self, workdir, vhost, collector, patch=None, level="INFO",
+                 max_workers=MAX_WORKERS, ours="batch"):
         self.workdir, self.vhost = Path(workdir), vhost
-        self.config = {role: service_config(role, vhost, level, max_workers, ours)
-                       for role in ROLES}
+        self.settings = (vhost, level, max_workers, ours)
+        self.collector = collector
         self.patch = patch
         self.processes = {}
+        self.observed = None
 
-    def start(self):
+    def start(self, observed):
+        self._configure(observed)
         # the consumers first: their queues must exist before anything is published
         for role in ("ours", "raw", "producer"):
-            ready = self.workdir / f"{role}.ready"
-            env = {**os.environ, "MESSAGE_BENCH_CONFIG": json.dumps(self.config),
-                   "MESSAGE_BENCH_READY": str(ready), "PYTHONPATH": os.getcwd()}
-            if self.patch:
-                env["MESSAGE_BENCH_PATCH"] = str(Path(self.patch).resolve())
-            with open(self.workdir / f"{role}.log", "w") as log:
-                self.processes[role] = subprocess.Popen(
-                    [sys.executable, "-m", "bench.message_bench", "--serve", role],
-                    env=env, stdout=log, stderr=subprocess.STDOUT)
-            deadline = time.monotonic() + 60
-            while not ready.exists():
-                if self.processes[role].poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{role} did not start:\n{self.log(role)[-3000:]}")
-                time.sleep(0.05)
+            self._spawn(role)
         self.rpc = ClusterRpcProxy(self.config["producer"], timeout=300)
         self.cluster = self.rpc.start()
         return self
+
+    def observe(self, observed):
+        """Ours with metrics and traces on (`observed`) or off: restarted if
+        they were not; whether it was."""
+        if observed == self.observed:
+            return False
+        self._configure(observed)
+        for role in ("ours", "producer"):
+            self._stop(role)
+        for role in ("ours", "producer"):
+            self._spawn(role)
+        return True
+
+    def _configure(self, observed):
+        self.observed = observed
+        collector = self.collector if observed else None
+        self.config = {role: service_config(role, *self.settings, collector) for role in ROLES}
+
+    def _spawn(self, role):
+        ready = self.workdir / f"{role}.ready"
+        ready.unlink(missing_ok=True)
+        env = {**os.environ, "MESSAGE_BENCH_CONFIG": json.dumps(self.config),
+               "MESSAGE_BENCH_READY": str(ready), "PYTHONPATH": os.getcwd()}
+        if self.patch:
+            env["MESSAGE_BENCH_PATCH"] = str(Path(self.patch).resolve())
+        with open(self.workdir / f"{role}.log", "a") as log:
+            self.processes[role] = subprocess.Popen(
+                [sys.executable, "-m", "bench.message_bench", "--serve", role],
+                env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while not ready.exists():
+            if self.processes[role].poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{role} did not start:\n{self.log(role)[-3000:]}")
+            time.sleep(0.05)
+
+    def _stop(self, role):
+        process = self.processes.pop(role)
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
     def log(self, role):
         path = self.workdir / f"{role}.log"
@@ -410,14 +464,8 @@ class Services:
     def close(self):
         if hasattr(self, "rpc"):
             self.rpc.stop()
-        for process in self.processes.values():
-            process.send_signal(signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        for role in list(self.processes):
+            self._stop(role)
 
 
 # --- measuring ------------------------------------------------------------------
@@ -467,22 +515,51 @@ def measure(services, engines, path, mode, first, count, interval, dispatchers=1
     return result
 
 
+# the paths a run measures: ours with metrics and traces on or off, and raw
+LABELS = {
+    "ours": "ours: outbox → relay → consumer + inbox, metrics and traces on",
+    "ours-off": "ours: outbox → relay → consumer + inbox, metrics and traces off",
+    "raw": "raw: EventDispatcher → @event_handler",
+}
+OBSERVED = {"ours": True, "ours-off": False, "raw": None}  # None: either will do
+PATHS = {"on": ("ours", "raw"), "off": ("ours-off", "raw"), "both": ("ours-off", "ours", "raw")}
+
+
 def run_round(services, engines, args, number, seq):
-    """Both paths, burst then paced, in turns (raw first in odd rounds)."""
-    paths = ("ours", "raw") if number % 2 == 0 else ("raw", "ours")
+    """Every path (`PATHS`), burst then paced, in turns (the other way round
+    in odd rounds); ours restarted with metrics and traces on or off as its
+    turn needs."""
+    paths = PATHS[args.observability][::-1 if number % 2 else 1]
     results = []
     for mode, count, interval in (("burst", args.events, 0),
                                   ("paced", args.paced, args.paced_interval_ms / 1000)):
         for path in paths:
+            seq = observe(services, engines, OBSERVED[path], seq)
             empty(engines)
-            result = measure(services, engines, path, mode, seq, count, interval,
-                             args.raw_dispatchers)
+            result = {**measure(services, engines, path.removesuffix("-off"), mode, seq, count,
+                                interval, args.raw_dispatchers), "path": path}
             seq += count
             results.append(result)
-            print(f"round {number + 1}: {path:4} {mode}: {result['per_s']:7.0f} events/s,"
+            print(f"round {number + 1}: {path:8} {mode}: {result['per_s']:7.0f} events/s,"
                   f" latency p50 {percentile(result['latencies'], 0.5):7.1f} ms,"
                   f" p99 {percentile(result['latencies'], 0.99):7.1f} ms", flush=True)
     return results, seq
+
+
+def observe(services, engines, observed, seq):
+    """Ours with metrics and traces on or off (`observed`; None: either):
+    restarted and warmed up if they were not; the next seq."""
+    if observed is None or not services.observe(observed):
+        return seq
+    empty(engines)
+    measure(services, engines, "ours", "paced", seq, 50, 0.002)  # warm-up
+    print(f"ours restarted, metrics and traces {'on' if observed else 'off'}", flush=True)
+    return seq + 50
+
+
+def ours_path_of(args):
+    """The path of ours the comparisons with raw take."""
+    return "ours-off" if args.observability == "off" else "ours"
 
 
 # --- profiling ------------------------------------------------------------------
@@ -581,15 +658,15 @@ def summary(results, path, mode):
             "produced_s": statistics.median(r["produced_s"] for r in chosen),
             "seconds": statistics.median(r["seconds"] for r in chosen),
             "relayed_s": (statistics.median(r["relayed_s"] for r in chosen)
-                          if path == "ours" else None)}
+                          if path != "raw" else None)}
 
 
 def tables(results):
     header = ["path", "burst events/s (median)", "per round", "burst p50 ms", "burst p99 ms",
               "paced p50 ms", "paced p99 ms", "paced max ms"]
     rows = []
-    for path, label in (("ours", "ours: outbox → relay → consumer + inbox"),
-                        ("raw", "raw: EventDispatcher → @event_handler")):
+    measured = {result["path"] for result in results}
+    for path, label in ((path, label) for path, label in LABELS.items() if path in measured):
         burst, paced = summary(results, path, "burst"), summary(results, path, "paced")
         rows.append([label, f"{burst['per_s']:.0f}",
                      " / ".join(f"{value:.0f}" for value in burst["per_s_all"]),
@@ -598,8 +675,8 @@ def tables(results):
     return header, rows
 
 
-def stage_note(results, events, dispatchers):
-    ours, raw = summary(results, "ours", "burst"), summary(results, "raw", "burst")
+def stage_note(results, events, dispatchers, ours_path="ours"):
+    ours, raw = summary(results, ours_path, "burst"), summary(results, "raw", "burst")
     relay_rate, consumer_rate = events / ours["relayed_s"], ours["per_s"]
     limit = ("the relay was the limit (the consumer kept pace with it)"
              if relay_rate < 1.1 * consumer_rate else "our consumer was the limit")
@@ -611,6 +688,21 @@ def stage_note(results, events, dispatchers):
             f" {raw['produced_s']:.2f} s for its {events} `dispatch` calls from {dispatchers}"
             f" green threads ({events / raw['produced_s']:.0f}/s, each call waiting for the"
             f" broker's confirm), its consumer {raw['seconds']:.2f} s.")
+
+
+def cost_note(results, spans):
+    """What metrics and traces cost ours, on against off (`--observability both`)."""
+    burst, paced = ({path: summary(results, path, mode) for path in ("ours", "ours-off")}
+                    for mode in ("burst", "paced"))
+    on, off = burst["ours"], burst["ours-off"]
+    pairs = " / ".join(f"{a / b:.2f}" for a, b in zip(on["per_s_all"], off["per_s_all"],
+                                                       strict=True))
+    return (f"What metrics and traces cost ours, on against off: a burst"
+            f" {on['per_s']:.0f} events/s against {off['per_s']:.0f}"
+            f" ({on['per_s'] / off['per_s']:.3f}×; round by round {pairs}); paced, p50"
+            f" {paced['ours']['p50']:.1f} ms against {paced['ours-off']['p50']:.1f}, p99"
+            f" {paced['ours']['p99']:.1f} ms against {paced['ours-off']['p99']:.1f}. The"
+            f" collector received {spans} spans.")
 
 
 OURS_METHOD = {
@@ -629,9 +721,22 @@ def goal(ours, raw):
     return f"{ratio:.2f}× raw, goal ≥ 1.5×: {'met' if ratio >= 1.5 else 'not met'}"
 
 
-def docs_section(results, args, host, profiles, command):
+ON_TEXT = ("each worker counted and in a span, the spans sent in batches by OTLP/HTTP to a"
+           " stand-in collector (`bench.collector`: it counts them and keeps none)")
+OFF_TEXT = "`METRICS_ENABLED` and `TRACING_ENABLED` false"
+OBSERVABILITY = {
+    "on": f"with `Metrics` and `Tracing` on, as on the services: {ON_TEXT}",
+    "off": f"with `Metrics` and `Tracing` off ({OFF_TEXT})",
+    "both": f"with `Metrics` and `Tracing` off ({OFF_TEXT}) and on ({ON_TEXT}), in turns,"
+            f" restarted and warmed up between",
+}
+
+
+def docs_section(results, args, host, profiles, command, spans):
     header, rows = tables(results)
-    ours, raw = summary(results, "ours", "burst"), summary(results, "raw", "burst")
+    ours_path = ours_path_of(args)
+    ours, raw = summary(results, ours_path, "burst"), summary(results, "raw", "burst")
+    cost = f"\n- {cost_note(results, spans)}" if args.observability == "both" else ""
     profile_block = (f"\n\nProfile of one more burst of ours (py-spy, 250 Hz, share of the"
                      f" samples in which the process was busy):\n\n```\n"
                      f"{profile_text(profiles)}\n```" if profiles else "")
@@ -650,7 +755,7 @@ RabbitMQ on the same machine.
 {markdown_table(header, rows)}
 
 - Throughput, ours against raw: {goal(ours['per_s'], raw['per_s'])}.
-- {stage_note(results, args.events, args.raw_dispatchers)}
+- {stage_note(results, args.events, args.raw_dispatchers, ours_path)}{cost}
 
 Method. Three small bench services, each a nameko `ServiceContainer` in a process of its
 own, on a RabbitMQ vhost of their own and two bench databases. **ours**: the producer's
@@ -659,7 +764,7 @@ each; paced: one `shared.outbox.add` per transaction, as the services write them
 published by our `OutboxRelay` (NOTIFY wake-up, batches of 200, one wait for the publisher
 confirms of a batch, the rows deleted in the transaction that read them) and consumed by
 {OURS_METHOD[args.ours]}; the services' `RequestContext` and JSON `handled` log lines at
-INFO. **raw**:
+INFO; the producer and our consumer {OBSERVABILITY[args.observability]}. **raw**:
 the producer's plain `EventDispatcher` (nameko's default publisher confirms; a burst's
 `dispatch` calls come from {args.raw_dispatchers} green threads at once, so that the raw
 producer is not what limits the raw path) and a plain `@event_handler` making the same
@@ -696,6 +801,9 @@ def parse_args():
     parser.add_argument("--ours", choices=("batch", "single"), default="batch",
                         help="our consumer in batches (`@consume_batches`) or a message at a"
                              " time (`@consume`)")
+    parser.add_argument("--observability", choices=tuple(PATHS), default="on",
+                        help="ours with metrics and traces on (spans sent to a stand-in"
+                             " collector), off, or both in turns, to measure what they cost")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument("--serve", choices=ROLES, help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -711,11 +819,49 @@ def main():
     create_vhost(vhost)
     create_producer(vhost)
     print(f"vhost {vhost}, databases {', '.join(DATABASES.values())}", flush=True)
-    services = Services(tempfile.mkdtemp(prefix="message-bench-"), vhost, args.patch,
+    with Collector() as collector:
+        results, profiles = run(args, engines, vhost, collector.url)
+    command = "PYTHONPATH=. .venv/bin/python -m bench.message_bench"
+    options = [f"--{name.replace('_', '-')} {value}" for name, value, default in (
+        ("events", args.events, 5000), ("rounds", args.rounds, 3), ("paced", args.paced, 500),
+        ("paced_interval_ms", args.paced_interval_ms, 5), ("profile", args.profile, None),
+        ("patch", args.patch, None), ("log_level", args.log_level, "INFO"),
+        ("raw_dispatchers", args.raw_dispatchers, 10), ("max_workers", args.max_workers, 10),
+        ("ours", args.ours, "batch"), ("observability", args.observability, "on"))
+        if value != default]
+    command = " ".join([command, *options])
+    if not args.no_docs:
+        write_section(DOCS, "Message path",
+                      docs_section(results, args, host, profiles, command, collector.spans))
+        print(f"written: {DOCS}")
+    ours_path = ours_path_of(args)
+    print(plain_table(*tables(results)))
+    print(stage_note(results, args.events, args.raw_dispatchers, ours_path))
+    if args.observability == "both":
+        print(cost_note(results, collector.spans))
+    if profiles:
+        print(profile_text(profiles))
+    ours, raw = summary(results, ours_path, "burst"), summary(results, "raw", "burst")
+    paced, raw_paced = summary(results, ours_path, "paced"), summary(results, "raw", "paced")
+    cost = ""
+    if args.observability == "both":
+        off, off_paced = (summary(results, "ours-off", mode) for mode in ("burst", "paced"))
+        cost = (f" off_per_s={off['per_s']:.0f} off_p99_ms={off_paced['p99']:.1f}"
+                f" on_off_ratio={ours['per_s'] / off['per_s']:.3f}")
+    print(f"RESULT messages per_s={ours['per_s']:.0f} p99_ms={paced['p99']:.1f}"
+          f" raw_per_s={raw['per_s']:.0f} p50_ms={paced['p50']:.1f}"
+          f" raw_p99_ms={raw_paced['p99']:.1f} burst_p99_ms={ours['p99']:.0f}"
+          f" ratio={ours['per_s'] / raw['per_s']:.2f}{cost}")
+
+
+def run(args, engines, vhost, collector):
+    """The bench services up, warmed up, every round measured (and the
+    profile, if asked), and everything down again: the results and profiles."""
+    services = Services(tempfile.mkdtemp(prefix="message-bench-"), vhost, collector, args.patch,
                         args.log_level, args.max_workers, args.ours)
     profiles = None
     try:
-        services.start()
+        services.start(OBSERVED[PATHS[args.observability][0]])
         print("bench services up (producer, ours, raw)", flush=True)
         measure(services, engines, "ours", "paced", 1, 50, 0.002)  # warm-up
         measure(services, engines, "raw", "paced", 51, 50, 0.002)
@@ -736,28 +882,7 @@ def main():
         empty(engines)
         for engine in engines.values():
             engine.dispose()
-    command = "PYTHONPATH=. .venv/bin/python -m bench.message_bench"
-    options = [f"--{name.replace('_', '-')} {value}" for name, value, default in (
-        ("events", args.events, 5000), ("rounds", args.rounds, 3), ("paced", args.paced, 500),
-        ("paced_interval_ms", args.paced_interval_ms, 5), ("profile", args.profile, None),
-        ("patch", args.patch, None), ("log_level", args.log_level, "INFO"),
-        ("raw_dispatchers", args.raw_dispatchers, 10), ("max_workers", args.max_workers, 10),
-        ("ours", args.ours, "batch"))
-        if value != default]
-    command = " ".join([command, *options])
-    if not args.no_docs:
-        write_section(DOCS, "Message path", docs_section(results, args, host, profiles, command))
-        print(f"written: {DOCS}")
-    print(plain_table(*tables(results)))
-    print(stage_note(results, args.events, args.raw_dispatchers))
-    if profiles:
-        print(profile_text(profiles))
-    ours, raw = summary(results, "ours", "burst"), summary(results, "raw", "burst")
-    paced, raw_paced = summary(results, "ours", "paced"), summary(results, "raw", "paced")
-    print(f"RESULT messages per_s={ours['per_s']:.0f} p99_ms={paced['p99']:.1f}"
-          f" raw_per_s={raw['per_s']:.0f} p50_ms={paced['p50']:.1f}"
-          f" raw_p99_ms={raw_paced['p99']:.1f} burst_p99_ms={ours['p99']:.0f}"
-          f" ratio={ours['per_s'] / raw['per_s']:.2f}")
+    return results, profiles
 
 
 if __name__ == "__main__":

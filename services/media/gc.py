@@ -17,16 +17,21 @@ the blob row's foreign keys stop a delete of a blob a record points at.
 They go `BATCH` blobs a transaction, whose bytes are deleted in one call
 (one `DeleteObjects` on S3), and the store is listed page by page: the
 same on either backend (`storage.store_from`).
+
+Each run leaves a row, however it ends, which the media service counts in
+its metrics (`gc_runs`).
 """
 import argparse
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import delete, exists, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from services.media import gc_runs
 from services.media.media import try_lock_blob
 from services.media.models import Blob, Media
 from services.media.settings import MediaSettings
@@ -44,6 +49,23 @@ class Collected:
     records: int
     blobs: int
     stray_files: int
+    freed_bytes: int = 0  # the blobs' (stray files have no row that knows their size)
+
+
+NOTHING = Collected(0, 0, 0)
+
+
+def run(engine, store, grace_seconds):
+    """`collect`, and the run's row (`gc_runs`), which a failed run leaves
+    too (with nothing counted removed)."""
+    started_at = datetime.now(UTC)
+    try:
+        collected = collect(engine, store, grace_seconds)
+    except Exception:
+        gc_runs.record(engine, started_at, "error", NOTHING)
+        raise
+    gc_runs.record(engine, started_at, "success", collected)
+    return collected
 
 
 def collect(engine, store, grace_seconds):
@@ -57,29 +79,32 @@ def collect(engine, store, grace_seconds):
             ~exists().where(Media.blob_key == Blob.key), Blob.created_at < before_grace
         )).all()
         known = set(session.scalars(select(Blob.key)))
-    blobs = _remove(Session, store, unreferenced, before_grace)
+    blobs, freed_bytes = _remove(Session, store, unreferenced, before_grace)
     cutoff = time.time() - grace_seconds
     stray = [key for key in store.keys() if key not in known and store.modified_at(key) < cutoff]
-    stray_files = _remove(Session, store, stray, before_grace)
-    return Collected(records, blobs, stray_files + store.sweep_incomplete(cutoff))
+    stray_files, _ = _remove(Session, store, stray, before_grace)
+    return Collected(records, blobs, stray_files + store.sweep_incomplete(cutoff), freed_bytes)
 
 
 def _remove(Session, store, keys, before_grace):
     """Remove, `BATCH` at a time, the row (if any) and bytes of each blob
     of `keys` that, under its lock, no record references and whose row is
-    older than the grace period; how many it removed."""
-    removed = 0
+    older than the grace period; how many it removed, and the bytes their
+    rows counted."""
+    removed = freed = 0
     for start in range(0, len(keys), BATCH):
         try:
             with Session.begin() as session:
                 unused = [key for key in keys[start:start + BATCH]
                           if _unused(session, key, before_grace)]
-                session.execute(delete(Blob).where(Blob.key.in_(unused)))
+                sizes = session.scalars(
+                    delete(Blob).where(Blob.key.in_(unused)).returning(Blob.size)).all()
                 store.delete(*unused)  # under the locks: no record takes them meanwhile
             removed += len(unused)
+            freed += sum(sizes)
         except IntegrityError:  # a copy's record took one meanwhile: kept, for the next run
             continue
-    return removed
+    return removed, freed
 
 
 def _unused(session, key, before_grace):
@@ -100,11 +125,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     engine = make_engine(settings.DATABASE_URL, pool_size=1)
     try:
-        collected = collect(engine, store_from(settings), args.grace)
+        collected = run(engine, store_from(settings), args.grace)
     finally:
         engine.dispose()
-    print(f"removed {collected.records} retired record(s), {collected.blobs} blob(s), "
-          f"{collected.stray_files} stray file(s)")
+    print(f"removed {collected.records} retired record(s), {collected.blobs} blob(s) "
+          f"({collected.freed_bytes} bytes), {collected.stray_files} stray file(s)")
 
 
 if __name__ == "__main__":

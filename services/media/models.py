@@ -8,7 +8,8 @@ copies made (`event_copies`) keep each event from being copied twice.
 What this service knows of events from the events service's messages:
 which are public (`event_visibility`) and which events and sponsors are
 deleted (`deleted_owners`), whose media stay retired
-(services/media/lifecycle.py)."""
+(services/media/lifecycle.py). Each run of the garbage collector leaves a
+row (`gc_runs`), which the service's metrics count."""
 from datetime import datetime
 
 from sqlalchemy import (
@@ -30,6 +31,7 @@ from contracts.vocabulary import IMAGE_SLOTS
 
 OWNER_KINDS = ("event", "sponsor")
 SLOTS = IMAGE_SLOTS
+GC_OUTCOMES = ("success", "error")
 
 
 class Base(DeclarativeBase):
@@ -115,3 +117,22 @@ class Media(Base):
         Index("one_live_record_per_owner_slot", "owner_kind", "owner_id", "slot", unique=True,
               postgresql_where=text("deleted_at IS NULL")),
     )
+
+
+class GcRun(Base):
+    """A run of the garbage collector (services/media/gc.py), however it
+    ended, and what it removed; the service's metrics count them."""
+
+    __tablename__ = "gc_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True),
+                                                  server_default=func.now())
+    outcome: Mapped[str] = mapped_column(String(16))
+    records: Mapped[int] = mapped_column(BigInteger)
+    blobs: Mapped[int] = mapped_column(BigInteger)
+    stray_files: Mapped[int] = mapped_column(BigInteger)
+    freed_bytes: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint(f"outcome IN {GC_OUTCOMES}", name="known_outcome"),)

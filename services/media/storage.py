@@ -20,6 +20,7 @@ from typing import Protocol
 from nameko.extensions import DependencyProvider
 from sqlalchemy import func, select
 
+from services.media import gc_runs
 from services.media.models import Blob
 from services.media.settings import MediaSettings
 from shared.db import make_engine
@@ -133,8 +134,9 @@ def store_from(settings):
 
 
 class Storage(DependencyProvider):
-    """The service's `BlobStore` (`store_from` its settings); its
-    blobs and their bytes are metrics (read from the database when scraped)."""
+    """The service's `BlobStore` (`store_from` its settings); its blobs and
+    their bytes, and the garbage collector's runs (`gc_runs`), are metrics
+    (read from the database when scraped)."""
 
     def setup(self):
         settings = settings_of(self.container, MediaSettings)
@@ -143,6 +145,7 @@ class Storage(DependencyProvider):
         metrics = metrics_of(self.container)
         metrics.probe("media_blobs", "blobs stored", lambda: self._totals()[0])
         metrics.probe("media_stored_bytes", "bytes of the blobs stored", lambda: self._totals()[1])
+        gc_runs.expose(metrics, self.engine)
 
     def stop(self):
         self.engine.dispose()

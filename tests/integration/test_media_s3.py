@@ -107,7 +107,8 @@ def test_a_copy_serves_the_same_objects_and_the_gc_frees_only_the_deleted_events
     assert gc.collect(media_db, store, 3600) == gc.Collected(0, 0, 0)  # within the grace period
     collected = gc.collect(media_db, store, 0)
 
-    assert collected == gc.Collected(records=5, blobs=1, stray_files=1)
+    assert collected == gc.Collected(records=5, blobs=1, stray_files=1,
+                                     freed_bytes=own["media"][0]["size"])
     assert set(store.keys()) == objects  # the copy's, and no more
     assert stray not in set(store.keys())
     assert all(served(media, url) for url in copied.values())
@@ -127,7 +128,8 @@ def test_the_gc_lists_the_bucket_page_by_page_and_deletes_in_batches(s3, media_d
     monkeypatch.setattr(store.client, "delete_objects", lambda **request: (
         deletes.append(len(request["Delete"]["Objects"])) or delete_objects(**request)))
 
-    assert gc.collect(media_db, store, 0) == gc.Collected(records=0, blobs=3, stray_files=5)
+    assert gc.collect(media_db, store, 0) == gc.Collected(records=0, blobs=3, stray_files=5,
+                                                          freed_bytes=3 * 22)
 
     assert deletes == [2, 1, 2, 2, 1]
     assert list(store.keys()) == [] and count(media_db, Blob) == 0

@@ -36,6 +36,7 @@ from services.media.service import MediaService
 from services.media.storage import INCOMPLETE_PREFIX, LocalBlobStore, blob_key
 from shared.errors import Unavailable
 from shared.inbox import handled
+from shared.metrics import metrics_of
 from shared.relay import RELAY_LOCK
 from tests.support.broker import CallerProxy
 from tests.support.media import (
@@ -542,14 +543,16 @@ def test_listing_media_of_a_malformed_event_id_is_refused(media):
 @pytest.fixture
 def collectable(media, new_event, media_db, media_root):
     """Retired records, one blob only a retired record used, blobs that
-    retired and live records share, and a stray file."""
+    retired and live records share, and a stray file; the bytes of the
+    unreferenced blob."""
     first, second = new_event(), new_event()
     upload(media, first, image("red"))
     upload(media, first, image("blue"))  # red retired on the first event ...
     upload(media, second, image("red"))  # ... and live on the second
-    upload(media, first, LOGO, slot="logo")
+    [logo] = upload(media, first, LOGO, slot="logo")["media"]
     media.acting(ACTOR).delete_event_image(first["id"], "logo")  # its blob: unreferenced
     LocalBlobStore(media_root).put(b"bytes of an upload that rolled back")
+    return logo["size"]
 
 
 def live_keys(media_db):
@@ -565,7 +568,8 @@ def test_gc_removes_retired_records_unreferenced_blobs_and_stray_files(
     live = live_keys(media_db)
     store = LocalBlobStore(media_root)
 
-    assert gc.collect(media_db, store, 0) == gc.Collected(records=5, blobs=1, stray_files=1)
+    assert gc.collect(media_db, store, 0) == gc.Collected(records=5, blobs=1, stray_files=1,
+                                                          freed_bytes=collectable)
 
     assert stored(media_db, media_root)["records"] == [
         (public_key, blob, None) for public_key, blob in live
@@ -613,3 +617,30 @@ def test_gc_removes_what_a_write_cut_short_by_a_crash_left_behind(media_db, medi
 
     assert gc.collect(media_db, store, 60) == gc.Collected(0, 0, stray_files=1)
     assert files_under(media_root) == []
+
+
+class Unlistable(LocalBlobStore):
+    """A store that cannot be listed (its server went away)."""
+
+    def keys(self):
+        raise OSError("the store is unreachable")
+
+
+def test_each_gc_run_is_counted_in_the_media_services_metrics(
+    media, collectable, media_db, media_root
+):
+    registry = metrics_of(media.container).registry
+
+    def runs(outcome):
+        return registry.get_sample_value("media_gc_runs_total", {"outcome": outcome})
+
+    assert (runs("success"), runs("error")) == (0, 0)
+    gc.run(media_db, LocalBlobStore(media_root), 0)
+    with pytest.raises(OSError):
+        gc.run(media_db, Unlistable(media_root), 0)
+
+    assert (runs("success"), runs("error")) == (1, 1)
+    assert {what: registry.get_sample_value("media_gc_removed_total", {"what": what})
+            for what in ("records", "blobs", "stray_files")} == {
+        "records": 5, "blobs": 1, "stray_files": 1}
+    assert registry.get_sample_value("media_gc_freed_bytes_total") == collectable
