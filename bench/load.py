@@ -292,7 +292,7 @@ def machine_busy_seconds():
 
 
 def server_processes():
-    """The PostgreSQL and RabbitMQ processes: {pid: server}."""
+    """The PostgreSQL, RabbitMQ and Redis processes: {pid: server}."""
     found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -304,12 +304,14 @@ def server_processes():
                 found[int(entry.name)] = "postgres"
             elif name == "beam.smp":
                 found[int(entry.name)] = "rabbitmq"
+            elif name == "redis-server":
+                found[int(entry.name)] = "redis"
     return found
 
 
 class CpuMeter:
     """CPU seconds used while the load runs: each service, wrk (the children
-    this process waited for), PostgreSQL and RabbitMQ (approximately: a
+    this process waited for), PostgreSQL, RabbitMQ and Redis (approximately: a
     backend that ended during the run is missed; they may serve other
     clients too) and the whole machine, which tells how much other work
     shared it."""
@@ -327,7 +329,7 @@ class CpuMeter:
                 "machine": machine_busy_seconds(), "at": time.monotonic()}
 
     def _servers(self, end):
-        used = {"postgres": 0.0, "rabbitmq": 0.0}
+        used = {"postgres": 0.0, "rabbitmq": 0.0, "redis": 0.0}
         for key, seconds in end["servers"].items():
             if seconds is not None:
                 used[key[1]] += seconds - (self.start["servers"].get(key) or 0)

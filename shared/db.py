@@ -19,14 +19,15 @@ objects cannot outlive the worker, only plain data can.
 from contextlib import contextmanager
 
 from nameko_sqlalchemy import Database as NamekoDatabase
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import sessionmaker
 
 from shared.errors import Outage
 from shared.green import make_psycopg2_green
 from shared.metrics import metrics_of
-from shared.settings import DatabaseSettings, settings_of
+from shared.readcache import Versions
+from shared.settings import DatabaseSettings, ReadCacheSettings, settings_of
 
 DATABASE_URL_KEY = "DATABASE_URL"
 
@@ -82,7 +83,9 @@ def _lost_connection(exc):
 class Database(NamekoDatabase):
     """nameko-sqlalchemy's provider, configured by `DATABASE_URL` and
     `max_workers` (`DatabaseSettings`), handing each worker a `UnitOfWork`
-    (closed in `worker_teardown`)."""
+    (closed in `worker_teardown`). In a service whose answers the gateway
+    caches (`ReadCacheSettings`), each commit bumps the versions its
+    transaction marked stale (`shared.readcache`)."""
 
     def __init__(self):
         super().__init__(declarative_base=None)
@@ -91,10 +94,13 @@ class Database(NamekoDatabase):
         settings = settings_of(self.container, DatabaseSettings)
         self.engine = make_engine(settings.DATABASE_URL, pool_size=settings.max_workers)
         self.Session = sessionmaker(bind=self.engine)
-        metrics_of(self.container).probe("db_connections_in_use", "database connections "
-                                         "checked out of the pool", self.engine.pool.checkedout)
-        metrics_of(self.container).probe("db_connections_max", "the database pool's size",
-                                         self.engine.pool.size)
+        metrics = metrics_of(self.container)
+        if isinstance(settings, ReadCacheSettings):
+            versions = Versions.from_settings(settings, metrics.read_cache_bump_failures)
+            event.listen(self.Session, "after_commit", versions.after_commit)
+        metrics.probe("db_connections_in_use", "database connections "
+                      "checked out of the pool", self.engine.pool.checkedout)
+        metrics.probe("db_connections_max", "the database pool's size", self.engine.pool.size)
 
     def get_dependency(self, worker_ctx):
         unit_of_work = self.dbs[worker_ctx] = UnitOfWork(self.Session)

@@ -5,7 +5,8 @@ by a small server of its own, apart from the gateway's public routes.
 
 `metrics = Metrics()` on a service counts every entrypoint (an RPC method,
 a message handler, an HTTP route by its template, never the raw path) by
-outcome, with its latency, and the workers busy. The shared machinery adds
+outcome, with its latency, and the workers busy (none of it with
+`METRICS_ENABLED` off, to measure what it costs). The shared machinery adds
 its own counts through `metrics_of(container)` (an extension) or
 `current()` (code a worker runs). `ServiceMetrics` is the one list of the
 metric names; no label carries an email, a token or a user's id.
@@ -23,7 +24,7 @@ from eventlet import wsgi
 from nameko.extensions import DependencyProvider
 from nameko.rpc import Rpc
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from shared.errors import ServiceError, Unavailable
 from shared.settings import ServiceSettings, settings_of
@@ -79,9 +80,14 @@ class ServiceMetrics:
                                     "failed from", ("queue",))
         self.rate_limited = counter("rate_limit_refusals", "requests refused by a rate limit, "
                                     "by limit", ("limit",))
-        self.permission_cache = counter("permission_cache", "permission answers from the "
-                                        "gateway's cache (hit) or asked of roles (miss)",
-                                        ("result",))
+        self.read_cache = counter(
+            "read_cache", "the gateway's reads by what was read (session, access, event, "
+            "children, my_events, public_events) and result: hit (from the read cache), miss "
+            "(asked of the service, then kept) or unavailable (Redis away: asked)",
+            ("read", "result"))
+        self.read_cache_bump_failures = counter(
+            "read_cache_bump_failures", "transactions whose changed versions could not be "
+            "bumped in the read cache (its answers then live until they expire)")
         self.mails = counter("mails", "mails by kind and outcome (sent, refused, not_due)",
                              ("kind", "outcome"))
         self.webhook_deliveries = counter(
@@ -90,38 +96,40 @@ class ServiceMetrics:
         self.probes = Probes()
         registry.register(self.probes)
 
-    def probe(self, name, doc, read, labels=()):
+    def probe(self, name, doc, read, labels=(), counter=False):
         """A gauge read when scraped: `read()` answers its value or, with
-        `labels` naming them, `{label values: value}`."""
-        self.probes.add(name, doc, read, labels)
+        `labels` naming them, `{label values: value}`; with `counter`, a
+        counter kept elsewhere (a table's totals), exposed as `{name}_total`."""
+        self.probes.add(name, doc, read, labels, counter)
 
 
 class Probes:
-    """A collector of gauges read at scrape time (pool sizes, backlogs); one
-    that fails is left out of that scrape, and logged."""
+    """A collector of gauges (and counters) read at scrape time (pool sizes,
+    backlogs); one that fails is left out of that scrape, and logged."""
 
     def __init__(self):
         self.read = {}
 
-    def add(self, name, doc, read, labels=()):
-        self.read[name] = (doc, read, labels)
+    def add(self, name, doc, read, labels=(), counter=False):
+        self.read[name] = (doc, read, labels,
+                           CounterMetricFamily if counter else GaugeMetricFamily)
 
     def describe(self):
         return []
 
     def collect(self):
-        for name, (doc, read, labels) in list(self.read.items()):
+        for name, (doc, read, labels, kind) in list(self.read.items()):
             try:
                 value = read()
             except Exception as exc:
                 log.warning("metric %s not read: %r", name, exc)
                 continue
             if labels:
-                family = GaugeMetricFamily(name, doc, labels=labels)
+                family = kind(name, doc, labels=labels)
                 for label_values, number in value.items():
                     family.add_metric(label_values, number)
             else:
-                family = GaugeMetricFamily(name, doc, value=value)
+                family = kind(name, doc, value=value)
             yield family
 
 
@@ -165,6 +173,7 @@ class Metrics(DependencyProvider):
     def setup(self):
         settings = settings_of(self.container, ServiceSettings)
         self.address = settings.METRICS_ADDRESS
+        self.enabled = settings.METRICS_ENABLED
         self.metrics.workers_max.set(self.container.max_workers)
         self._started = {}
 
@@ -189,11 +198,14 @@ class Metrics(DependencyProvider):
     kill = stop
 
     def worker_setup(self, worker_ctx):
-        _current.set(self.metrics)
-        self._started[worker_ctx] = time.perf_counter()
-        self.metrics.workers_busy.inc()
+        _current.set(self.metrics)  # the counts of the worker's own code, on or off
+        if self.enabled:
+            self._started[worker_ctx] = time.perf_counter()
+            self.metrics.workers_busy.inc()
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
+        if not self.enabled:
+            return
         kind, name = entrypoint_labels(worker_ctx.entrypoint)
         exc = exc_info[1] if exc_info else None
         self.metrics.entrypoint_calls.labels(kind, name, outcome(exc)).inc()
@@ -203,6 +215,8 @@ class Metrics(DependencyProvider):
                 time.perf_counter() - started)
 
     def worker_teardown(self, worker_ctx):
+        if not self.enabled:
+            return
         self._started.pop(worker_ctx, None)
         self.metrics.workers_busy.dec()
 

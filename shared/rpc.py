@@ -35,6 +35,7 @@ also delete it.
 import logging
 import uuid
 import warnings
+from functools import cached_property, partial
 
 import eventlet
 from amqp.exceptions import AMQPError
@@ -186,24 +187,30 @@ class Rpc(RpcProxy):
         warnings.filterwarnings("ignore", message="Mandatory delivery was requested")
 
     def get_dependency(self, worker_ctx):
-        proxy = TracedServiceProxy(tracer_of(self.container), worker_ctx, self.target_service,
-                                   self.rpc_reply_listener, **self.options)
+        proxy = partial(TracedServiceProxy, tracer_of(self.container), worker_ctx,
+                        self.target_service, self.rpc_reply_listener, **self.options)
         return TimedServiceProxy(proxy, self.timeout, self.calls)
 
 
 class TimedServiceProxy:
     """`proxy.method(*args)` calls the target's method and waits at most
     `timeout` seconds for the answer; `calls` (`shared.metrics`) counts
-    each call by its outcome, a timeout apart."""
+    each call by its outcome, a timeout apart. `make_proxy()` makes the
+    nameko proxy at the first call (a worker that calls no service pays
+    nothing for it)."""
 
-    def __init__(self, proxy, timeout, calls):
-        self._proxy = proxy
+    def __init__(self, make_proxy, timeout, calls):
+        self._make_proxy = make_proxy
         self._timeout = timeout
         self._calls = calls
 
+    @cached_property
+    def _proxy(self):
+        return self._make_proxy()
+
     def within(self, timeout):
         """The same proxy, waiting at most `timeout` seconds."""
-        return TimedServiceProxy(self._proxy, timeout, self._calls)
+        return TimedServiceProxy(lambda: self._proxy, timeout, self._calls)
 
     def __getattr__(self, method):
         target = self._proxy.service_name

@@ -15,7 +15,7 @@ from contracts.events.errors import ChildNotFound, InvalidEventData, UnknownKind
 from contracts.events.messages import SponsorDeleted
 from contracts.powers import CHILD_POWERS
 from services.events import public as public_view
-from services.events.events import find_event
+from services.events.events import changed, find_event
 from services.events.models import Base, Event
 from services.events.rows import apply, paged, serialize_row, updated_values
 from services.events.schemas import KINDS, validate
@@ -35,6 +35,7 @@ def create_child(session, ref, kind, actor_id, data):
     session.add(child)
     session.flush()
     _store_links(session, spec, child.id, values)
+    changed(session, event.id, listed=False)
     return _serialize(session, spec, [child])[0]
 
 
@@ -76,6 +77,7 @@ def update_child(session, kind, child_id, actor_id, data):
     _stamp_check_in(child, changes)
     session.flush()
     _store_links(session, spec, child.id, changes)
+    changed(session, child.event_id, listed=False)
     return _serialize(session, spec, [child])[0]
 
 
@@ -87,6 +89,7 @@ def delete_child(session, kind, child_id, actor_id):
     child.deleted_at = func.now()
     if kind == "sponsors":
         outbox.add(session, SponsorDeleted(sponsor_id=child.id, event_id=child.event_id))
+    changed(session, child.event_id, listed=False)
     return {"id": child.id, "deleted": True}
 
 

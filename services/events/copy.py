@@ -21,7 +21,7 @@ from contracts.events.errors import CopyFailed, IdempotencyKeyReused, InvalidEve
 from contracts.events.messages import EventCopied
 from contracts.vocabulary import EVENT_IMAGE_FIELDS, SPONSOR_LOGO_FIELD
 from services.events import models
-from services.events.events import find_event, new_identifier, user_id
+from services.events.events import changed, find_event, new_identifier, user_id
 from shared import outbox
 
 # the copy's media follow (media.copied): its URL columns start empty
@@ -80,6 +80,7 @@ def copy_event(session, ref, actor_id, name=None, include=(), idempotency_key=No
         event_id=copy["id"], identifier=copy["identifier"], actor_id=actor_id,
         sponsor_ids=sponsor_ids,
     ))
+    changed(session, copy["id"])
     if idempotency_key is not None:
         session.execute(
             text("UPDATE copy_requests SET event_id = :copy"

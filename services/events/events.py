@@ -16,6 +16,7 @@ from services.events.rows import apply, paged, serialize_row, updated_values
 from services.events.schemas import EventFilter, EventSearch, validate
 from shared import outbox
 from shared.ids import as_id
+from shared.readcache import LISTING, event_version, stale
 from shared.validation import page
 
 IDENTIFIER_ATTEMPTS = 5
@@ -70,6 +71,7 @@ def create_event(session, actor_id, data):
         event_id=event.id, identifier=event.identifier, owner_id=owner_id
     ))
     _announce_visibility(session, event, was_public=False)
+    stale(session, LISTING)
     return serialize_event(event)
 
 
@@ -141,6 +143,7 @@ def update_event(session, ref, actor_id, data):
     apply(event, updated_values(event, EventIn, EventUpdate, data, "event"))
     _announce_visibility(session, event, was_public)
     session.flush()
+    changed(session, event.id)
     return serialize_event(event)
 
 
@@ -167,7 +170,15 @@ def delete_event(session, ref, actor_id):
     event = find_event(session, ref, lock="update")
     event.deleted_at = func.now()
     outbox.add(session, EventDeleted(event_id=event.id, identifier=event.identifier))
+    changed(session, event.id)
     return {"id": event.id, "identifier": event.identifier, "deleted": True}
+
+
+def changed(session, event_id, listed=True):
+    """Mark the gateway's cached reads of the event stale once this
+    transaction commits (`shared.readcache`): its own, its children's and,
+    when the change shows in a list of events (`listed`), the lists'."""
+    stale(session, event_version(event_id), *([LISTING] if listed else []))
 
 
 def serialize_event(event):

@@ -17,7 +17,7 @@ from contracts.errors import EventNotFound
 from contracts.events.errors import InvalidEventData
 from contracts.media.urls import is_media_url
 from contracts.vocabulary import EVENT_IMAGE_FIELDS, SPONSOR_LOGO_FIELD
-from services.events.events import find_event
+from services.events.events import changed, find_event
 from services.events.models import Sponsor
 from shared.ids import as_id
 from shared.messages import ForgedMessage
@@ -39,6 +39,7 @@ def apply(session, event_id, version, event_urls, sponsor_urls, base_url):
         return False
     else:
         event.media_version = version
+    changed(session, event.id)
     for field in EVENT_URL_FIELDS:
         setattr(event, field, event_urls.get(field))
     urls = {as_id(sponsor_id): url for sponsor_id, url in sponsor_urls.items()}

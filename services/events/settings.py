@@ -2,10 +2,16 @@
 from typing import ClassVar
 
 from contracts.media.urls import PUBLIC_BASE_URL
-from shared.settings import ConsumerSettings, OutboxSettings, database_url, metrics_address
+from shared.settings import (
+    ConsumerSettings,
+    OutboxSettings,
+    ReadCacheSettings,
+    database_url,
+    metrics_address,
+)
 
 
-class EventsSettings(ConsumerSettings, OutboxSettings):
+class EventsSettings(ConsumerSettings, OutboxSettings, ReadCacheSettings):
     service: ClassVar[str] = "events"
     METRICS_ADDRESS: str = metrics_address("events")
 

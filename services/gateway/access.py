@@ -1,5 +1,5 @@
 """Who may do what, as the route table says: every check is asked of the
-roles service (`has_access`, the roles service's answer, see `grants`);
+roles service (`has_access`, its answer kept in the read cache, `reads`);
 only "published and public" is read off the event itself.
 
 Anonymous callers of a route that needs a role get 401 (sign in); signed-in

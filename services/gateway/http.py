@@ -4,9 +4,9 @@ answers errors as problems; and the helpers routes read requests and write
 answers with.
 
 A bearer token is good while its sign-in is on: before the handler runs,
-its worker asks the roles service (`check_session`), so a token signed out,
-or ended by a password change or reset, is refused at its next request, by
-every gateway process.
+its worker asks the roles service (`check_session`, through the read cache,
+`reads`), so a token signed out, or ended by a password change or reset, is
+refused at its next request, by every gateway process.
 
 A route's path is written as OpenAPI writes it (`/v1/events/{event}`); each
 `{name}` is one of `PARAMETERS`, which gives its werkzeug converter and its
@@ -16,6 +16,7 @@ import errno
 import json
 import logging
 import re
+import time
 from functools import partial, wraps
 
 import eventlet
@@ -92,11 +93,10 @@ class GatewayServer(WebServer):
         request line up to `MAX_URL_BYTES` reaches the gateway (eventlet's
         8 KiB default answers a bare 414 itself)."""
         server = wsgi.Server(sock, sock.getsockname(), wsgi_app, protocol=GatewayProtocol,
-                             debug=debug, log=logging.getLogger("nameko.web.server"),
+                             debug=debug, log_output=False,  # the app logs each request
                              url_length_limit=MAX_URL_BYTES,
                              keepalive=self.settings.IDLE_TIMEOUT,
                              socket_timeout=self.settings.SOCKET_TIMEOUT)
-        server.trusted_proxies = self.settings.TRUSTED_PROXIES
         return server
 
     def run(self):
@@ -121,17 +121,12 @@ class GatewayServer(WebServer):
 
 class GatewayProtocol(HttpOnlyProtocol):
     """nameko's HTTP protocol, but the app may close the connection after its
-    answer (`environ[CLOSE]()`), and the access log names the client a
-    trusted proxy forwards for (`clients`)."""
+    answer (`environ[CLOSE]()`)."""
 
     def get_environ(self):
         environ = super().get_environ()
         environ[CLOSE] = partial(setattr, self, "close_connection", 1)
         return environ
-
-    def get_client_address(self):
-        _, port = super().get_client_address()
-        return client_address(self.environ, self.server.trusted_proxies), port
 
 
 class GatewayApp(WsgiApp):
@@ -139,13 +134,17 @@ class GatewayApp(WsgiApp):
     405 with `Allow`), `OPTIONS` is answered for any route (`cors`), and
     every answer says `nosniff`. A request answered before its body was read
     (refused, or too slow) ends its connection, which eventlet would keep
-    reading the body from."""
+    reading the body from. Each request is logged in one line: the client
+    (the peer, or the client a trusted proxy forwards for, `clients`),
+    method, path, status and time, with its request id."""
 
     def __init__(self, server, cors):
         super().__init__(server)
         self.cors = cors
+        self.trusted_proxies = server.settings.TRUSTED_PROXIES
 
     def __call__(self, environ, start_response):
+        started = time.perf_counter()
         request = Request(environ, shallow=True)
         try:
             provider, values = self.url_map.bind_to_environ(environ).match()
@@ -157,6 +156,10 @@ class GatewayApp(WsgiApp):
         self.cors.admit(request, response)
         if _body_unread(environ):
             environ[CLOSE]()
+        with bound_request_id(response.headers[REQUEST_ID_HEADER]):
+            log.info("%s %s %s %s %.1f ms", client_address(environ, self.trusted_proxies),
+                     request.method, request.path, response.status_code,
+                     1000 * (time.perf_counter() - started))
         return response(environ, start_response)
 
     def _unrouted(self, request, exc):
@@ -219,8 +222,6 @@ class Route(HttpRequestHandler):
         except Exception as exc:
             response = problem_response(exc)
         response.headers[REQUEST_ID_HEADER] = request_id
-        with bound_request_id(request_id):
-            log.info("%s %s %s", request.method, request.path, response.status_code)
         return response
 
     def _read_body(self, request):
@@ -259,7 +260,7 @@ def route(method, path, **options):
         @wraps(handler)
         def while_signed_in(self, request, actor, **values):  # the method it becomes
             if actor is not None:
-                self.roles.check_session(actor, request.session_id)
+                self.reads.signed_in(self.roles, actor, request.session_id)
                 if method in WRITES:
                     self.rate_limits.write(actor)
             return handler(self, request, actor, **values)
@@ -328,8 +329,9 @@ def checked(schema, data, what):
 # writing answers
 
 def json_response(body, status=200, headers=None):
-    return Response(json.dumps(body), status=status, headers=headers,
-                    content_type="application/json")
+    """`body` as JSON; bytes are JSON text already (a kept answer)."""
+    text = body if isinstance(body, bytes) else json.dumps(body)
+    return Response(text, status=status, headers=headers, content_type="application/json")
 
 
 def bytes_response(content, content_type, headers, status=200):

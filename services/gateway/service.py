@@ -1,6 +1,8 @@
 """The gateway: the public HTTP API (the brief's route table), in front of
 the events, roles and media services, which it calls by RPC. It holds no
-data of its own.
+data of its own: the answers it reads most (sign-ins, permissions, events,
+their children, lists of events) are kept in a read cache on Redis that
+the owning services keep fresh (`reads`).
 
 Each route only translates: it authenticates (a JWT, see `tokens`), asks
 the roles service whether the caller may (`access`), calls the service
@@ -57,7 +59,6 @@ from contracts.webhooks.rpc import WebhooksRpc
 from contracts.webhooks.schemas import Delivery, NewWebhook, Webhook, WebhookIn, WebhookUpdate
 from services.gateway import access
 from services.gateway.exceptions import InvalidRequest, Unauthenticated
-from services.gateway.grants import Grants
 from services.gateway.http import (
     Route,
     accepted,
@@ -71,6 +72,7 @@ from services.gateway.http import (
 )
 from services.gateway.openapi import document
 from services.gateway.ratelimits import RateLimits
+from services.gateway.reads import Reads
 from services.gateway.schemas import EventsQuery, Health, MyEvent, Token, team_or_public
 from services.gateway.settings import GatewaySettings
 from services.gateway.tokens import Tokens
@@ -114,7 +116,7 @@ class GatewayService:
     notifications: NotificationsRpc = Rpc("notifications")
     webhooks: WebhooksRpc = Rpc("webhooks")
     tokens = Tokens()
-    grants = Grants()
+    reads = Reads()
     rate_limits = RateLimits()
     settings: GatewaySettings = Settings(GatewaySettings)
     request_context = RequestContext()
@@ -223,13 +225,18 @@ class GatewayService:
         if options["public"]:
             if options["role"] or options["state"]:
                 raise InvalidRequest("invalid query: public events are filtered by q alone")
-            return json_response(self.events.list_public_events(options["q"], **window))
+            return json_response(self.reads.public_events(options, lambda: (
+                self.events.list_public_events(options["q"], **window))))
         if actor is None:
             raise Unauthenticated("sign in to list your events, or ask for ?public=true")
-        mine = {row["event_id"]: row["role"] for row in self.roles.list_my_events(options["role"])}
-        found = self.events.list_events(list(mine), options["state"], options["q"], **window)
-        return json_response({**found, "items": [{**event, "my_role": mine[event["id"]]}
-                                                 for event in found["items"]]})
+
+        def my_events():
+            mine = {row["event_id"]: row["role"]
+                    for row in self.roles.list_my_events(options["role"])}
+            found = self.events.list_events(list(mine), options["state"], options["q"], **window)
+            return {**found, "items": [{**event, "my_role": mine[event["id"]]}
+                                       for event in found["items"]]}
+        return json_response(self.reads.my_events(actor, options, my_events))
 
     @route("POST", "/v1/events", summary="Create an event; the creator is its owner",
            body=EventIn, responses={201: EventOut}, tag="events")
@@ -242,7 +249,7 @@ class GatewayService:
            auth="optional", responses={200: EventOut}, tag="events")
     def get_event(self, request, actor, event):
         """Any role on the event, or the event is published and public."""
-        found = self.events.get_event(event)
+        found = self.reads.event(self.events, event)
         access.require_reader(self._has_access, actor, found)
         return json_response(found)
 
@@ -290,10 +297,10 @@ class GatewayService:
         public event (no email; only accepted or confirmed sessions and
         their speakers; no private speakers call)."""
         window = query(request, Page)
-        found = self.events.get_event(event)
+        found = self.reads.event(self.events, event)
         public = not access.sees_team_view(self._has_access, actor, found, kind)
-        return json_response(self.events.list_children(found["id"], kind, **window,
-                                                       public=public))
+        return json_response(self.reads.children(self.events, found["id"], kind, **window,
+                                                 public=public))
 
     @route("GET", "/v1/{kind}/{child_id}", summary="One {kind} ({readers})", auth="optional",
            responses={200: CHILDREN}, tag="children")
@@ -539,13 +546,12 @@ class GatewayService:
 
     # helpers
 
-    @property
-    def _has_access(self):
-        return self.grants.checker(self.roles)
+    def _has_access(self, user_id, permission, event_id):
+        return self.reads.has_access(self.roles, user_id, permission, event_id)
 
     def _event(self, actor, ref, permission):
         """The event `ref`, once the actor passes `permission` on it."""
-        event = self.events.get_event(ref)
+        event = self.reads.event(self.events, ref)
         access.require(self._has_access, actor, permission, event)
         return event
 

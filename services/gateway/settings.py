@@ -6,12 +6,12 @@ import limits
 from pydantic import IPvAnyNetwork, field_validator
 
 from shared import actors
-from shared.settings import ServiceSettings, metrics_address, setting
+from shared.settings import ReadCacheSettings, metrics_address, setting
 
 DEVELOPMENT_SECRET = "development-only-secret-do-not-use-in-production"
 
 
-class GatewaySettings(ServiceSettings):
+class GatewaySettings(ReadCacheSettings):
     service: ClassVar[str] = "gateway"
     METRICS_ADDRESS: str = metrics_address("gateway")
 
@@ -25,9 +25,13 @@ class GatewaySettings(ServiceSettings):
         "its public key is every service's `ACTOR_PUBLIC_KEY`")
     TOKEN_LIFETIME_SECONDS: int = setting(3600, "a token's lifetime, in seconds", gt=0)
     HEALTH_TIMEOUT: float = setting(2, "seconds `GET /v1/health` waits for each service", gt=0)
-    PERMISSION_CACHE_SECONDS: float = setting(
-        0, 'seconds the gateway reuses a "yes" of `roles.has_access` (never a "no"); above 0'
-        " a removed member keeps reading for that long", ge=0)
+    READ_CACHE_SECONDS: float = setting(
+        60, "seconds an answer stays in the read cache (`services.gateway.reads`) at most; "
+        "the longest a stale answer can live if a service cannot reach Redis to retire it",
+        gt=0)
+    READ_CACHE_MAX_ENTRY_BYTES: int = setting(
+        256 * 2**10, "largest answer the read cache keeps, in bytes (larger ones are asked "
+        "each time); Redis's `maxmemory` bounds the whole", gt=0)
     GRANT_TIMEOUT: float = setting(
         10, "seconds creating or copying an event waits for its team", ge=0)
     MAX_JSON_BYTES: int = setting(2**20, "largest JSON body, in bytes (413 above)", gt=0)

@@ -7,6 +7,10 @@ with another secret or another algorithm (`none` included), or lacks a
 claim; and, by the route that reads it, when its session has ended
 (`roles.check_session`: signed out, password changed or reset).
 
+A token's signature is checked once: the claims of the last
+`TOKENS_KEPT` good tokens are kept (a few MB at most), and each use checks
+only their expiry again.
+
 The secret fails closed: outside an explicit `development` or `test`
 ENVIRONMENT the gateway refuses to start on the development secret or a
 weak one (`weakness`), with one line saying why.
@@ -15,6 +19,7 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jwt
 from nameko.extensions import DependencyProvider
@@ -28,6 +33,7 @@ ALGORITHM = "HS256"
 MIN_SECRET_BYTES = 32
 MIN_BITS_PER_CHARACTER = 3.0
 ADVICE = "make one with `openssl rand -hex 32`"
+TOKENS_KEPT = 8192
 
 
 class WeakSecret(SystemExit):
@@ -59,17 +65,27 @@ class TokenCodec:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("sign in: send 'Authorization: Bearer <token>'")
-        try:
-            claims = jwt.decode(token.strip(), self.secret, algorithms=[ALGORITHM],
-                                options={"require": ["sub", "sid", "iat", "exp"]})
-        except jwt.ExpiredSignatureError:
-            raise Unauthenticated("the token has expired: sign in again") from None
-        except jwt.InvalidTokenError:
-            raise Unauthenticated("the token is not valid") from None
-        user_id, session_id = as_id(claims["sub"]), claims["sid"]
-        if user_id is None or not isinstance(session_id, str):
-            raise Unauthenticated("the token is not valid")
+        user_id, session_id, expires = _signed_claims(self.secret, token.strip())
+        if expires <= time.time():
+            raise Unauthenticated("the token has expired: sign in again")
         return user_id, session_id
+
+
+@lru_cache(maxsize=TOKENS_KEPT)
+def _signed_claims(secret, token):
+    """`(user id, session id, exp)` of a token signed with `secret`, its
+    expiry not checked (the caller checks it at each use); Unauthenticated
+    for a bad one (never kept)."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM],
+                            options={"require": ["sub", "sid", "iat", "exp"],
+                                     "verify_exp": False})
+    except jwt.InvalidTokenError:
+        raise Unauthenticated("the token is not valid") from None
+    user_id, session_id, expires = as_id(claims["sub"]), claims["sid"], claims["exp"]
+    if user_id is None or not isinstance(session_id, str) or not isinstance(expires, int):
+        raise Unauthenticated("the token is not valid")
+    return user_id, session_id, expires
 
 
 def codec_from(settings):

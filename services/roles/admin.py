@@ -11,7 +11,8 @@ verified, the email counts for the invites to it; verifying again changes
 nothing.
 
 It writes the roles database named by `DATABASE_URL` in
-`services/roles/config.yml` (`ROLES_DATABASE_URL` overrides it). Inside
+`services/roles/config.yml` (`ROLES_DATABASE_URL` overrides it), and
+retires the gateway's cached answers about the user (`READ_CACHE_URL`). Inside
 the system only an admin may change the flag (`roles.set_admin`), and
 only a mailed link verifies an email (`roles.verify_email`).
 """
@@ -24,8 +25,12 @@ from sqlalchemy.orm import sessionmaker
 
 from contracts.roles.schemas import normalise_email
 from services.roles.models import User
+from services.roles.settings import RolesSettings
 from shared.config import load_config
-from shared.db import DATABASE_URL_KEY, UnitOfWork, make_engine
+from shared.db import UnitOfWork, make_engine
+from shared.metrics import DISCARDED
+from shared.readcache import Versions, user_version
+from shared.settings import validated
 
 CONFIG = Path(__file__).with_name("config.yml")
 
@@ -38,22 +43,27 @@ ACTIONS = {
 }
 
 
-def set_admin_flag(database_url, email, is_admin):
+def set_admin_flag(database_url, email, is_admin, versions=None):
     """Set the flag of the user with this email; False if there is none."""
-    return update_user(database_url, email, is_admin=is_admin)
+    return update_user(database_url, email, versions, is_admin=is_admin)
 
 
-def update_user(database_url, email, **values):
-    """Set `values` on the user with this email; False if there is none."""
+def update_user(database_url, email, versions=None, **values):
+    """Set `values` on the user with this email, then bump the user's
+    version in the read cache (`versions`, `shared.readcache`); False if
+    there is no such user."""
     engine = make_engine(database_url, pool_size=1)
     try:
         with UnitOfWork(sessionmaker(bind=engine)).transaction() as session:
-            changed = session.execute(
+            user_id = session.scalar(
                 update(User).where(User.email == normalise_email(email)).values(**values)
+                .returning(User.id)
             )
-            return changed.rowcount == 1
     finally:
         engine.dispose()
+    if user_id is not None and versions is not None:
+        versions.bump([user_version(user_id)])
+    return user_id is not None
 
 
 def main(argv=None):
@@ -64,7 +74,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     values, done = ACTIONS[args.action]
     try:
-        found = update_user(load_config(CONFIG)[DATABASE_URL_KEY], args.email, **values)
+        settings = validated(RolesSettings, load_config(CONFIG), "roles")
+        versions = Versions.from_settings(settings, DISCARDED.read_cache_bump_failures)
+        found = update_user(settings.DATABASE_URL, args.email, versions, **values)
     except ValueError as exc:
         parser.error(str(exc))
     if not found:

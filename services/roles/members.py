@@ -113,3 +113,4 @@ def _take_roles(session, event_id, user_id):
     session.execute(
         delete(EventRole).where(EventRole.event_id == event_id, EventRole.user_id == user_id)
     )
+    team.team_changed(session, event_id, user_id)

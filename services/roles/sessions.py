@@ -10,6 +10,7 @@ from sqlalchemy import exists, func, select, update
 from contracts.roles.errors import InvalidRoleData, SessionEnded
 from services.roles.models import Session as SignIn
 from shared.ids import as_id
+from shared.readcache import stale, user_version
 
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")  # what `start` makes
 
@@ -49,6 +50,7 @@ def end(session, user_id, session_id):
                     .where(SignIn.id == session_ref(session_id), SignIn.user_id == user_id,
                            SignIn.ended_at.is_(None))
                     .values(ended_at=func.now()))
+    stale(session, user_version(user_id))  # the gateway's cached "this sign-in is on"
 
 
 def end_all(session, user_id, but=None):
@@ -57,6 +59,7 @@ def end_all(session, user_id, but=None):
     if but is not None:
         ending = ending.where(SignIn.id != but)
     session.execute(ending.values(ended_at=func.now()))
+    stale(session, user_version(user_id))
 
 
 def session_ref(session_id):

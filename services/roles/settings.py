@@ -5,10 +5,17 @@ import argon2
 from pydantic import model_validator
 
 from shared.bounded import leaves_workers
-from shared.settings import ConsumerSettings, OutboxSettings, database_url, metrics_address, setting
+from shared.settings import (
+    ConsumerSettings,
+    OutboxSettings,
+    ReadCacheSettings,
+    database_url,
+    metrics_address,
+    setting,
+)
 
 
-class RolesSettings(ConsumerSettings, OutboxSettings):
+class RolesSettings(ConsumerSettings, OutboxSettings, ReadCacheSettings):
     service: ClassVar[str] = "roles"
     METRICS_ADDRESS: str = metrics_address("roles")
 

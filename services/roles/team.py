@@ -29,6 +29,7 @@ from services.roles.models import EventRole, KnownEvent, RoleInvite, User
 from services.roles.models import Role as RoleRank
 from shared.ids import as_id
 from shared.messages import ForgedMessage
+from shared.readcache import stale, team_version, user_version
 
 
 def on_event_created(session, message):
@@ -68,11 +69,13 @@ def on_event_copied(session, message):
     source_team = select(EventRole.user_id, literal(message.event_id), EventRole.role).where(
         EventRole.event_id == message.source_event_id
     )
-    session.execute(
+    members = session.scalars(
         insert(EventRole)
         .from_select(["user_id", "event_id", "role"], source_team)
         .on_conflict_do_nothing()
-    )
+        .returning(EventRole.user_id)
+    ).all()
+    team_changed(session, message.event_id, *members)
 
 
 def on_event_deleted(session, message):
@@ -89,6 +92,7 @@ def on_event_deleted(session, message):
     _require_identifier(event, message.identifier)
     if event.deleted_at is None:
         event.deleted_at = func.now()
+        team_changed(session, event.id)
 
 
 def on_invite_accepted(session, message):
@@ -137,6 +141,13 @@ def grant(session, user_id, event_id, role):
         insert(EventRole).values(user_id=user_id, event_id=event_id, role=role)
         .on_conflict_do_nothing()
     )
+    team_changed(session, event_id, user_id)
+
+
+def team_changed(session, event_id, *user_ids):
+    """Mark the gateway's cached reads of the event's team, and of these
+    members' events, stale once this transaction commits (`shared.readcache`)."""
+    stale(session, team_version(event_id), *map(user_version, user_ids))
 
 
 def transfer_ownership(session, event_id, user_id):

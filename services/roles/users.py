@@ -22,6 +22,7 @@ from services.roles.models import User
 from services.roles.schemas import validate
 from shared import outbox
 from shared.ids import as_id
+from shared.readcache import stale, user_version
 from shared.times import iso_utc
 
 
@@ -114,6 +115,7 @@ def set_admin(session, actor_id, user_id, is_admin):
     require(session, actor_id, Permission.IS_ADMIN, None, to="to change who is an admin")
     user = get_user(session, user_id)
     user.is_admin = is_admin
+    stale(session, user_version(user.id))  # the gateway's cached permission answers
     return serialize_user(user)
 
 

@@ -19,6 +19,7 @@ from shared.settings.models import (
     ConsumerSettings,
     DatabaseSettings,
     OutboxSettings,
+    ReadCacheSettings,
     ServiceSettings,
     config_key,
     database_url,
@@ -37,7 +38,7 @@ from shared.settings.provider import (
 
 __all__ = [
     "Blank", "BrokerLoginRefused", "ConsumerSettings", "DatabaseSettings", "InvalidSettings",
-    "OutboxSettings", "ServiceSettings", "Settings", "broker_uri", "config_key", "config_yml",
-    "database_url", "metrics_address", "service_models", "setting", "settings_of",
-    "settings_table", "validated", "variable",
+    "OutboxSettings", "ReadCacheSettings", "ServiceSettings", "Settings", "broker_uri",
+    "config_key", "config_yml", "database_url", "metrics_address", "service_models", "setting",
+    "settings_of", "settings_table", "validated", "variable",
 ]

@@ -84,9 +84,17 @@ class ServiceSettings(BaseModel):
     max_workers: int = setting(10, "concurrent workers, and the size of the database pool",
                                env="{SERVICE}_MAX_WORKERS", gt=0)
     RPC_TIMEOUT: float = setting(10, "seconds a call to another service may take", gt=0)
+    TRACING_ENABLED: bool = setting(
+        True, "a span for each worker, its calls and the messages it writes (`shared.tracing`);"
+        " false: none (to measure what tracing costs), and a trace that arrives goes on "
+        "through RPC calls only")
     OTEL_EXPORTER_OTLP_ENDPOINT: Blank = setting(
         "", "an OpenTelemetry collector's OTLP/HTTP base URL (`http://127.0.0.1:4318`), which "
         "the service sends its traces to (`shared.tracing`); empty: none recorded or sent")
+    METRICS_ENABLED: bool = setting(
+        True, "count every worker: its entrypoint's calls by outcome and their time, the "
+        "workers busy (`shared.metrics`); false: not (to measure what counting costs); the "
+        "other metrics are counted either way")
     METRICS_ADDRESS: str = metrics_address()
     STOP_GRACE_SECONDS: float = setting(
         25, "seconds a stop may take: work under way finishes, then the process ends "
@@ -120,6 +128,19 @@ class OutboxSettings(DatabaseSettings):
     OUTBOX_POLL_INTERVAL: float = setting(
         1.0, "seconds; the relay's fallback poll (it is normally woken by `NOTIFY`)", gt=0)
     OUTBOX_BATCH_SIZE: int = setting(200, "outbox rows the relay publishes per batch", gt=0)
+
+
+class ReadCacheSettings(ServiceSettings):
+    """The gateway's read cache and the services whose data it keeps
+    (`shared.readcache`): all of them on the same Redis and prefix."""
+
+    READ_CACHE_URL: Blank = setting(
+        "redis://127.0.0.1:6379/0", "the Redis of the gateway's read cache and of the versions "
+        "that keep it fresh: the gateway, events and roles must name the same one; empty (in "
+        "all three): no cache, every read is asked of its service")
+    READ_CACHE_PREFIX: str = setting("open-event", "the prefix of the read cache's keys")
+    READ_CACHE_TIMEOUT: float = setting(
+        0.25, "seconds the read cache waits for Redis (to connect, and to answer)", gt=0)
 
 
 class ConsumerSettings(ServiceSettings):

@@ -14,9 +14,9 @@ on it as `make db` sets them up (each service logs in as itself; `guest`
 keeps its permissions there, for tests to observe with), a free port for
 the gateway, and a mail catcher (`mailbox`: maildev on ports of its own)
 the notifications service sends to. Checks read the databases directly (`engine(service)`), not
-through the proxy. The gateway's rate limits count on the local Redis
-under a key prefix of the system's own (removed by `close`), with budgets
-no test meets unless it sets its own.
+through the proxy. The gateway's rate limits count, and its read cache
+keeps answers, on the local Redis under key prefixes of the system's own
+(removed by `close`), with rate budgets no test meets unless it sets its own.
 """
 import os
 import signal
@@ -26,6 +26,7 @@ import time
 import uuid
 from pathlib import Path
 
+import redis
 import requests
 from limits.storage import storage_from_string
 from sqlalchemy import create_engine, make_url
@@ -116,6 +117,8 @@ class System:
         if self.env is not None:
             clear_rate_limits(self.env.get("RATE_LIMIT_STORAGE", LOCAL_REDIS),
                               self.env["RATE_LIMIT_KEY_PREFIX"])
+            clear_read_cache(self.env.get("READ_CACHE_URL", LOCAL_REDIS),
+                             self.env["READ_CACHE_PREFIX"])
 
     def __enter__(self):
         return self.start()
@@ -123,15 +126,17 @@ class System:
     def __exit__(self, *exc_info):
         self.close()
 
-    def start_service(self, service):
+    def start_service(self, service, **env):
         """Start `service` ("events"), or a further process of it ("events#2":
-        its own key in `processes` and its own log, on the same queues)."""
+        its own key in `processes` and its own log, on the same queues), with
+        `env` over the system's environment (`GATEWAY_ADDRESS=…`)."""
         log = open(self.log_path(service), "a")
         module = service.partition("#")[0]
         if service not in self.metrics_ports:  # a further process: metrics on a port of its own
             self.metrics_ports[service] = free_port()
         env = {**self.env,
-               f"{module.upper()}_METRICS_ADDRESS": f"127.0.0.1:{self.metrics_ports[service]}"}
+               f"{module.upper()}_METRICS_ADDRESS": f"127.0.0.1:{self.metrics_ports[service]}",
+               **env}
         self.processes[service] = subprocess.Popen(
             [str(ROOT / ".venv/bin/python"), "-m", "shared.serve", module],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -208,6 +213,7 @@ class System:
                 "WEBHOOK_TIMEOUT": "2", "WEBHOOK_RETRY_DELAYS": "[0.2, 0.2, 0.2, 0.2]",
                 "WEBHOOK_POLL_INTERVAL": "0.1",
                 "RATE_LIMIT_KEY_PREFIX": f"test-{self.vhost}",
+                "READ_CACHE_PREFIX": f"test-{self.vhost}-reads",
                 **{f"RATE_LIMIT_{name}": ROOMY_BUDGET for name in RATE_LIMITS},
                 **self.extra_env}
 
@@ -228,6 +234,17 @@ def create_vhost(vhost):
 
 def delete_vhost(vhost):
     requests.delete(f"{MANAGEMENT}/vhosts/{vhost}", auth=BROKER_AUTH, timeout=10)
+
+
+def clear_read_cache(url, prefix):
+    """Remove the read cache's keys under `prefix`, if their Redis is there."""
+    try:
+        cache = redis.Redis.from_url(url, socket_timeout=2)
+        keys = list(cache.scan_iter(f"{prefix}:*", count=1000))
+        if keys:
+            cache.delete(*keys)
+    except redis.RedisError:  # a test stopped its Redis: nothing left to clear
+        pass
 
 
 def clear_rate_limits(storage, prefix):

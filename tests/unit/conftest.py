@@ -32,7 +32,7 @@ SECRET = "unit-test-secret-" + "x" * 32
 CONFIG = {
     "JWT_SECRET": SECRET,
     "ENVIRONMENT": "test",
-    "PERMISSION_CACHE_SECONDS": 0,  # every check reaches the fake roles service
+    "READ_CACHE_URL": "",  # no read cache: every read reaches the fake services
     "GRANT_TIMEOUT": 0,  # the fake roles service answers at once or never
     "MAX_JSON_BYTES": 1024,
     "MAX_IMAGE_BYTES": 4096,

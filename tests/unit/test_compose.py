@@ -19,6 +19,8 @@ SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_ADMIN_PASSWORD", "EVENTS_BROKER_PASSWO
            "GATEWAY_BROKER_PASSWORD", "JWT_SECRET", "ACTOR_SIGNING_KEY", "ACTOR_PUBLIC_KEY",
            "REDIS_PASSWORD", "MINIO_ROOT_PASSWORD", "MEDIA_S3_SECRET_ACCESS_KEY")
 OURS = {path.parent.name for path in ROOT.glob("services/*/service.py")}
+# the trace exporter's settings, passed on from the environment (shared.tracing)
+OTLP = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT")
 
 
 def compose_command():
@@ -28,12 +30,12 @@ def compose_command():
     return ["docker", "compose"] if plugin else ["docker-compose"]
 
 
-def compose_config(**secrets):
-    """`docker compose config` with `secrets` (and no other) in the
-    environment: the completed process."""
-    env = {name: value for name, value in os.environ.items() if name not in SECRETS}
+def compose_config(**variables):
+    """`docker compose config` with `variables` (and no other secret or
+    exporter setting) in the environment: the completed process."""
+    env = {name: value for name, value in os.environ.items() if name not in SECRETS + OTLP}
     return subprocess.run([*compose_command(), "-f", "docker-compose.yml", "config"],
-                          cwd=ROOT, env={**env, **secrets}, capture_output=True, text=True,
+                          cwd=ROOT, env={**env, **variables}, capture_output=True, text=True,
                           timeout=60)
 
 
@@ -128,8 +130,20 @@ def test_the_secrets_reach_the_services_that_need_them_and_no_others(services):
     assert holders("POSTGRES_PASSWORD") == {"postgres", "events", "roles", "media",
                                             "notifications", "webhooks"}
     assert holders("RABBITMQ_ADMIN_PASSWORD") == {"rabbitmq", "broker-setup"}
-    assert holders("REDIS_PASSWORD") == {"redis", "gateway"}
+    assert holders("REDIS_PASSWORD") == {"redis", "gateway", "events", "roles"}
     assert holders("MINIO_ROOT_PASSWORD") == {"minio", "minio-setup"}
     assert holders("MEDIA_S3_SECRET_ACCESS_KEY") == {"minio-setup", "media"}
     for service in OURS:
         assert holders(f"{service.upper()}_BROKER_PASSWORD") == {service, "broker-setup"}
+
+
+def test_the_trace_exporter_settings_reach_every_service_from_the_environment(services):
+    exporter = {name: sentinel(name) for name in OTLP}
+    result = compose_config(**{name: sentinel(name) for name in SECRETS}, **exporter)
+    assert result.returncode == 0, result.stderr
+    configured = yaml.safe_load(result.stdout)["services"]
+
+    for service in OURS:
+        assert {name: services[service]["environment"][name] for name in OTLP} == dict.fromkeys(
+            OTLP, "")  # none by default: no collector, no trace sent
+        assert {name: configured[service]["environment"][name] for name in OTLP} == exporter

@@ -125,7 +125,7 @@ def test_another_origin_is_not_admitted(gateway, event):
 ], indirect=["gateway"])
 def test_the_access_log_names_a_forwarded_client_only_behind_a_trusted_proxy(
         gateway, logged, caplog):
-    with caplog.at_level(logging.INFO, logger="nameko.web.server"):
+    with caplog.at_level(logging.INFO, logger="services.gateway.http"):
         gateway.http.get("/v1/openapi.json",
                          headers={"X-Forwarded-For": "198.51.100.1, 203.0.113.7"})
 

@@ -1,14 +1,11 @@
 """What the gateway's own parts count (`shared.metrics`): refusals by rate
-limit, permission answers from the cache or asked; and how an entrypoint's
-outcome is told."""
-from types import SimpleNamespace
-
+limit; and how an entrypoint's outcome is told. (The read cache's counts:
+tests/integration/test_read_cache.py.)"""
 import pytest
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from services.gateway.exceptions import RateLimited
-from services.gateway.grants import Grants
 from services.gateway.ratelimits import BUDGETS, Limiter
 from shared.errors import NotFound, Outage, PermissionDenied
 from shared.metrics import ServiceMetrics, outcome
@@ -29,22 +26,6 @@ def test_a_refusal_is_counted_by_its_limit_and_not_by_who():
 
     assert count(metrics, "rate_limit_refusals_total", limit="write") == 1
     assert count(metrics, "rate_limit_refusals_total", limit="sign_in_account") == 0
-
-
-def test_permission_answers_count_hits_and_misses():
-    metrics = ServiceMetrics()
-    grants = Grants()
-    grants.container = SimpleNamespace(config={"PERMISSION_CACHE_SECONDS": 60,
-                                               "ENVIRONMENT": "test"})
-    grants.setup()
-    grants.cache = metrics.permission_cache  # a real container's, found by `metrics_of`
-    has_access = grants.checker(SimpleNamespace(has_access=lambda *_: True))
-
-    for _ in range(3):
-        assert has_access(1, "is_organizer", 7)
-
-    assert count(metrics, "permission_cache_total", result="miss") == 1
-    assert count(metrics, "permission_cache_total", result="hit") == 2
 
 
 @pytest.mark.parametrize("exc, expected", [
