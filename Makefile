@@ -99,7 +99,7 @@ bench-scaleout: install
 
 bench-messages: install
 	@$(PY) scripts/preflight.py --management
-	$(PY) -m bench.message_bench
+	$(PY) -m bench.message_bench --observability both
 
 bench-gateway: install
 	@$(PY) scripts/preflight.py --management

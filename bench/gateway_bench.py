@@ -112,6 +112,12 @@ def main():
         baseline, baseline_url = start_baseline(system, workdir)
         try:
             _await(lambda: ok(system.api.session.get(f"{baseline_url}/row/{event['id']}")))
+            # the baseline first and the mixed loads last: the work a mixed load
+            # leaves queued (media of its copies, deliveries) would slow what follows
+            print(f"baseline, {args.connections} connections, {args.seconds} s", flush=True)
+            wrk(f"{baseline_url}/row/{event['id']}", 3, args.connections)
+            runs["baseline"] = with_cpu({"baseline": baseline.pid}, lambda: wrk(
+                f"{baseline_url}/row/{event['id']}", args.seconds, args.connections))
             for gateways in (1, 2):
                 if gateways > 1:
                     system.start_service(f"gateway#{gateways}")
@@ -127,22 +133,27 @@ def main():
                     runs[f"{read}{gateways}"] = run = with_cpu(pids, lambda url=url: wrk(
                         url, args.seconds, args.connections, token))
                     run["hit_ratio"] = hit_ratio(counted, read_cache_counts(system, gateway_pids))
-                    run["rss_mib"] = sum(resident_mib(pid) for pid in gateway_pids.values())
-                print(f"{gateways} gateway process(es): mixed load, {args.seconds} s",
-                      flush=True)
-                runs[f"mixed{gateways}"] = mixed.run(gateways, args.seconds)
+                    run["rss_mib"] = round(sum(map(resident_mib, gateway_pids.values())), 1)
             print("freshness: a reader polls while the event is renamed", flush=True)
             fresh = freshness(owner, event, args.renames)
-            print(f"baseline, {args.connections} connections, {args.seconds} s", flush=True)
-            wrk(f"{baseline_url}/row/{event['id']}", 3, args.connections)
-            runs["baseline"] = with_cpu({"baseline": baseline.pid}, lambda: wrk(
-                f"{baseline_url}/row/{event['id']}", args.seconds, args.connections))
+            for gateways in (2, 1):
+                print(f"{gateways} gateway process(es): mixed load, {args.seconds} s",
+                      flush=True)
+                pids = {service: process.pid for service, process in system.processes.items()}
+                runs[f"mixed{gateways}"] = with_cpu(pids, lambda n=gateways: mixed.run(
+                    n, args.seconds))
+                if gateways == 2:
+                    system.stop_service("gateway#2")
         finally:
             baseline.terminate()
             baseline.wait(timeout=30)
     finally:
         system.close()
     print(f"freshness: {fresh}")
+    for name in ("mixed1", "mixed2"):
+        for kind, figures in runs[name]["kinds"].items():
+            print(f"{name} {kind:>12}: {figures['requests']} requests, p50 {figures['p50_ms']} "
+                  f"ms, p99 {figures['p99_ms']} ms, max {figures['max_ms']} ms")
     for name, run in runs.items():
         print(f"{name:>9}: {run['rps']:.0f} requests/s, p50 {run['p50_ms']} ms, "
               f"p99 {run['p99_ms']} ms, errors {run['errors']}; "
@@ -364,11 +375,12 @@ def _percent(ratio):
 
 
 def _cpu_table(runs):
-    keys = [key for read in READS for key in (f"{read}1", f"{read}2")] + ["baseline"]
-    names = sorted({name for key in keys for name in runs[key]["cpu_ms"]},
+    keys = [key for read in [*READS, "mixed"] for key in (f"{read}1", f"{read}2")]
+    names = sorted({name for key in [*keys, "baseline"] for name in runs[key]["cpu_ms"]},
                    key=lambda name: (name == "machine", name))
-    rows = [[name, *(str(runs[key]["cpu_ms"].get(name, "")) for key in keys)] for name in names]
-    headers = [f"{read}, {n} gw" for read in READS for n in (1, 2)]
+    rows = [[name, *(str(runs[key]["cpu_ms"].get(name, "")) for key in [*keys, "baseline"])]
+            for name in names]
+    headers = [f"{key[:-1]}, {key[-1]} gw" for key in keys]
     return markdown_table(["process", *headers, "baseline"], rows)
 
 

@@ -20,6 +20,7 @@ eventlet.monkey_patch()
 import argparse  # noqa: E402
 import os  # noqa: E402
 import tempfile  # noqa: E402
+import time  # noqa: E402
 from datetime import date  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -91,7 +92,9 @@ def main():
         user = sign_up(system.api, "busy")
         print(f"seeding {args.events:,} events, {args.mine:,} of them the user's", flush=True)
         held, live = seed(system, user.id, args.events, args.mine)
-        listed = ok(user.api.get("/v1/events"))
+        asked = time.perf_counter()
+        listed = ok(user.api.get("/v1/events"))  # a miss: asked of roles and events
+        miss_ms = round(1000 * (time.perf_counter() - asked), 1)
         assert listed["total"] == live, (listed["total"], live)
         urls = {"first page": "/v1/events",
                 "name search": "/v1/events?q=Event%201&state=published"}
@@ -109,10 +112,10 @@ def main():
     print(f"RESULT my_events rps={first['rps']} p50_ms={first['p50_ms']} "
           f"p99_ms={first['p99_ms']} errors={first['errors']} held={held} live={live}")
     if not args.no_docs:
-        write_section(DOCS, "My events", _section(runs, args, host, held, live))
+        write_section(DOCS, "My events", _section(runs, args, host, held, live, miss_ms))
 
 
-def _section(runs, args, host, held, live):
+def _section(runs, args, host, held, live, miss_ms):
     rows = [[name, f"{run['rps']:.0f}", f"{run['p50_ms']}", f"{run['p99_ms']}",
              str(run["errors"])] for name, run in runs.items()]
     return f"""## My events
@@ -120,15 +123,17 @@ def _section(runs, args, host, held, live):
 `make bench-my-events` ({host}): `GET /v1/events` for a user with a role on
 {held:,} of {args.events:,} events ({live:,} of them live), wrk with
 {args.connections} connections for {args.seconds} s each, the default page
-of 50. Each request: the token's session checked (roles), the user's
-events and strongest roles (`roles.list_my_events`, one query), then the
-page of those events with an exact total (`events.list_events`: the ids as
-one bound array, ordered by `starts_at`).
+of 50. A page is asked once – the user's events and strongest roles
+(`roles.list_my_events`, one query), then the page of those events with an
+exact total (`events.list_events`: the ids as one bound array, ordered by
+`starts_at`) – and then served from the gateway's read cache until the
+user's roles or any listed event change ([architecture](architecture.md#the-read-cache));
+the first ask, alone on the system, took {miss_ms} ms.
 
 {markdown_table(["request", "requests/s", "p50 ms", "p99 ms", "errors"], rows)}
 
-The whole list of ids travels in one RPC call and one query: the cost grows
-with the user's events, not with the system's.
+When asked, the whole list of ids travels in one RPC call and one query: the
+cost grows with the user's events, not with the system's.
 """
 
 

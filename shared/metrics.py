@@ -176,6 +176,7 @@ class Metrics(DependencyProvider):
         self.enabled = settings.METRICS_ENABLED
         self.metrics.workers_max.set(self.container.max_workers)
         self._started = {}
+        self._labelled = {}  # (entrypoint, outcome) -> its counters
 
     def start(self):
         if self.address:
@@ -206,13 +207,23 @@ class Metrics(DependencyProvider):
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         if not self.enabled:
             return
-        kind, name = entrypoint_labels(worker_ctx.entrypoint)
         exc = exc_info[1] if exc_info else None
-        self.metrics.entrypoint_calls.labels(kind, name, outcome(exc)).inc()
+        calls, seconds = self._counters(worker_ctx.entrypoint, outcome(exc))
+        calls.inc()
         started = self._started.pop(worker_ctx, None)
         if started is not None:
-            self.metrics.entrypoint_seconds.labels(kind, name).observe(
-                time.perf_counter() - started)
+            seconds.observe(time.perf_counter() - started)
+
+    def _counters(self, entrypoint, result):
+        """The entrypoint's call counter for `result` and its histogram,
+        labelled once (labelling costs more than counting)."""
+        counters = self._labelled.get((entrypoint, result))
+        if counters is None:
+            kind, name = entrypoint_labels(entrypoint)
+            counters = self._labelled[entrypoint, result] = (
+                self.metrics.entrypoint_calls.labels(kind, name, result),
+                self.metrics.entrypoint_seconds.labels(kind, name))
+        return counters
 
     def worker_teardown(self, worker_ctx):
         if not self.enabled:

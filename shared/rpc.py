@@ -187,9 +187,9 @@ class Rpc(RpcProxy):
         warnings.filterwarnings("ignore", message="Mandatory delivery was requested")
 
     def get_dependency(self, worker_ctx):
-        proxy = partial(TracedServiceProxy, tracer_of(self.container), worker_ctx,
-                        self.target_service, self.rpc_reply_listener, **self.options)
-        return TimedServiceProxy(proxy, self.timeout, self.calls)
+        make_proxy = partial(TracedServiceProxy, tracer_of(self.container), worker_ctx,
+                             self.target_service, self.rpc_reply_listener, **self.options)
+        return TimedServiceProxy(make_proxy, self.timeout, self.calls)
 
 
 class TimedServiceProxy:

@@ -124,7 +124,10 @@ class Tracing(DependencyProvider):
     def worker_setup(self, worker_ctx):
         if not self.enabled:
             return  # nor do the hooks below find a span
-        span = self.tracer.start_span(span_name(worker_ctx), parent_of(worker_ctx.context_data),
+        parent = parent_of(worker_ctx.context_data)
+        if self.provider is None and not trace.get_current_span(parent).get_span_context().is_valid:
+            return  # nothing to record and no trace to pass on (the gateway without a collector)
+        span = self.tracer.start_span(span_name(worker_ctx), parent,
                                       span_kind(worker_ctx.entrypoint))
         token = context.attach(trace.set_span_in_context(span))
         self._spans[worker_ctx] = span, token

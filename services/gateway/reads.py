@@ -78,6 +78,7 @@ class ReadCache:
     def __init__(self, connections, prefix, ttl, max_bytes, counts):
         self.redis, self.prefix, self.ttl, self.max_bytes = connections, prefix, ttl, max_bytes
         self.counts = counts  # shared.metrics: reads by what and result
+        self._counters = {}
 
     @classmethod
     def from_settings(cls, settings, counts):
@@ -137,18 +138,24 @@ class ReadCache:
             if entry is not None and None not in stamp:
                 kept_stamp, _, answer = entry.partition(b"\n")
                 if kept_stamp == b",".join(stamp):
-                    self.counts.labels(name, "hit").inc()
+                    self._count(name, "hit")
                     return answer if as_json else json.loads(answer)
             stamp = self._stamp(versions, stamp)
         except redis.RedisError as exc:
             log.warning("read cache unavailable (%s): asking", exc)
-            self.counts.labels(name, "unavailable").inc()
+            self._count(name, "unavailable")
             return _encoded(ask()) if as_json else ask()
-        self.counts.labels(name, "miss").inc()
+        self._count(name, "miss")
         answer = ask()
         encoded = _encoded(answer)
         self._keep(key, stamp, encoded)
         return encoded if as_json else answer
+
+    def _count(self, name, result):
+        counter = self._counters.get((name, result))
+        if counter is None:  # labelled once: labelling costs more than counting
+            counter = self._counters[name, result] = self.counts.labels(name, result)
+        counter.inc()
 
     def _stamp(self, versions, stamp):
         """The versions as they are now, each one missing made (whoever
