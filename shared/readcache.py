@@ -19,19 +19,24 @@ version before, and a version is never used twice (random, not a
 counter, so an evicted or expired version key cannot come back as one
 that stamped an old answer).
 
-A bump that fails (Redis away from the owner but not from the gateway)
-is logged and counted; the answers it should have retired are served at
-most until they expire (`READ_CACHE_SECONDS`).
+A bump that fails (Redis away from the owner, or paused, while the
+answers it should retire are still there) is logged, counted, and tried
+again every `RETRY_SECONDS` in the background until it takes or those
+answers have expired anyway (`READ_CACHE_SECONDS`): a stale answer lives
+at most as long as the outage, and never longer than that.
 """
 import logging
 import secrets
+import time
 
+import eventlet
 import redis
 
 log = logging.getLogger(__name__)
 
 STALE = "read_cache.stale"  # session.info key: the versions a transaction changes
 VERSION_SECONDS = 7 * 24 * 3600  # a version outlives every answer stamped with it
+RETRY_SECONDS = 1.0
 LISTING = "v:listing"  # the lists of events: any event created, changed or deleted
 
 
@@ -58,32 +63,48 @@ def new_version():
 
 class Versions:
     """Bumps versions in Redis under `prefix` (no Redis: nothing to bump);
-    `failures` counts the bumps that failed."""
+    `failures` counts the bumps that failed at first, `retry_for` is how
+    long a failed one is tried again (the answers' lifetime)."""
 
-    def __init__(self, redis_client, prefix, failures):
+    def __init__(self, redis_client, prefix, failures, retry_for):
         self.redis, self.prefix, self.failures = redis_client, prefix, failures
+        self.retry_for = retry_for
 
     @classmethod
     def from_settings(cls, settings, failures):
         if not settings.READ_CACHE_URL:
-            return cls(None, "", failures)
+            return cls(None, "", failures, 0)
         timeout = settings.READ_CACHE_TIMEOUT
         return cls(redis.Redis.from_url(settings.READ_CACHE_URL, socket_timeout=timeout,
                                         socket_connect_timeout=timeout),
-                   settings.READ_CACHE_PREFIX, failures)
+                   settings.READ_CACHE_PREFIX, failures, settings.READ_CACHE_SECONDS)
 
     def bump(self, keys):
         if self.redis is None or not keys:
             return
         try:
-            with self.redis.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.set(f"{self.prefix}:{key}", new_version(), ex=VERSION_SECONDS)
-                pipe.execute()
+            self._set(keys)
         except redis.RedisError as exc:
-            log.error("read cache: %d versions not bumped (%s); answers stamped with them "
-                      "stay served until they expire", len(keys), exc)
+            log.error("read cache: %d versions not bumped (%s); trying again for %g s",
+                      len(keys), exc, self.retry_for)
             self.failures.inc()
+            eventlet.spawn(self._again, list(keys), time.monotonic() + self.retry_for)
+
+    def _set(self, keys):
+        with self.redis.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.set(f"{self.prefix}:{key}", new_version(), ex=VERSION_SECONDS)
+            pipe.execute()
+
+    def _again(self, keys, until):
+        while time.monotonic() < until:
+            eventlet.sleep(RETRY_SECONDS)
+            try:
+                self._set(keys)
+            except redis.RedisError:
+                continue
+            log.warning("read cache: %d versions bumped after all", len(keys))
+            return
 
     def after_commit(self, session):
         """Bump what `session`'s committed transaction marked stale."""

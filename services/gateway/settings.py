@@ -25,10 +25,6 @@ class GatewaySettings(ReadCacheSettings):
         "its public key is every service's `ACTOR_PUBLIC_KEY`")
     TOKEN_LIFETIME_SECONDS: int = setting(3600, "a token's lifetime, in seconds", gt=0)
     HEALTH_TIMEOUT: float = setting(2, "seconds `GET /v1/health` waits for each service", gt=0)
-    READ_CACHE_SECONDS: float = setting(
-        60, "seconds an answer stays in the read cache (`services.gateway.reads`) at most; "
-        "the longest a stale answer can live if a service cannot reach Redis to retire it",
-        gt=0)
     READ_CACHE_MAX_ENTRY_BYTES: int = setting(
         256 * 2**10, "largest answer the read cache keeps, in bytes (larger ones are asked "
         "each time); Redis's `maxmemory` bounds the whole", gt=0)

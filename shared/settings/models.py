@@ -141,6 +141,10 @@ class ReadCacheSettings(ServiceSettings):
     READ_CACHE_PREFIX: str = setting("open-event", "the prefix of the read cache's keys")
     READ_CACHE_TIMEOUT: float = setting(
         0.25, "seconds the read cache waits for Redis (to connect, and to answer)", gt=0)
+    READ_CACHE_SECONDS: float = setting(
+        60, "seconds an answer stays in the read cache at most: the longest a stale answer can "
+        "live when a service cannot reach Redis to retire it (it tries again for as long)",
+        gt=0)
 
 
 class ConsumerSettings(ServiceSettings):
