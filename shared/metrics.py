@@ -87,7 +87,8 @@ class ServiceMetrics:
             ("read", "result"))
         self.read_cache_bump_failures = counter(
             "read_cache_bump_failures", "transactions whose changed versions could not be "
-            "bumped in the read cache (its answers then live until they expire)")
+            "bumped in the read cache at once (tried again until it takes or "
+            "READ_CACHE_SECONDS has passed)")
         self.mails = counter("mails", "mails by kind and outcome (sent, refused, not_due)",
                              ("kind", "outcome"))
         self.webhook_deliveries = counter(

@@ -110,7 +110,6 @@ class ServiceSettings(BaseModel):
             return info.data.get("ENVIRONMENT", "production") == "production"
         return value
 
-
     @property
     def is_production(self):
         return self.ENVIRONMENT == "production"

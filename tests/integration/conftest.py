@@ -10,6 +10,7 @@ mails to a real maildev (`mailbox`)."""
 import itertools
 
 import pytest
+from sqlalchemy import text
 
 from services.events.service import EventsService
 from services.media.service import MediaService
@@ -200,6 +201,33 @@ def notifications(container_factory, notifications_config, roles_stub):
     """The notifications service beside the stand-in roles service (whose
     `Policy` mints the mailed tokens), sending to `mailbox`."""
     return start_service(container_factory, NotificationsService, notifications_config)
+
+
+@pytest.fixture
+def effects_table(events_db):
+    """`effects_table(name)` → `rows()`: a table `name` of effects on the
+    events database, `(message_id, event_id)` in the order they committed,
+    one row each with no unique key (so a duplicate shows); dropped after."""
+    made = []
+
+    def effects_table(name):
+        with events_db.begin() as conn:
+            conn.execute(text(f"DROP TABLE IF EXISTS {name}"))
+            conn.execute(text(f"CREATE TABLE {name} ("
+                              " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+                              " message_id uuid NOT NULL, event_id bigint NOT NULL)"))
+        made.append(name)
+
+        def rows():
+            with events_db.connect() as conn:
+                return conn.execute(text(
+                    f"SELECT message_id, event_id FROM {name} ORDER BY id")).all()
+        return rows
+
+    yield effects_table
+    with events_db.begin() as conn:
+        for name in made:
+            conn.execute(text(f"DROP TABLE {name}"))
 
 
 webhooks_db_url, webhooks_engine, webhooks_db, webhooks_session = _database_fixtures("webhooks")

@@ -14,7 +14,8 @@ from shared import deadletters
 from shared.batches import BatchQueueConsumer, consume_batches
 from shared.db import Database
 from shared.inbox import apply_each_once
-from tests.support.broker import publish_event, queue_depth
+from tests.support.broker import created, queue_depth, send_message
+from tests.support.services import starter
 from tests.support.tap import wait_until
 
 SERVICE = "batches"
@@ -60,23 +61,8 @@ def journal(monkeypatch):
 
 
 @pytest.fixture
-def effects(events_db):
-    """The effects in the order they committed: one row each, no unique key,
-    so a duplicate would show."""
-    with events_db.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS test_batch_effects"))
-        conn.execute(text("CREATE TABLE test_batch_effects ("
-                          " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-                          " message_id uuid NOT NULL, event_id bigint NOT NULL)"))
-
-    def rows():
-        with events_db.connect() as conn:
-            return conn.execute(text(
-                "SELECT message_id, event_id FROM test_batch_effects ORDER BY id")).all()
-
-    yield rows
-    with events_db.begin() as conn:
-        conn.execute(text("DROP TABLE test_batch_effects"))
+def effects(effects_table):
+    return effects_table("test_batch_effects")
 
 
 @pytest.fixture
@@ -86,23 +72,8 @@ def config(events_config):
 
 @pytest.fixture
 def start(container_factory, config, journal):
-    """`start()` → the consumer, its queue declared and bound by a first
-    container that stopped, so that what the test publishes before waits."""
-    first = container_factory(BatchService, config)
-    first.start()
-    first.stop()
-
-    def start():
-        container = container_factory(BatchService, config)
-        container.start()
-        return container
-    return start
-
-
-def send(amqp_uri, event_id, message=None):
-    message = message or EventCreated(event_id=event_id, identifier="abcdef12", owner_id=7)
-    publish_event(amqp_uri, message.to_payload(), message.message_id)
-    return message
+    """`start()` → the consumer (`tests.support.services.starter`)."""
+    return starter(container_factory, BatchService, config)
 
 
 def wait_for_effects(effects, count):
@@ -111,14 +82,14 @@ def wait_for_effects(effects, count):
 
 def test_a_batch_applies_each_message_once_however_often_it_is_delivered(
         start, journal, effects, amqp_uri):
-    messages = [send(amqp_uri, event_id) for event_id in range(1, 7)]
+    messages = [created(amqp_uri, event_id) for event_id in range(1, 7)]
     for message in messages[:3]:
-        send(amqp_uri, message.event_id, message)  # delivered again, in the same batch or not
+        send_message(amqp_uri, message)  # delivered again, in the same batch or not
 
     consumer = start()
     wait_until(lambda: sum(map(len, journal.batches)) == 9, timeout=10)
     for message in messages:  # and once more, after their batches committed
-        send(amqp_uri, message.event_id, message)
+        send_message(amqp_uri, message)
     wait_until(lambda: sum(map(len, journal.batches)) == 15, timeout=10)
 
     consumer.stop()
@@ -131,7 +102,7 @@ def test_a_batch_applies_each_message_once_however_often_it_is_delivered(
 
 def test_a_batch_the_broker_delivers_again_after_its_commit_changes_nothing(
         start, journal, effects, amqp_uri, monkeypatch):
-    messages = [send(amqp_uri, event_id) for event_id in range(1, 7)]
+    messages = [created(amqp_uri, event_id) for event_id in range(1, 7)]
     with monkeypatch.context() as acks_lost:
         acks_lost.setattr(BatchQueueConsumer, "ack_message", lambda self, message: None)
         consumer = start()
@@ -149,7 +120,7 @@ def test_a_batch_the_broker_delivers_again_after_its_commit_changes_nothing(
 
 def test_a_poison_message_is_retried_and_dead_lettered_alone_and_its_batch_applied_once(
         start, journal, effects, amqp_uri):
-    messages = [send(amqp_uri, event_id) for event_id in range(1, 9)]
+    messages = [created(amqp_uri, event_id) for event_id in range(1, 9)]
     poison = messages[2]
     journal.broken.add(poison.message_id)
 
@@ -174,7 +145,7 @@ def test_messages_commit_in_delivery_order_through_a_failed_batch(
         start, journal, effects, amqp_uri):
     # two events' messages interleaved; one of event 1's fails once in its
     # batch and succeeds when the batch is run again one at a time
-    messages = [send(amqp_uri, 1 + index % 2) for index in range(12)]
+    messages = [created(amqp_uri, 1 + index % 2) for index in range(12)]
     journal.failures[messages[5].message_id] = 1
 
     consumer = start()
@@ -188,7 +159,7 @@ def test_messages_commit_in_delivery_order_through_a_failed_batch(
 def test_a_message_waiting_for_its_retry_is_overtaken_by_the_rest_of_its_event(
         start, journal, effects, amqp_uri):
     # what is not guaranteed, pinned: a retry goes to the back of the queue
-    messages = [send(amqp_uri, 1) for _ in range(6)]
+    messages = [created(amqp_uri, 1) for _ in range(6)]
     journal.failures[messages[1].message_id] = 2  # in its batch, then alone: parked for a retry
 
     consumer = start()

@@ -18,7 +18,7 @@ from contracts.events.messages import EventCreated
 from shared import deadletters
 from shared.errors import Outage
 from shared.handlers import consume
-from tests.support.broker import publish_event, queue_depth
+from tests.support.broker import created, publish_event, queue_depth
 from tests.support.tap import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,12 +79,6 @@ def policy(container_factory, service_config, journal):
     return container
 
 
-def send(amqp_uri, event_id):
-    message = EventCreated(event_id=event_id, identifier="abcdef12", owner_id=7)
-    publish_event(amqp_uri, message.to_payload(), message.message_id)
-    return message
-
-
 def dead_letters(amqp_uri):
     return deadletters.list_dead_letters(amqp_uri, SERVICE)
 
@@ -105,7 +99,7 @@ def still_queued(amqp_uri):
 def test_a_handler_that_fails_once_is_retried_and_handles_the_message_once(
         policy, journal, amqp_uri):
     journal.failures_before_success[1] = 1
-    message = send(amqp_uri, 1)
+    message = created(amqp_uri, 1)
 
     handled = journal.next_handled()
     assert handled == message
@@ -121,7 +115,7 @@ def test_an_outage_is_waited_out_however_long_it_lasts_and_uses_no_attempt(
         policy, journal, amqp_uri):
     journal.outages[1] = ATTEMPTS + 2  # longer than the retries would allow
     journal.failures_before_success[1] = ATTEMPTS + 3  # then one real failure
-    message = send(amqp_uri, 1)
+    message = created(amqp_uri, 1)
 
     assert journal.next_handled(timeout=10) == message
     assert journal.attempts[1] == ATTEMPTS + 4
@@ -131,7 +125,7 @@ def test_an_outage_is_waited_out_however_long_it_lasts_and_uses_no_attempt(
 def test_a_handler_that_always_fails_is_tried_once_per_delay_more_then_dead_lettered(
         policy, journal, amqp_uri):
     journal.broken.add(1)
-    message = send(amqp_uri, 1)
+    message = created(amqp_uri, 1)
 
     [letter] = wait_for_dead_letters(amqp_uri)
     assert journal.attempts[1] == ATTEMPTS
@@ -155,9 +149,9 @@ def test_a_failing_message_waiting_for_its_retry_does_not_hold_up_the_others(
     config = {**service_config, "max_workers": 1, "HANDLER_RETRY_DELAYS": [60, 60]}
     container_factory(PolicyService, config).start()
     journal.broken.add(1)
-    send(amqp_uri, 1)
+    created(amqp_uri, 1)
     for event_id in range(2, 12):
-        send(amqp_uri, event_id)
+        created(amqp_uri, event_id)
 
     handled = [journal.next_handled().event_id for _ in range(10)]
     assert sorted(handled) == list(range(2, 12))
@@ -179,7 +173,7 @@ def test_a_malformed_message_is_dead_lettered_at_once_without_calling_the_handle
     assert "owner_id" in letter.error
     assert letter.body == payload
 
-    send(amqp_uri, 2)  # the handler is alive, and the malformed one never reached it
+    created(amqp_uri, 2)  # the handler is alive, and the malformed one never reached it
     assert journal.next_handled().event_id == 2
     assert journal.attempts == Counter({2: 1})
     assert queue_depth(amqp_uri, RETRY_QUEUES[0]) is None  # it was never retried
@@ -187,7 +181,7 @@ def test_a_malformed_message_is_dead_lettered_at_once_without_calling_the_handle
 
 def test_a_dead_letter_replayed_once_the_cause_is_fixed_is_handled(policy, journal, amqp_uri):
     journal.broken.add(1)
-    message = send(amqp_uri, 1)
+    message = created(amqp_uri, 1)
     wait_for_dead_letters(amqp_uri)
 
     journal.broken.discard(1)  # the operator fixes the cause
@@ -202,8 +196,8 @@ def test_a_dead_letter_replayed_once_the_cause_is_fixed_is_handled(policy, journ
 def test_a_dead_letter_replayed_too_early_gets_every_retry_again_and_comes_back(
         policy, journal, amqp_uri):
     journal.broken.update({1, 2})
-    message = send(amqp_uri, 1)
-    other = send(amqp_uri, 2)
+    message = created(amqp_uri, 1)
+    other = created(amqp_uri, 2)
     wait_for_dead_letters(amqp_uri, count=2)
 
     assert deadletters.replay(amqp_uri, SERVICE, str(message.message_id)) is True
@@ -218,7 +212,7 @@ def test_a_dead_letter_replayed_too_early_gets_every_retry_again_and_comes_back(
 
 def test_the_operator_command_lists_and_replays_dead_letters(policy, journal, amqp_uri, capsys):
     journal.broken.add(1)
-    message = send(amqp_uri, 1)
+    message = created(amqp_uri, 1)
     wait_for_dead_letters(amqp_uri)
     message_id = str(message.message_id)
     capsys.readouterr()
@@ -241,7 +235,7 @@ def test_the_operator_command_lists_and_replays_dead_letters(policy, journal, am
 
 def test_the_operator_command_runs_as_a_module(policy, journal, amqp_uri):
     journal.broken.add(1)
-    message = send(amqp_uri, 1)
+    message = created(amqp_uri, 1)
     wait_for_dead_letters(amqp_uri)
 
     run = subprocess.run(

@@ -30,7 +30,8 @@ from shared.broker import Management
 from shared.db import Database
 from shared.handlers import ATTEMPT_HEADER, SENDER_HEADER, consume
 from shared.inbox import apply_each_once, apply_once
-from tests.support.broker import peek, publish_event, queue_depth
+from tests.support.broker import created, peek, queue_depth
+from tests.support.services import starter
 from tests.support.tap import wait_until
 
 SERVICE = "quorum"
@@ -106,23 +107,8 @@ def service(request, monkeypatch):
 
 
 @pytest.fixture
-def effects(events_db):
-    """The effects in the order they committed: one row each, no unique key,
-    so a duplicate would show."""
-    with events_db.begin() as conn:
-        conn.execute(text("DROP TABLE IF EXISTS test_quorum_effects"))
-        conn.execute(text("CREATE TABLE test_quorum_effects ("
-                          " id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
-                          " message_id uuid NOT NULL, event_id bigint NOT NULL)"))
-
-    def rows():
-        with events_db.connect() as conn:
-            return conn.execute(text(
-                "SELECT message_id, event_id FROM test_quorum_effects ORDER BY id")).all()
-
-    yield rows
-    with events_db.begin() as conn:
-        conn.execute(text("DROP TABLE test_quorum_effects"))
+def effects(effects_table):
+    return effects_table("test_quorum_effects")
 
 
 @pytest.fixture
@@ -144,21 +130,12 @@ def delivery_limit(monkeypatch):
 def start(container_factory, config, service):
     """`start()` → a consumer, running; its queue declared by a first one
     that stopped, so that what the test publishes before waits."""
-    first = container_factory(service, config)
-    first.start()
-    first.stop()
+    start_consumer = starter(container_factory, service, config)
 
     def start():
-        service.journal.consumer = container_factory(service, config)
-        service.journal.consumer.start()
+        service.journal.consumer = start_consumer()
         return service.journal.consumer
     return start
-
-
-def send(amqp_uri, event_id):
-    message = EventCreated(event_id=event_id, identifier="abcdef12", owner_id=7)
-    publish_event(amqp_uri, message.to_payload(), message.message_id)
-    return message
 
 
 def await_death(container):
@@ -187,7 +164,7 @@ def the_dead_letter(amqp_uri):
 
 def test_a_failing_message_is_retried_on_quorum_queues_then_dead_lettered_once_as_sent(
         start, service, effects, amqp_uri, rabbit_config):
-    messages = [send(amqp_uri, event_id) for event_id in range(1, 9)]
+    messages = [created(amqp_uri, event_id) for event_id in range(1, 9)]
     poison = messages[2]
     service.journal.broken.add(poison.message_id)
 
@@ -212,7 +189,7 @@ def test_a_failing_message_is_retried_on_quorum_queues_then_dead_lettered_once_a
 
 def test_a_message_that_kills_its_consumer_is_dead_lettered_by_the_broker_past_the_limit(
         delivery_limit, start, service, effects, amqp_uri):
-    messages = [send(amqp_uri, event_id) for event_id in range(1, 9)]
+    messages = [created(amqp_uri, event_id) for event_id in range(1, 9)]
     poison = messages[2]
     service.journal.killing.add(poison.message_id)
     healthy = [m for m in messages if m != poison]

@@ -21,8 +21,9 @@ from services.webhooks.models import Delivery, Webhook
 from services.webhooks.service import WebhooksService
 from shared import deadletters
 from shared.handlers import ATTEMPT_HEADER
-from tests.support.broker import peek, publish_event, queue_depth
+from tests.support.broker import peek, queue_depth, send_message
 from tests.support.receiver import Receiver
+from tests.support.services import starter
 from tests.support.tap import wait_until
 
 HANDLER_QUEUE = "evt-roles-invite.created--webhooks.on_invite_created"
@@ -40,15 +41,7 @@ def start(container_factory, webhooks_config):
     """`start()` → the service, its queues declared by a first container
     that stopped, so that what the test publishes before waits."""
     config = {**webhooks_config, "MESSAGE_BATCH_SIZE": 4, "MESSAGE_PREFETCH": 8}
-    first = container_factory(WebhooksService, config)
-    first.start()
-    first.stop()
-
-    def start():
-        container = container_factory(WebhooksService, config)
-        container.start()
-        return container
-    return start
+    return starter(container_factory, WebhooksService, config)
 
 
 @pytest.fixture
@@ -68,9 +61,7 @@ def send(amqp_uri, event_id, message=None, name="Summit"):
     message = message or InviteCreated(invite_id=event_id, event_id=event_id, event_name=name,
                                        email="ana@example.org", role="organizer",
                                        expires_at="2030-03-14T09:00:00+00:00")
-    publish_event(amqp_uri, message.to_payload(), message.message_id, source="roles",
-                  event_type=message.event_type)
-    return message
+    return send_message(amqp_uri, message)
 
 
 def recorded(session):

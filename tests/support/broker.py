@@ -15,6 +15,7 @@ from nameko.standalone.rpc import (
     StandaloneProxyBase,
 )
 
+from contracts.events.messages import EventCreated
 from shared import broker
 from shared.amqp import DEVELOPMENT_BROKER_PASSWORD, with_login
 from shared.rpc import ReplyListener
@@ -65,6 +66,20 @@ def publish_event(amqp_uri, payload, message_id, source="events", event_type="ev
             headers=headers or {},
             delivery_mode=2,
         )
+
+
+def send_message(amqp_uri, message):
+    """Publish `message` (a `shared.messages.Message`) as its source
+    service publishes it (`publish_event`); the message."""
+    publish_event(amqp_uri, message.to_payload(), message.message_id, source=message.source,
+                  event_type=message.event_type)
+    return message
+
+
+def created(amqp_uri, event_id):
+    """Send an `event.created` of event `event_id` (`send_message`)."""
+    return send_message(amqp_uri, EventCreated(event_id=event_id, identifier="abcdef12",
+                                               owner_id=7))
 
 
 class _ReplyListener(ReplyListener, SingleThreadedReplyListener):

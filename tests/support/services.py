@@ -83,3 +83,18 @@ class _Once:
             with self._remote as remote:
                 return getattr(remote, method)(*args, **kwargs)
         return call
+
+
+def starter(container_factory, service_class, config):
+    """`start()` → a running container of `service_class`, its queues
+    declared and bound by a first container that stopped, so that what a
+    test publishes before it starts waits in them."""
+    first = container_factory(service_class, config)
+    first.start()
+    first.stop()
+
+    def start():
+        container = container_factory(service_class, config)
+        container.start()
+        return container
+    return start
