@@ -2,11 +2,12 @@
 `nameko run` does: eventlet's monkey patch before anything else is imported,
 and psycopg2 made cooperative by the services' own `Database` setup.
 
-It also keeps a watchdog. Once eventlet patches `threading`, pytest-timeout
-no longer sees the main thread and falls back to a timer that is itself a
-green thread, which a hung test can keep from ever firing: one hang then
-hangs the whole run. A real thread, which no greenlet can block, ends the
-process with every greenlet's stack once a test overruns its timeout well.
+It also keeps pytest-timeout's timer. Once eventlet patches `threading`,
+pytest-timeout no longer sees the main thread and falls back to a timer that
+is itself a green thread, which a hung test can keep from ever firing, and
+which prints the stacks of real threads only. A watchdog on a real thread,
+which no greenlet can block, ends the run when a test phase overruns its
+timeout, with every greenlet's stack and, last (a CI log's tail), the test.
 """
 import faulthandler
 import gc
@@ -18,10 +19,8 @@ import eventlet
 import greenlet
 import pytest
 
-GRACE = 60  # seconds past twice the test's timeout (setup and call each get one)
-
 _real_stderr = os.dup(2)  # before pytest captures it: the watchdog's voice
-_overdue_at = None  # monotonic deadline of the test under way
+_running = None  # (test id, timeout, monotonic deadline) of the phase under way
 _failures = []  # reports of the failures so far: a killed run never prints them
 
 # now, as this plugin is imported (`-p`, before the plugins installed packages
@@ -35,12 +34,18 @@ def pytest_load_initial_conftests(early_config, parser, args):
     threading.Thread(target=_watch, name="test-watchdog", daemon=True).start()
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_protocol(item, nextitem):
-    global _overdue_at
-    _overdue_at = time.monotonic() + 2 * _timeout(item) + GRACE
-    yield
-    _overdue_at = None
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_set_timer(item, settings):
+    global _running
+    _running = (item.nodeid, settings.timeout, time.monotonic() + settings.timeout)
+    return True  # pytest-timeout sets no timer of its own
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_timeout_cancel_timer(item):
+    global _running
+    _running = None
+    return True
 
 
 def pytest_runtest_logreport(report):
@@ -48,24 +53,17 @@ def pytest_runtest_logreport(report):
         _failures.append(f"{report.nodeid} ({report.when}):\n{report.longreprtext}")
 
 
-def _timeout(item):
-    marker = item.get_closest_marker("timeout")
-    if marker and marker.args:
-        return float(marker.args[0])
-    return float(item.config.getoption("timeout", None) or 120)
-
-
 def _watch():
     sleep = eventlet.patcher.original("time").sleep
-    while _overdue_at is None or time.monotonic() < _overdue_at:
+    while (running := _running) is None or time.monotonic() < running[2]:
         sleep(1)
     try:
-        _report_hang()
+        _report_hang(*running[:2])
     finally:
         os._exit(3)
 
 
-def _report_hang():
+def _report_hang(test, timeout):
     with os.fdopen(_real_stderr, "w") as out:
         for failure in _failures:
             out.write(f"\n*** failed: {failure}\n")
@@ -79,3 +77,4 @@ def _report_hang():
                 out.write(f"\n--- {obj!r}\n{stack}")
         out.flush()
         faulthandler.dump_traceback(out, all_threads=True)
+        out.write(f"\n*** hung: {test}, past its {timeout:g} s timeout\n")
