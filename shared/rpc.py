@@ -66,6 +66,17 @@ log = logging.getLogger(__name__)
 BROKER_ERRORS = (OSError, KombuError, AMQPError)
 
 
+def ack(queue_consumer, message, what):
+    """Ack `message`; a connection lost meanwhile is logged, not raised
+    (nameko catches amqp's `ConnectionError` only, and a socket's error
+    raised in a worker or the consumer kills the service): the broker
+    delivers the message again on the next connection, which drops it."""
+    try:
+        queue_consumer.ack_message(message)
+    except BROKER_ERRORS as exc:
+        log.warning("could not ack %s (%r): it is delivered again", what, exc)
+
+
 def rpc_exchange(config):
     """`nameko-rpc`, never declared by a service (see above)."""
     return Exchange(config.get(RPC_EXCHANGE_CONFIG_KEY, "nameko-rpc"), type="topic",
@@ -117,10 +128,7 @@ class RpcConsumer(nameko_rpc.RpcConsumer):
             log.warning("could not answer %s (%r): the caller's call times out",
                         message.delivery_info.get("routing_key"), exc)
             return result, exc_info
-        try:
-            self.queue_consumer.ack_message(message)
-        except BROKER_ERRORS as exc:  # redelivered on the next connection, and dropped
-            log.warning("could not ack %s (%r)", message.delivery_info.get("routing_key"), exc)
+        ack(self.queue_consumer, message, message.delivery_info.get("routing_key"))
         return result, exc_info
 
 
@@ -135,7 +143,7 @@ class RpcEntrypoint(nameko_rpc.Rpc):
         if message.delivery_info.get("redelivered"):
             log.warning("dropped a redelivered request for %s: its caller retries",
                         self.method_name)
-            self.rpc_consumer.queue_consumer.ack_message(message)
+            ack(self.rpc_consumer.queue_consumer, message, self.method_name)
             return
         caller = message.properties.get("user_id")
         if self.callers is not None and caller not in self.callers:
@@ -165,6 +173,14 @@ class ReplyListener(nameko_rpc.ReplyListener):
             exchange=rpc_exchange(self.container.config), routing_key=self.routing_key,
             durable=False, auto_delete=True, queue_arguments={"x-expires": RPC_REPLY_QUEUE_TTL})
         self.queue_consumer.register_provider(self)
+
+    def handle_message(self, body, message):
+        """nameko's, with the reply acked by `ack`: a connection lost just
+        then left nameko's ack to kill the service."""
+        ack(self.queue_consumer, message, "a reply")
+        waiting = self._reply_events.pop(message.properties.get("correlation_id"), None)
+        if waiting is not None:  # none for a reply delivered again
+            waiting.send(body)
 
 
 class Rpc(RpcProxy):
