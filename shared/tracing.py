@@ -15,6 +15,9 @@ parent travels as the W3C `traceparent` the way the request id does
   consuming handler a child of the publish span.
 
 The gateway starts every trace: a client's `traceparent` is not believed.
+A service records the share `TRACE_SAMPLE_RATIO` of the traces it starts
+(by trace id); the rest are passed on unsampled, and a trace's every later
+span follows its first one, so a trace is recorded whole or not at all.
 Spans are exported by OTLP/HTTP to `OTEL_EXPORTER_OTLP_ENDPOINT`; without
 one nothing is recorded or sent, but a context that arrives is passed on,
 so a service without a collector does not break the trace of one with.
@@ -36,6 +39,7 @@ from opentelemetry import context, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -111,7 +115,8 @@ class Tracing(DependencyProvider):
         self.tracer = NO_TRACER
         if processor is not None:
             resource = Resource.create({"service.name": self.container.service_name})
-            self.provider = TracerProvider(resource=resource)
+            sampler = ParentBased(TraceIdRatioBased(settings.TRACE_SAMPLE_RATIO))
+            self.provider = TracerProvider(resource=resource, sampler=sampler)
             self.provider.add_span_processor(processor)
             self.tracer = self.provider.get_tracer(__name__)
 

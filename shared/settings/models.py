@@ -91,6 +91,10 @@ class ServiceSettings(BaseModel):
     OTEL_EXPORTER_OTLP_ENDPOINT: Blank = setting(
         "", "an OpenTelemetry collector's OTLP/HTTP base URL (`http://127.0.0.1:4318`), which "
         "the service sends its traces to (`shared.tracing`); empty: none recorded or sent")
+    TRACE_SAMPLE_RATIO: float = setting(
+        1.0, "the share of the traces a service starts that are recorded and sent, by trace "
+        "id (`shared.tracing`); a trace that arrives keeps its caller's choice, so a trace is "
+        "whole or absent", ge=0, le=1)
     METRICS_ENABLED: bool = setting(
         True, "count every worker: its entrypoint's calls by outcome and their time, the "
         "workers busy (`shared.metrics`); false: not (to measure what counting costs); the "

@@ -21,6 +21,7 @@ SECRETS = ("POSTGRES_PASSWORD", "RABBITMQ_ADMIN_PASSWORD", "EVENTS_BROKER_PASSWO
 OURS = {path.parent.name for path in ROOT.glob("services/*/service.py")}
 # the trace exporter's settings, passed on from the environment (shared.tracing)
 OTLP = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TIMEOUT")
+SAMPLING = "TRACE_SAMPLE_RATIO"
 
 
 def compose_command():
@@ -33,7 +34,8 @@ def compose_command():
 def compose_config(**variables):
     """`docker compose config` with `variables` (and no other secret or
     exporter setting) in the environment: the completed process."""
-    env = {name: value for name, value in os.environ.items() if name not in SECRETS + OTLP}
+    env = {name: value for name, value in os.environ.items()
+           if name not in (*SECRETS, *OTLP, SAMPLING)}
     return subprocess.run([*compose_command(), "-f", "docker-compose.yml", "config"],
                           cwd=ROOT, env={**env, **variables}, capture_output=True, text=True,
                           timeout=60)
@@ -139,11 +141,14 @@ def test_the_secrets_reach_the_services_that_need_them_and_no_others(services):
 
 def test_the_trace_exporter_settings_reach_every_service_from_the_environment(services):
     exporter = {name: sentinel(name) for name in OTLP}
-    result = compose_config(**{name: sentinel(name) for name in SECRETS}, **exporter)
+    result = compose_config(**{name: sentinel(name) for name in SECRETS}, **exporter,
+                            TRACE_SAMPLE_RATIO="0.25")
     assert result.returncode == 0, result.stderr
     configured = yaml.safe_load(result.stdout)["services"]
 
     for service in OURS:
         assert {name: services[service]["environment"][name] for name in OTLP} == dict.fromkeys(
             OTLP, "")  # none by default: no collector, no trace sent
+        assert services[service]["environment"][SAMPLING] == "1.0"  # every trace
         assert {name: configured[service]["environment"][name] for name in OTLP} == exporter
+        assert configured[service]["environment"][SAMPLING] == "0.25"
