@@ -99,7 +99,7 @@ bench-scaleout: install
 
 bench-messages: install
 	@$(PY) scripts/preflight.py --management
-	$(PY) -m bench.message_bench --observability both
+	$(PY) -m bench.message_bench --rounds 5 --observability default,off,metrics,collector,sampled
 
 bench-gateway: install
 	@$(PY) scripts/preflight.py --management

@@ -4,7 +4,7 @@ against the raw nameko path with no guarantees.
 
     PYTHONPATH=. .venv/bin/python -m bench.message_bench [--events 5000] [--rounds 3]
         [--paced 500] [--paced-interval-ms 5] [--profile DIR] [--patch FILE]
-        [--ours batch|single] [--observability on|off|both]
+        [--ours batch|single] [--observability PROFILE,…]
 
 Small bench services, each a nameko `ServiceContainer` in a process of its
 own (as `nameko run` would run it; this module re-runs itself with
@@ -31,12 +31,17 @@ their source: `@consume` believes a message only from its source's user.
   `RequestContext` and their JSON logging at INFO (one `handled` line a
   batch, or a message);
 - ours, the producer and our consumer, with the services' `Metrics` and
-  `Tracing`: `--observability on` (the default) each worker counted and in
-  a span, and the spans sent by OTLP/HTTP to a stand-in collector
-  (`bench.collector`) as to Jaeger's; `off`: `METRICS_ENABLED` and
-  `TRACING_ENABLED` false; `both`: ours twice, off and on taking turns (the
-  two processes restarted with the other settings, then warmed up), and
-  what on costs against off;
+  `Tracing` as `--observability` says, a comma-separated list of
+  `PROFILES`: `off` (`METRICS_ENABLED` and `TRACING_ENABLED` false),
+  `metrics` (traces off), `default` (both on, no collector: the services'
+  defaults), `collector` (every trace sent by OTLP/HTTP to a stand-in
+  collector, `bench.collector`, as to Jaeger's), `sampled` (the same with
+  `TRACE_SAMPLE_RATIO` 0.1); each profile is a path of its own, taking
+  turns with the others (the two processes restarted with its settings,
+  then warmed up); the first is the one compared with raw, and each other
+  is compared with `off`, if measured: throughput and the CPU time the
+  producer and the consumer spent per event (the steadier figure on a
+  shared machine);
 - `benchraw`, the raw consumer: a plain `@event_handler` making the same
   INSERT into `effects` in its own transaction (no inbox, nothing else).
 
@@ -324,9 +329,8 @@ def serve(role):
 
 # --- the driver's side: broker, databases, processes ----------------------------
 
-def service_config(role, vhost, level, max_workers, ours="batch", collector=None):
-    """A bench service's config; ours with metrics and traces on when given
-    the `collector` to send spans to."""
+def service_config(role, vhost, level, max_workers, ours, observability):
+    """A bench service's config, observed as `observability` (settings) says."""
     service = SERVICES[role].name
     database = DATABASES["producer" if role == "producer" else "consumer"]
     login = f"{PRODUCER}:{DEVELOPMENT_BROKER_PASSWORD}" if role == "producer" else "guest:guest"
@@ -337,9 +341,7 @@ def service_config(role, vhost, level, max_workers, ours="batch", collector=None
         "OUTBOX_POLL_INTERVAL": 1.0,
         "HANDLER_RETRY_DELAYS": [1, 5, 25],
         "OURS": ours,
-        "METRICS_ENABLED": collector is not None,
-        "TRACING_ENABLED": collector is not None,
-        "OTEL_EXPORTER_OTLP_ENDPOINT": collector or "",
+        **observability,
         "METRICS_ADDRESS": "",  # counted, not served: nothing scrapes the bench
         "LOGGING": {
             "version": 1, "disable_existing_loggers": False,
@@ -393,8 +395,8 @@ def empty(engines):
 
 class Services:
     """The three bench services, each in a process of its own; ours (the
-    producer and our consumer) with metrics and traces on, their spans sent
-    to `collector` (a URL), or off."""
+    producer and our consumer) observed as a profile of `PROFILES` says, its
+    spans sent to `collector` (a URL) if the profile sends any."""
 
     def __init__(self, workdir, vhost, collector, patch=None, level="INFO",
                  max_workers=MAX_WORKERS, ours="batch"):
@@ -403,10 +405,10 @@ class Services:
         self.collector = collector
         self.patch = patch
         self.processes = {}
-        self.observed = None
+        self.profile = None
 
-    def start(self, observed):
-        self._configure(observed)
+    def start(self, profile):
+        self._configure(profile)
         # the consumers first: their queues must exist before anything is published
         for role in ("ours", "raw", "producer"):
             self._spawn(role)
@@ -414,22 +416,32 @@ class Services:
         self.cluster = self.rpc.start()
         return self
 
-    def observe(self, observed):
-        """Ours with metrics and traces on (`observed`) or off: restarted if
-        they were not; whether it was."""
-        if observed == self.observed:
+    def observe(self, profile):
+        """Ours observed as `profile` says: restarted if it was not; whether it was."""
+        if profile == self.profile:
             return False
-        self._configure(observed)
+        self._configure(profile)
         for role in ("ours", "producer"):
             self._stop(role)
         for role in ("ours", "producer"):
             self._spawn(role)
         return True
 
-    def _configure(self, observed):
-        self.observed = observed
-        collector = self.collector if observed else None
-        self.config = {role: service_config(role, *self.settings, collector) for role in ROLES}
+    def _configure(self, profile):
+        self.profile = profile
+        observability = observability_settings(profile, self.collector)
+        self.config = {role: service_config(role, *self.settings, observability)
+                       for role in ROLES}
+
+    def cpu_seconds(self, roles):
+        """The CPU time (user and system) the processes of `roles` have spent."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for role in roles:
+            fields = Path(f"/proc/{self.processes[role].pid}/stat").read_text()
+            fields = fields.rpartition(")")[2].split()  # after the command's name
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
 
     def _spawn(self, role):
         ready = self.workdir / f"{role}.ready"
@@ -488,6 +500,8 @@ def measure(services, engines, path, mode, first, count, interval, dispatchers=1
     producer = services.cluster.benchsrc
     consumer = getattr(services.cluster, "benchours" if path == "ours" else "benchraw")
     consumer.stamps()  # start from none
+    roles = ("producer", path)
+    cpu_before = services.cpu_seconds(roles)
     if path == "ours":
         producer.relayed()
         if mode == "burst":
@@ -499,6 +513,7 @@ def measure(services, engines, path, mode, first, count, interval, dispatchers=1
     else:
         started = producer.dispatch_paced(first, count, interval)
     wait_for_effects(engines["consumer"], path, count, timeout=120 + count / 50)
+    cpu = services.cpu_seconds(roles) - cpu_before
     done = dict(consumer.stamps())
     started = {int(seq): at for seq, at in started.items()}
     if set(done) != set(started):
@@ -506,7 +521,7 @@ def measure(services, engines, path, mode, first, count, interval, dispatchers=1
     latencies = [(done[seq] - started[seq]) * 1000 for seq in started]
     elapsed = max(done.values()) - min(started.values())
     result = {"path": path, "mode": mode, "events": count, "latencies": latencies,
-              "per_s": count / elapsed, "seconds": elapsed,
+              "per_s": count / elapsed, "seconds": elapsed, "cpu_us": cpu / count * 1e6,
               "produced_s": max(started.values()) - min(started.values())}
     if path == "ours":
         batches = producer.relayed()
@@ -515,51 +530,73 @@ def measure(services, engines, path, mode, first, count, interval, dispatchers=1
     return result
 
 
-# the paths a run measures: ours with metrics and traces on or off, and raw
-LABELS = {
-    "ours": "ours: outbox → relay → consumer + inbox, metrics and traces on",
-    "ours-off": "ours: outbox → relay → consumer + inbox, metrics and traces off",
-    "raw": "raw: EventDispatcher → @event_handler",
+# how ours is observed: a description, and the settings of its producer and
+# consumer (`collector`: the stand-in collector's URL in the exporter's place)
+PROFILES = {
+    "off": ("metrics and traces off", {"METRICS_ENABLED": False, "TRACING_ENABLED": False}),
+    "metrics": ("metrics on, traces off", {"TRACING_ENABLED": False}),
+    "default": ("metrics and traces on, no collector: the services' defaults", {}),
+    "collector": ("metrics and traces on, every trace sent to a collector",
+                  {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector"}),
+    "sampled": ("metrics and traces on, one trace in ten sent to a collector",
+                {"OTEL_EXPORTER_OTLP_ENDPOINT": "collector", "TRACE_SAMPLE_RATIO": 0.1}),
 }
-OBSERVED = {"ours": True, "ours-off": False, "raw": None}  # None: either will do
-PATHS = {"on": ("ours", "raw"), "off": ("ours-off", "raw"), "both": ("ours-off", "ours", "raw")}
+
+
+def observability_settings(profile, collector):
+    settings = {"METRICS_ENABLED": True, "TRACING_ENABLED": True,
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "", "TRACE_SAMPLE_RATIO": 1.0,
+                **PROFILES[profile][1]}
+    if settings["OTEL_EXPORTER_OTLP_ENDPOINT"]:
+        settings["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector
+    return settings
+
+
+def label(path):
+    if path == "raw":
+        return "raw: EventDispatcher → @event_handler"
+    return f"ours: outbox → relay → consumer + inbox, {PROFILES[path][0]}"
+
+
+def profiles_of(text):
+    profiles = text.split(",")
+    unknown = set(profiles) - set(PROFILES)
+    if unknown or len(set(profiles)) != len(profiles):
+        raise argparse.ArgumentTypeError(
+            f"a comma-separated list of distinct profiles of {', '.join(PROFILES)}")
+    return profiles
 
 
 def run_round(services, engines, args, number, seq):
-    """Every path (`PATHS`), burst then paced, in turns (the other way round
-    in odd rounds); ours restarted with metrics and traces on or off as its
-    turn needs."""
-    paths = PATHS[args.observability][::-1 if number % 2 else 1]
+    """Every path (ours as each profile, and raw), burst then paced, in turns
+    (the other way round in odd rounds); ours restarted as its turn needs."""
+    paths = [*args.observability, "raw"][::-1 if number % 2 else 1]
     results = []
     for mode, count, interval in (("burst", args.events, 0),
                                   ("paced", args.paced, args.paced_interval_ms / 1000)):
         for path in paths:
-            seq = observe(services, engines, OBSERVED[path], seq)
+            seq = observe(services, engines, path, seq)
             empty(engines)
-            result = {**measure(services, engines, path.removesuffix("-off"), mode, seq, count,
-                                interval, args.raw_dispatchers), "path": path}
+            result = {**measure(services, engines, "raw" if path == "raw" else "ours", mode, seq,
+                                count, interval, args.raw_dispatchers), "path": path}
             seq += count
             results.append(result)
-            print(f"round {number + 1}: {path:8} {mode}: {result['per_s']:7.0f} events/s,"
+            print(f"round {number + 1}: {path:9} {mode}: {result['per_s']:7.0f} events/s,"
+                  f" {result['cpu_us']:5.0f} µs CPU an event,"
                   f" latency p50 {percentile(result['latencies'], 0.5):7.1f} ms,"
                   f" p99 {percentile(result['latencies'], 0.99):7.1f} ms", flush=True)
     return results, seq
 
 
-def observe(services, engines, observed, seq):
-    """Ours with metrics and traces on or off (`observed`; None: either):
-    restarted and warmed up if they were not; the next seq."""
-    if observed is None or not services.observe(observed):
+def observe(services, engines, path, seq):
+    """Ours observed as `path` (a profile) says, restarted and warmed up if
+    it was not (raw: as it is); the next seq."""
+    if path == "raw" or not services.observe(path):
         return seq
     empty(engines)
     measure(services, engines, "ours", "paced", seq, 50, 0.002)  # warm-up
-    print(f"ours restarted, metrics and traces {'on' if observed else 'off'}", flush=True)
+    print(f"ours restarted: {PROFILES[path][0]}", flush=True)
     return seq + 50
-
-
-def ours_path_of(args):
-    """The path of ours the comparisons with raw take."""
-    return "ours-off" if args.observability == "off" else "ours"
 
 
 # --- profiling ------------------------------------------------------------------
@@ -655,27 +692,28 @@ def summary(results, path, mode):
             "per_s_all": [r["per_s"] for r in chosen],
             "p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99),
             "max": max(latencies), "events": sum(r["events"] for r in chosen),
+            "cpu_us": statistics.median(r["cpu_us"] for r in chosen),
+            "cpu_us_all": [r["cpu_us"] for r in chosen],
             "produced_s": statistics.median(r["produced_s"] for r in chosen),
             "seconds": statistics.median(r["seconds"] for r in chosen),
             "relayed_s": (statistics.median(r["relayed_s"] for r in chosen)
                           if path != "raw" else None)}
 
 
-def tables(results):
-    header = ["path", "burst events/s (median)", "per round", "burst p50 ms", "burst p99 ms",
-              "paced p50 ms", "paced p99 ms", "paced max ms"]
+def tables(results, paths):
+    header = ["path", "burst events/s (median)", "per round", "burst CPU µs an event",
+              "burst p50 ms", "burst p99 ms", "paced p50 ms", "paced p99 ms", "paced max ms"]
     rows = []
-    measured = {result["path"] for result in results}
-    for path, label in ((path, label) for path, label in LABELS.items() if path in measured):
+    for path in paths:
         burst, paced = summary(results, path, "burst"), summary(results, path, "paced")
-        rows.append([label, f"{burst['per_s']:.0f}",
+        rows.append([label(path), f"{burst['per_s']:.0f}",
                      " / ".join(f"{value:.0f}" for value in burst["per_s_all"]),
-                     f"{burst['p50']:.0f}", f"{burst['p99']:.0f}",
+                     f"{burst['cpu_us']:.0f}", f"{burst['p50']:.0f}", f"{burst['p99']:.0f}",
                      f"{paced['p50']:.1f}", f"{paced['p99']:.1f}", f"{paced['max']:.1f}"])
     return header, rows
 
 
-def stage_note(results, events, dispatchers, ours_path="ours"):
+def stage_note(results, events, dispatchers, ours_path):
     ours, raw = summary(results, ours_path, "burst"), summary(results, "raw", "burst")
     relay_rate, consumer_rate = events / ours["relayed_s"], ours["per_s"]
     limit = ("the relay was the limit (the consumer kept pace with it)"
@@ -690,19 +728,25 @@ def stage_note(results, events, dispatchers, ours_path="ours"):
             f" broker's confirm), its consumer {raw['seconds']:.2f} s.")
 
 
-def cost_note(results, spans):
-    """What metrics and traces cost ours, on against off (`--observability both`)."""
-    burst, paced = ({path: summary(results, path, mode) for path in ("ours", "ours-off")}
-                    for mode in ("burst", "paced"))
-    on, off = burst["ours"], burst["ours-off"]
-    pairs = " / ".join(f"{a / b:.2f}" for a, b in zip(on["per_s_all"], off["per_s_all"],
-                                                       strict=True))
-    return (f"What metrics and traces cost ours, on against off: a burst"
-            f" {on['per_s']:.0f} events/s against {off['per_s']:.0f}"
-            f" ({on['per_s'] / off['per_s']:.3f}×; round by round {pairs}); paced, p50"
-            f" {paced['ours']['p50']:.1f} ms against {paced['ours-off']['p50']:.1f}, p99"
-            f" {paced['ours']['p99']:.1f} ms against {paced['ours-off']['p99']:.1f}. The"
-            f" collector received {spans} spans.")
+def cost_notes(results, profiles):
+    """What each profile costs ours against `off`: throughput and CPU per
+    event, each a ratio of the medians and round by round; paced p99."""
+    off = {mode: summary(results, "off", mode) for mode in ("burst", "paced")}
+    notes = []
+    for profile in (p for p in profiles if p != "off"):
+        burst, paced = (summary(results, profile, mode) for mode in ("burst", "paced"))
+        rates = " / ".join(f"{a / b:.2f}" for a, b in zip(
+            burst["per_s_all"], off["burst"]["per_s_all"], strict=True))
+        cpus = " / ".join(f"{a / b:.2f}" for a, b in zip(
+            burst["cpu_us_all"], off["burst"]["cpu_us_all"], strict=True))
+        notes.append(
+            f"Ours with {PROFILES[profile][0]}, against off: a burst {burst['per_s']:.0f} events/s"
+            f" against {off['burst']['per_s']:.0f} ({burst['per_s'] / off['burst']['per_s']:.3f}×;"
+            f" round by round {rates}); CPU of the producer and the consumer"
+            f" {burst['cpu_us']:.0f} µs an event against {off['burst']['cpu_us']:.0f}"
+            f" ({burst['cpu_us'] / off['burst']['cpu_us']:.3f}×; round by round {cpus});"
+            f" paced p99 {paced['p99']:.1f} ms against {off['paced']['p99']:.1f}.")
+    return notes
 
 
 OURS_METHOD = {
@@ -716,27 +760,22 @@ OURS_METHOD = {
 }
 
 
+def observability_text(profiles):
+    return "; ".join(f"`{profile}`, {PROFILES[profile][0]}" for profile in profiles)
+
+
 def goal(ours, raw):
     ratio = ours / raw
     return f"{ratio:.2f}× raw, goal ≥ 1.5×: {'met' if ratio >= 1.5 else 'not met'}"
 
 
-ON_TEXT = ("each worker counted and in a span, the spans sent in batches by OTLP/HTTP to a"
-           " stand-in collector (`bench.collector`: it counts them and keeps none)")
-OFF_TEXT = "`METRICS_ENABLED` and `TRACING_ENABLED` false"
-OBSERVABILITY = {
-    "on": f"with `Metrics` and `Tracing` on, as on the services: {ON_TEXT}",
-    "off": f"with `Metrics` and `Tracing` off ({OFF_TEXT})",
-    "both": f"with `Metrics` and `Tracing` off ({OFF_TEXT}) and on ({ON_TEXT}), in turns,"
-            f" restarted and warmed up between",
-}
-
-
 def docs_section(results, args, host, profiles, command, spans):
-    header, rows = tables(results)
-    ours_path = ours_path_of(args)
+    header, rows = tables(results, [*args.observability, "raw"])
+    ours_path = args.observability[0]
     ours, raw = summary(results, ours_path, "burst"), summary(results, "raw", "burst")
-    cost = f"\n- {cost_note(results, spans)}" if args.observability == "both" else ""
+    cost = "".join(f"\n- {note}" for note in cost_notes(results, args.observability))
+    if spans:
+        cost += f"\n- The collector received {spans} spans."
     profile_block = (f"\n\nProfile of one more burst of ours (py-spy, 250 Hz, share of the"
                      f" samples in which the process was busy):\n\n```\n"
                      f"{profile_text(profiles)}\n```" if profiles else "")
@@ -754,7 +793,7 @@ RabbitMQ on the same machine.
 
 {markdown_table(header, rows)}
 
-- Throughput, ours against raw: {goal(ours['per_s'], raw['per_s'])}.
+- Throughput, ours ({PROFILES[ours_path][0]}) against raw: {goal(ours['per_s'], raw['per_s'])}.
 - {stage_note(results, args.events, args.raw_dispatchers, ours_path)}{cost}
 
 Method. Three small bench services, each a nameko `ServiceContainer` in a process of its
@@ -764,7 +803,11 @@ each; paced: one `shared.outbox.add` per transaction, as the services write them
 published by our `OutboxRelay` (NOTIFY wake-up, batches of 200, one wait for the publisher
 confirms of a batch, the rows deleted in the transaction that read them) and consumed by
 {OURS_METHOD[args.ours]}; the services' `RequestContext` and JSON `handled` log lines at
-INFO; the producer and our consumer {OBSERVABILITY[args.observability]}. **raw**:
+INFO; the producer and our consumer observed as each profile says (`--observability`:
+{observability_text(args.observability)}), each a path of its own, restarted and warmed
+up before its turn (the spans go by OTLP/HTTP to a stand-in collector, `bench.collector`,
+which counts them and keeps none); the CPU figure is the time the producer's and the
+consumer's processes spent (user and system, `/proc`) over a burst, per event. **raw**:
 the producer's plain `EventDispatcher` (nameko's default publisher confirms; a burst's
 `dispatch` calls come from {args.raw_dispatchers} green threads at once, so that the raw
 producer is not what limits the raw path) and a plain `@event_handler` making the same
@@ -801,9 +844,11 @@ def parse_args():
     parser.add_argument("--ours", choices=("batch", "single"), default="batch",
                         help="our consumer in batches (`@consume_batches`) or a message at a"
                              " time (`@consume`)")
-    parser.add_argument("--observability", choices=tuple(PATHS), default="on",
-                        help="ours with metrics and traces on (spans sent to a stand-in"
-                             " collector), off, or both in turns, to measure what they cost")
+    parser.add_argument("--observability", type=profiles_of, default=["default"],
+                        metavar="PROFILE,…",
+                        help=f"how ours is observed, one path per profile of"
+                             f" {', '.join(PROFILES)} (the first is compared with raw, the"
+                             f" others with off)")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument("--serve", choices=ROLES, help=argparse.SUPPRESS)
     return parser.parse_args()
@@ -827,27 +872,27 @@ def main():
         ("paced_interval_ms", args.paced_interval_ms, 5), ("profile", args.profile, None),
         ("patch", args.patch, None), ("log_level", args.log_level, "INFO"),
         ("raw_dispatchers", args.raw_dispatchers, 10), ("max_workers", args.max_workers, 10),
-        ("ours", args.ours, "batch"), ("observability", args.observability, "on"))
+        ("ours", args.ours, "batch"),
+        ("observability", ",".join(args.observability), "default"))
         if value != default]
     command = " ".join([command, *options])
     if not args.no_docs:
         write_section(DOCS, "Message path",
                       docs_section(results, args, host, profiles, command, collector.spans))
         print(f"written: {DOCS}")
-    ours_path = ours_path_of(args)
-    print(plain_table(*tables(results)))
+    ours_path = args.observability[0]
+    print(plain_table(*tables(results, [*args.observability, "raw"])))
     print(stage_note(results, args.events, args.raw_dispatchers, ours_path))
-    if args.observability == "both":
-        print(cost_note(results, collector.spans))
+    print("\n".join(cost_notes(results, args.observability)))
     if profiles:
         print(profile_text(profiles))
     ours, raw = summary(results, ours_path, "burst"), summary(results, "raw", "burst")
     paced, raw_paced = summary(results, ours_path, "paced"), summary(results, "raw", "paced")
     cost = ""
-    if args.observability == "both":
-        off, off_paced = (summary(results, "ours-off", mode) for mode in ("burst", "paced"))
-        cost = (f" off_per_s={off['per_s']:.0f} off_p99_ms={off_paced['p99']:.1f}"
-                f" on_off_ratio={ours['per_s'] / off['per_s']:.3f}")
+    if "off" in args.observability and ours_path != "off":
+        off = summary(results, "off", "burst")
+        cost = (f" off_per_s={off['per_s']:.0f} off_ratio={ours['per_s'] / off['per_s']:.3f}"
+                f" off_cpu_ratio={ours['cpu_us'] / off['cpu_us']:.3f}")
     print(f"RESULT messages per_s={ours['per_s']:.0f} p99_ms={paced['p99']:.1f}"
           f" raw_per_s={raw['per_s']:.0f} p50_ms={paced['p50']:.1f}"
           f" raw_p99_ms={raw_paced['p99']:.1f} burst_p99_ms={ours['p99']:.0f}"
@@ -861,7 +906,7 @@ def run(args, engines, vhost, collector):
                         args.log_level, args.max_workers, args.ours)
     profiles = None
     try:
-        services.start(OBSERVED[PATHS[args.observability][0]])
+        services.start(args.observability[0])
         print("bench services up (producer, ours, raw)", flush=True)
         measure(services, engines, "ours", "paced", 1, 50, 0.002)  # warm-up
         measure(services, engines, "raw", "paced", 51, 50, 0.002)
