@@ -199,6 +199,7 @@ class System:
                      for service, url in self.urls.items()}
         broker_port = self.broker.port if self.broker else BROKER_PORT
         return {**os.environ, **databases,
+                "PYTHONPATH": str(ROOT),  # scripts/demo.py imports tests.support
                 "AMQP_URI": (self.cluster.amqp_uri(self.vhost) if self.cluster
                              else f"pyamqp://127.0.0.1:{broker_port}/{self.vhost}"),
                 "GATEWAY_ADDRESS": f"127.0.0.1:{self.port}",
