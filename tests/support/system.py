@@ -101,8 +101,10 @@ class System:
 
     def close(self):
         """Stop every process, then remove what `start` made but the databases."""
+        for process in self.processes.values():  # all at once: a stop takes seconds
+            process.send_signal(signal.SIGTERM)
         for service in list(self.processes):
-            self.stop_service(service)
+            self._wait_for_end(service)
         for proxy in (self.broker, self.database):
             if proxy is not None:
                 proxy.close()
@@ -144,8 +146,11 @@ class System:
 
     def stop_service(self, service, sig=signal.SIGTERM, timeout=60):
         """Signal the service and wait for it to end (SIGKILL after `timeout`)."""
+        self.processes[service].send_signal(sig)
+        return self._wait_for_end(service, timeout)
+
+    def _wait_for_end(self, service, timeout=60):
         process = self.processes.pop(service)
-        process.send_signal(sig)
         try:
             return process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
