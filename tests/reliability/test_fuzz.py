@@ -349,8 +349,9 @@ BUSY_CODES = {PasswordsBusy.code, ImagesBusy.code}
 
 
 def busy(response):
-    """A refusal of work its service bounds, to be tried again later."""
-    if response.status_code != 503 or "Retry-After" not in response.headers:
+    """A refusal of work its service bounds, to be tried again later
+    (schemathesis gives the headers lowercase)."""
+    if response.status_code != 503 or "retry-after" not in response.headers:
         return False
     try:
         return response.json().get("code") in BUSY_CODES
