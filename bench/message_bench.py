@@ -730,7 +730,10 @@ def stage_note(results, events, dispatchers, ours_path):
 
 def cost_notes(results, profiles):
     """What each profile costs ours against `off`: throughput and CPU per
-    event, each a ratio of the medians and round by round; paced p99."""
+    event, each a ratio of the medians and round by round; paced p99 (none
+    unless `off` was measured)."""
+    if "off" not in profiles:
+        return []
     off = {mode: summary(results, "off", mode) for mode in ("burst", "paced")}
     notes = []
     for profile in (p for p in profiles if p != "off"):
